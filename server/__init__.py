@@ -1,0 +1,3 @@
+"""Enterprise mail archive server."""
+
+__version__ = "0.1.0"

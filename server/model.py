@@ -1,0 +1,145 @@
+"""The archived message and the directory, as both store backends hold them (DESIGN.md §3).
+
+Times are timezone-aware UTC ``datetime`` values truncated to milliseconds, so that both
+backends (SQLite and Elasticsearch's ``date`` type) sort and compare them identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Flag(StrEnum):
+    AUTO_REPLY = "auto_reply"
+    AUTO_FORWARD = "auto_forward"
+    SPAM = "spam"
+    SYSTEM = "system"
+    BOUNCE = "bounce"
+
+
+class AccountStatus(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    DELETED = "deleted"
+
+
+def utc_ms(value: datetime) -> datetime:
+    """Normalise to aware UTC with millisecond precision (the precision both backends keep)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def format_time(value: datetime) -> str:
+    """ISO 8601 with milliseconds and ``Z``: the wire and storage form of every time."""
+    return utc_ms(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc_ms(value).microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> datetime:
+    return utc_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def now_utc() -> datetime:
+    return utc_ms(datetime.now(UTC))
+
+
+@dataclass
+class Attachment:
+    name: str
+    type: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class Message:
+    """One archived message. ``id`` is derived from the dedupe key, so copies of one message share it."""
+
+    id: str
+    sha256: str
+    date: datetime
+    archived_at: datetime
+    size: int
+    message_id: str = ""
+    subject: str = ""
+    sender: str = ""
+    sender_name: str = ""
+    recipients: list[str] = field(default_factory=list)
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    body_text: str = ""
+    attachment_names: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    mailboxes: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    department_paths: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    retention_until: datetime | None = None
+    legal_hold: bool = False
+    parse_errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.date = utc_ms(self.date)
+        self.archived_at = utc_ms(self.archived_at)
+        if self.retention_until is not None:
+            self.retention_until = utc_ms(self.retention_until)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready document: times as ISO strings."""
+        doc = asdict(self)
+        for key in ("date", "archived_at", "retention_until"):
+            if doc[key] is not None:
+                doc[key] = format_time(doc[key])
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Message:
+        data = dict(doc)
+        for key in ("date", "archived_at", "retention_until"):
+            if isinstance(data.get(key), str):
+                data[key] = parse_time(data[key])
+        data["attachments"] = [a if isinstance(a, Attachment) else Attachment(**a) for a in data.get("attachments", [])]
+        return cls(**data)
+
+    def summary(self) -> dict[str, Any]:
+        """The result-list shape of ``search --json`` and ``GET /api/v1/messages`` (DESIGN.md §6)."""
+        return {
+            "id": self.id,
+            "message_id": self.message_id,
+            "sha256": self.sha256,
+            "subject": self.subject,
+            "sender": self.sender,
+            "recipients": list(self.recipients),
+            "date": format_time(self.date),
+            "mailboxes": list(self.mailboxes),
+            "attachment_names": list(self.attachment_names),
+            "size": self.size,
+            "flags": list(self.flags),
+        }
+
+
+@dataclass
+class Account:
+    """A mailbox of the company directory. Its status never affects archived mail."""
+
+    address: str
+    name: str = ""
+    department: str = ""  # exact department path such as "/Sales/East"; "" = none
+    status: str = AccountStatus.ACTIVE
+
+
+def department_ancestors(path: str) -> list[str]:
+    """``/Sales/East/Shanghai`` -> ``["/Sales", "/Sales/East", "/Sales/East/Shanghai"]``."""
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def normalize_department(path: str) -> str:
+    """Canonical department path: leading slash, no empty segments, no trailing slash."""
+    parts = [p.strip() for p in path.strip().split("/") if p.strip()]
+    return "/" + "/".join(parts) if parts else ""

@@ -1,0 +1,1 @@
+"""Search criteria, their validation, keyword tokenizing and paging cursors (shared by both backends)."""

@@ -1,0 +1,164 @@
+"""Search criteria (DESIGN.md §5): one validated value object for the CLI, the API and both backends.
+
+``parse_criteria`` takes the flat string form used by the command line and ``/api/v1`` and raises
+``CriteriaError`` with a message that tells the user what to fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server.model import normalize_department, utc_ms
+from server.query.tokenize import keyword_phrases
+
+SCOPES = ("subject", "body", "attachment")
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 50
+_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
+
+
+class CriteriaError(ValueError):
+    """Bad search input; ``str(error)`` is a one-line message for the user."""
+
+
+@dataclass(frozen=True)
+class Criteria:
+    start: datetime  # inclusive, aware UTC
+    end: datetime  # inclusive, aware UTC
+    mailboxes: tuple[str, ...] = ()  # any of these (lower-case addresses)
+    sender: str | None = None
+    recipient: str | None = None
+    keyword: str = ""  # as typed, for display and audit
+    phrases: tuple[tuple[str, ...], ...] = ()  # all must match; each a sequence of tokens
+    scope: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
+    department: str | None = None
+    include_subdepartments: bool = False
+
+    def as_params(self) -> dict[str, str]:
+        """The flat form again (for URLs, audit details and Export All tasks)."""
+        params = {"from": self.start.isoformat(), "to": self.end.isoformat()}
+        if self.mailboxes:
+            params["mailbox"] = ",".join(self.mailboxes)
+        for key in ("sender", "recipient", "department"):
+            if getattr(self, key):
+                params[key] = getattr(self, key)
+        if self.keyword:
+            params["keyword"] = self.keyword
+            params["scope"] = ",".join(s for s in SCOPES if s in self.scope)
+        if self.include_subdepartments:
+            params["include_subdepartments"] = "true"
+        return params
+
+
+def _zone(tz: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CriteriaError(f"unknown time zone {tz!r}") from None
+
+
+def parse_bound(text: str, tz: str, *, end: bool) -> datetime:
+    """A date (whole day, in ``tz``) or an ISO datetime (naive = in ``tz``) to aware UTC."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            local = datetime.combine(day, time.max if end else time.min)
+            return utc_ms(local.replace(tzinfo=_zone(tz)))
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+    except ValueError:
+        name = "to" if end else "from"
+        raise CriteriaError(f"'{name}' must be a date YYYY-MM-DD or a datetime YYYY-MM-DDTHH:MM[:SS], got {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_zone(tz))
+    return utc_ms(moment.astimezone(UTC))
+
+
+def parse_address(text: str, name: str) -> str:
+    address = text.strip().lower()
+    if not _ADDRESS.match(address):
+        raise CriteriaError(f"'{name}' must be a full email address such as user@example.com, got {text!r}")
+    return address
+
+
+def _truthy(value: str | bool | None) -> bool:
+    if isinstance(value, bool):
+        return value
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def parse_criteria(params: Mapping[str, str | bool | None], tz: str = "UTC") -> Criteria:
+    """Validate the flat criteria (``from``, ``to``, ``mailbox``, ``sender``, ``recipient``,
+    ``keyword``, ``scope``, ``department``, ``include_subdepartments``)."""
+    get = lambda key: (str(params.get(key) or "")).strip()  # noqa: E731
+    if not get("from") or not get("to"):
+        raise CriteriaError("a time range is required: give both 'from' and 'to' (YYYY-MM-DD)")
+    start = parse_bound(get("from"), tz, end=False)
+    end = parse_bound(get("to"), tz, end=True)
+    if start > end:
+        raise CriteriaError(f"'from' ({get('from')}) is after 'to' ({get('to')})")
+    mailboxes = tuple(dict.fromkeys(parse_address(a, "mailbox") for a in get("mailbox").split(",") if a.strip()))
+    sender = parse_address(get("sender"), "sender") if get("sender") else None
+    recipient = parse_address(get("recipient"), "recipient") if get("recipient") else None
+    keyword = get("keyword")
+    phrases = keyword_phrases(keyword)
+    if keyword and not phrases:
+        raise CriteriaError(f"keyword {keyword!r} has no letters or digits to search for")
+    scope_items = [s.strip().lower() for s in get("scope").split(",") if s.strip()]
+    unknown = [s for s in scope_items if s not in SCOPES]
+    if unknown:
+        raise CriteriaError(f"unknown scope {unknown[0]!r}: use one or more of subject, body, attachment")
+    scope = frozenset(scope_items or SCOPES)
+    department = normalize_department(get("department")) or None
+    return Criteria(
+        start=start,
+        end=end,
+        mailboxes=mailboxes,
+        sender=sender,
+        recipient=recipient,
+        keyword=keyword,
+        phrases=phrases,
+        scope=scope,
+        department=department,
+        include_subdepartments=_truthy(params.get("include_subdepartments")),
+    )
+
+
+def parse_limit(value: str | int | None, default: int = DEFAULT_LIMIT) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise CriteriaError(f"'limit' must be a whole number from 1 to {MAX_LIMIT}, got {value!r}") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise CriteriaError(f"'limit' must be from 1 to {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# Paging: results are ordered by (date desc, id desc); a cursor is the last (date, id) seen.
+def encode_cursor(moment: datetime, message_id: str) -> str:
+    ms = (utc_ms(moment) - _EPOCH) // timedelta(milliseconds=1)
+    return base64.urlsafe_b64encode(f"{ms}:{message_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ms, message_id = raw.split(":", 1)
+        return _EPOCH + timedelta(milliseconds=int(ms)), message_id
+    except (ValueError, UnicodeDecodeError):
+        raise CriteriaError("'cursor' is not valid: pass the next_cursor of the previous page unchanged") from None
+
+
+def day_span(criteria: Criteria) -> float:
+    """Length of the time range in days (Export All limits)."""
+    return (criteria.end - criteria.start) / timedelta(days=1)

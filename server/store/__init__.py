@@ -1,0 +1,20 @@
+"""Open the configured store backend (``MAILARCHIVE_STORE``: ``sqlite`` or an Elasticsearch URL)."""
+
+from __future__ import annotations
+
+from server.config import Config
+from server.store.protocol import Store, StoreError
+
+__all__ = ["Store", "StoreError", "open_store"]
+
+
+def open_store(config: Config) -> Store:
+    if config.uses_elasticsearch:
+        from server.store.elasticsearch import ElasticsearchStore
+
+        return ElasticsearchStore.from_config(config)
+    if config.store != "sqlite":
+        raise StoreError(f"MAILARCHIVE_STORE must be 'sqlite' or an Elasticsearch URL (http://host:9200), got {config.store!r}")
+    from server.store.sqlite import SqliteStore
+
+    return SqliteStore.from_config(config)

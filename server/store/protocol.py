@@ -1,0 +1,154 @@
+"""The store seam: everything above it (indexing, query, export, audit, web, pop3d) talks to this.
+
+Two backends implement it and pass one conformance suite (``tests/conformance``):
+``server.store.sqlite`` (embedded default) and ``server.store.elasticsearch`` (production).
+Messages are never deleted through this interface except by the retention purge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from server.model import Account, Message
+from server.query.criteria import Criteria
+
+
+class StoreError(RuntimeError):
+    """The backend failed; the message says what and where."""
+
+
+@dataclass
+class PutResult:
+    """Outcome of one message in a ``put_messages`` batch."""
+
+    id: str
+    status: Literal["created", "merged", "unchanged", "failed"]
+    error: str | None = None  # backend's reason when status == "failed"
+
+
+@dataclass
+class SearchPage:
+    total: int  # exact
+    results: list[Message]
+    next_cursor: str | None = None  # None: no more results
+
+
+@dataclass
+class AuditRecord:
+    """One audit entry as stored. ``seq`` is assigned by the log, contiguous from 1."""
+
+    seq: int
+    time: datetime
+    actor: str
+    role: str
+    source_ip: str
+    operation: str
+    target: str
+    details: dict[str, Any]
+    result: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass
+class AuditQuery:
+    start: datetime
+    end: datetime
+    actor: str | None = None
+    operation: str | None = None
+    keyword: str | None = None  # substring of target or details, case-insensitive
+    limit: int = 100
+    after_seq: int | None = None  # paging: newest first, entries with seq < after_seq
+
+
+@dataclass
+class Aggregation:
+    buckets: dict[str, int] = field(default_factory=dict)  # key -> count, key order as the backend sorts it
+
+
+AggregateBy = Literal["day", "department", "mailbox"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    # --- messages -------------------------------------------------------------------------
+    def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
+        """Store messages with their raw bytes, idempotently by ``Message.id``.
+
+        A message whose id exists already is *merged*: the union of ``mailboxes``,
+        ``recipients``, ``bcc``, ``departments`` and ``department_paths`` is kept, all other
+        fields and the raw bytes stay those of the first copy ("unchanged" if nothing new).
+        Raw bytes are single-instance by SHA-256. When this returns, every result not "failed"
+        is durable. Never raises for one bad document: it is reported as "failed".
+        """
+
+    def get_message(self, message_id: str) -> Message | None: ...
+
+    def get_messages(self, ids: Sequence[str]) -> list[Message]:
+        """Those of ``ids`` that exist, in the given order."""
+
+    def get_raw(self, sha256: str) -> bytes | None:
+        """The original bytes, exactly as received."""
+
+    def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None) -> SearchPage:
+        """Date-descending (ties: id descending), exact total, cursor paging (no offsets)."""
+
+    def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Message]:
+        """All matches in search order, streamed in batches (exports, POP3); memory stays flat."""
+
+    def count(self, criteria: Criteria | None = None) -> int:
+        """Matches of ``criteria``, or all archived messages when None."""
+
+    def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
+        """Counts per UTC day (``YYYY-MM-DD``), per exact department, or per mailbox."""
+
+    def distinct_mailboxes(self) -> int:
+        """How many different mailboxes have archived mail (summary page)."""
+
+    # --- directory ------------------------------------------------------------------------
+    def upsert_accounts(self, accounts: Iterable[Account]) -> int: ...
+
+    def get_accounts(self, addresses: Sequence[str]) -> dict[str, Account]:
+        """Accounts by lower-case address; unknown addresses are absent."""
+
+    def list_accounts(self, *, status: str | None = None) -> list[Account]: ...
+
+    def list_departments(self) -> list[str]:
+        """Every department path in the directory, ancestors included, sorted."""
+
+    # --- settings and small documents -------------------------------------------------------
+    def get_setting(self, key: str, default: Any = None) -> Any: ...
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """JSON-serialisable values only."""
+
+    def put_doc(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        """Small JSON documents by kind (users, api tokens, export tasks, pop3 state...)."""
+
+    def get_doc(self, kind: str, key: str) -> dict[str, Any] | None: ...
+
+    def list_docs(self, kind: str) -> list[tuple[str, dict[str, Any]]]: ...
+
+    def delete_doc(self, kind: str, key: str) -> bool:
+        """For documents only (an expired token, say); messages have no delete here."""
+
+    # --- audit (append-only; the hash chain is computed in server.audit) ----------------------
+    def audit_append(self, record: AuditRecord) -> None:
+        """Durably append; raises StoreError if ``record.seq`` is not last seq + 1."""
+
+    def audit_last(self) -> AuditRecord | None: ...
+
+    def audit_query(self, query: AuditQuery) -> tuple[int, list[AuditRecord]]:
+        """(exact total, newest-first page)."""
+
+    def audit_scan(self, *, from_seq: int = 1) -> Iterator[AuditRecord]:
+        """Every entry in seq order (verification)."""
+
+    # --- life cycle --------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Make everything written so far visible to search (no-op where it already is)."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,30 @@
+"""Every test here runs unchanged against both backends (``store`` is parametrized).
+
+The Elasticsearch run uses osmem-server started by a fixture, or a real cluster when
+``MAILARCHIVE_TEST_ES_URL`` is set (see tests/support/es.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from server.config import Config
+from server.store import Store
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def store(request: pytest.FixtureRequest, config: Config) -> Iterator[Store]:
+    if request.param == "sqlite":
+        from server.store.sqlite import SqliteStore
+
+        backend: Store = SqliteStore.from_config(config)
+    else:
+        from tests.support.es import es_store
+
+        backend = es_store(request)
+    try:
+        yield backend
+    finally:
+        backend.close()
