@@ -125,6 +125,11 @@ class Store(Protocol):
     def set_setting(self, key: str, value: Any) -> None:
         """JSON-serialisable values only."""
 
+    def incr_counter(self, key: str, by: int = 1) -> int:
+        """Atomically add to a named counter (safe across processes); returns the new value."""
+
+    def get_counter(self, key: str) -> int: ...
+
     def put_doc(self, kind: str, key: str, doc: dict[str, Any]) -> None:
         """Small JSON documents by kind (users, api tokens, export tasks, pop3 state...)."""
 
