@@ -1,0 +1,75 @@
+"""Anchors: ``seq hash time`` lines kept outside the store, so deleting the newest entries is detected.
+
+The hash chain alone cannot reveal that its tail was cut off: a shorter chain is still a valid
+chain. An anchor records "entry N existed with hash H"; verification fails when the log no longer
+has entry N or has another hash there. The file lives beside the data (``data_dir/audit-anchors``);
+copy it off the machine (or ship the ``mailarchive.audit.anchor`` log lines to syslog) for protection
+against someone who can rewrite both.
+
+Lines are appended with ``O_APPEND`` (atomic for short writes, so several processes can share the
+file) and fsynced: an anchor is written only after its entry is durable in the store, so after a
+crash an anchor never points past the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.model import format_time, now_utc
+
+FILE_NAME = "anchors.log"
+log = logging.getLogger("mailarchive.audit.anchor")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    seq: int
+    hash: str
+    line: int  # line number in the file, for messages
+
+
+class AnchorFile:
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / FILE_NAME
+
+    def append(self, seq: int, digest: str) -> None:
+        """Durably add one anchor (raises OSError when the file cannot be written)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = f"{seq} {digest} {format_time(now_utc())}\n".encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        log.info("audit anchor seq=%d hash=%s", seq, digest)
+
+    def read(self) -> tuple[list[Anchor], list[int]]:
+        """(anchors sorted by seq, numbers of malformed lines). No file: no anchors."""
+        anchors: list[Anchor] = []
+        malformed: list[int] = []
+        if not self.path.exists():
+            return anchors, malformed
+        with self.path.open(encoding="ascii", errors="replace") as fh:
+            for number, text in enumerate(fh, start=1):
+                anchor = _parse(text, number)
+                if anchor is None:
+                    malformed.append(number)
+                else:
+                    anchors.append(anchor)
+        anchors.sort(key=lambda a: a.seq)
+        return anchors, malformed
+
+
+def _parse(text: str, number: int) -> Anchor | None:
+    parts = text.split()
+    if len(parts) != 3 or not parts[0].isdigit() or len(parts[1]) != 64:
+        return None
+    try:
+        int(parts[1], 16)
+    except ValueError:
+        return None
+    return Anchor(seq=int(parts[0]), hash=parts[1], line=number)

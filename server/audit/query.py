@@ -1,0 +1,96 @@
+"""Archive Log Query: validate the filters shared by the console page, the API and the CLI; page and
+stream results (CSV downloads go through every matching entry without holding them in memory).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+from server.audit.chain import canonical_json, record_to_dict
+from server.audit.operations import Op
+from server.model import format_time
+from server.query.criteria import CriteriaError, parse_bound, parse_limit
+from server.store.protocol import AuditQuery, AuditRecord, Store
+
+CSV_COLUMNS = ("seq", "time", "actor", "role", "source_ip", "operation", "target", "details", "result", "hash")
+DEFAULT_LIMIT = 50
+EXPORT_BATCH = 500
+
+
+def parse_audit_query(params: Mapping[str, Any], tz: str = "UTC") -> AuditQuery:
+    """Flat filters (``from``, ``to``, ``actor``, ``operation``, ``keyword``, ``limit``, ``cursor``)
+    to an ``AuditQuery``; raises ``CriteriaError`` with a one-line message."""
+    get = lambda key: str(params.get(key) or "").strip()  # noqa: E731
+    if not get("from") or not get("to"):
+        raise CriteriaError("a time range is required: give both 'from' and 'to' (YYYY-MM-DD)")
+    start = parse_bound(get("from"), tz, end=False)
+    end = parse_bound(get("to"), tz, end=True)
+    if start > end:
+        raise CriteriaError(f"'from' ({get('from')}) is after 'to' ({get('to')})")
+    operation = get("operation")
+    if operation and operation not in {op.value for op in Op}:
+        raise CriteriaError(f"unknown operation {operation!r}: use one of {', '.join(op.value for op in Op)}")
+    return AuditQuery(
+        start=start,
+        end=end,
+        actor=get("actor") or None,
+        operation=operation or None,
+        keyword=get("keyword") or None,
+        limit=parse_limit(params.get("limit"), DEFAULT_LIMIT),
+        after_seq=_cursor(get("cursor")),
+    )
+
+
+def _cursor(text: str) -> int | None:
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise CriteriaError("'cursor' is not valid: pass the next_cursor of the previous page unchanged")
+    return int(text)
+
+
+def query_page(store: Store, query: AuditQuery) -> dict[str, Any]:
+    """The API shape: ``{"total", "results", "next_cursor"}`` (cursor: a seq, newest first)."""
+    total, records = store.audit_query(replace(query, limit=query.limit + 1))  # one extra: is there more?
+    page = records[: query.limit]
+    return {
+        "total": total,
+        "results": [record_to_dict(r) for r in page],
+        "next_cursor": str(page[-1].seq) if len(records) > query.limit else None,
+    }
+
+
+def iter_matches(store: Store, query: AuditQuery) -> Iterator[AuditRecord]:
+    """Every entry matching ``query`` (its paging ignored), newest first, fetched in batches."""
+    page = replace(query, limit=EXPORT_BATCH, after_seq=None)
+    while True:
+        _, records = store.audit_query(page)
+        yield from records
+        if len(records) < EXPORT_BATCH:
+            return
+        page = replace(page, after_seq=records[-1].seq)
+
+
+def csv_lines(records: Iterator[AuditRecord]) -> Iterator[str]:
+    """CSV text (header first), one chunk per entry, for a streamed download."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield "\ufeff" + flush()  # BOM: spreadsheet programs then read UTF-8 (Chinese names) correctly
+    for r in records:
+        writer.writerow(
+            [r.seq, format_time(r.time), r.actor, r.role, r.source_ip, r.operation, r.target,
+             canonical_json(r.details), r.result, r.hash]
+        )  # fmt: skip
+        yield flush()
