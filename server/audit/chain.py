@@ -16,6 +16,7 @@ from server.model import format_time, parse_time
 from server.store.protocol import AuditRecord
 
 GENESIS = "0" * 64  # prev_hash of entry 1
+SEARCH_TEXT_CHARS = 8000  # keyword filter looks this far (Elasticsearch keyword terms are at most 32 KB)
 
 
 def canonical_json(value: Any) -> str:
@@ -52,7 +53,7 @@ def entry_hash(record: AuditRecord) -> str:
 
 def search_text(record: AuditRecord) -> str:
     """What the keyword filter matches, lower-cased here so both backends agree on case folding."""
-    return f"{record.target}\n{canonical_json(record.details)}".lower()
+    return f"{record.target}\n{canonical_json(record.details)}".lower()[:SEARCH_TEXT_CHARS]
 
 
 def record_to_dict(record: AuditRecord) -> dict[str, Any]:
