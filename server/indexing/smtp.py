@@ -1,0 +1,417 @@
+"""The SMTP journal receiver: the company MTA delivers a copy of every message here (docs/journaling.md).
+
+Built on aiosmtpd. A message gets ``250`` only once it is fsynced into the spool
+(``server.indexing.spool``); a background thread moves spooled messages into the store through the
+ingestion pipeline, so the reply latency does not depend on parsing and indexing, and a crash at any
+moment loses nothing that was acknowledged.
+
+What "raw" means here: the bytes between ``DATA`` and the terminating ``<CRLF>.<CRLF>``, with the SMTP
+dot-stuffing of RFC 5321 §4.5.2 undone (a leading dot is removed from each CRLF-delimited line) and
+nothing else changed — no Received header added, line endings kept exactly as sent (a bare LF or CR
+stays a bare LF or CR; only ``<CRLF>.<CRLF>`` ends the data, so a bare-LF dot cannot end or smuggle a
+message; a dot after a bare LF is unstuffed like one after CRLF, because the clients that send bare LF
+— Python's smtplib with bytes, for one — stuff it), lines of any length accepted (RFC 5321 §4.5.3.1 asks for no limits where possible; rejecting
+a journal copy would only make the MTA retry it forever).
+
+Envelope: MAIL FROM and every RCPT TO are kept and passed to the pipeline, which is how Bcc recipients
+become mailboxes. RCPT TO of a configured journal address (``archive@example.com``) is not a mailbox and
+is dropped; ``archive+alice=example.com@...`` (what a Postfix ``recipient_bcc_maps`` regexp produces, one
+per real recipient) stands for ``alice@example.com``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from server.config import ENV_PREFIX, Config, ConfigError
+from server.indexing.spool import Spool, SpoolDrainer, SpooledMessage
+
+log = logging.getLogger(__name__)
+
+# Replies (RFC 5321 codes with RFC 3463 enhanced status codes).
+OK_SENDER = "250 2.1.0 Sender OK"
+OK_RECIPIENT = "250 2.1.5 Recipient OK"
+OK_QUEUED = "250 2.0.0 OK: queued as {queue_id}"
+START_DATA = "354 End data with <CR><LF>.<CR><LF>"
+DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
+SIZE_SYNTAX = "501 5.5.4 Syntax: SIZE=<number of octets>"
+BAD_SENDER = "501 5.1.7 Error: bad sender address syntax"
+BAD_RECIPIENT = "501 5.1.3 Error: bad recipient address syntax"
+NEED_RCPT = "503 5.5.1 Error: need RCPT command"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Error: too many recipients"
+MESSAGE_TOO_BIG = "552 5.3.4 Error: message size exceeds fixed maximum message size"
+CLIENT_NOT_ALLOWED = "550 5.7.1 Error: client {peer} is not allowed to send journal mail"
+AUTH_REQUIRED = "530 5.7.0 Authentication required"
+SPOOL_FAILED = "451 4.3.0 Error: cannot queue the message now, try again later"
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    bind: str = "127.0.0.1"
+    port: int = 2525
+    hostname: str = "mailarchive"
+    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
+    max_message_size: int = 50 * MB
+    max_recipients: int = 1000
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    require_tls: bool = False
+    auth_file: str | None = None  # lines "user:argon2-hash"
+    journal_addresses: tuple[str, ...] = ()
+    spool_dir: Path = Path("./data/spool")
+
+
+# setting -> how to read it; each is MAILARCHIVE_SMTP_<NAME> in the environment or smtp_<name> in mailarchive.toml
+_SETTINGS = {
+    "hostname": str,
+    "allow_networks": lambda v: tuple(ipaddress.ip_network(n.strip(), strict=False) for n in _items(v)),
+    "max_message_size": int,
+    "max_recipients": int,
+    "tls_cert": str,
+    "tls_key": str,
+    "require_tls": lambda v: str(v).strip().lower() in ("1", "true", "yes", "on"),
+    "auth_file": str,
+    "journal_addresses": lambda v: tuple(a.strip().lower() for a in _items(v)),
+    "spool_dir": Path,
+}
+
+
+def _items(value: str | Sequence[str]) -> list[str]:
+    return [v for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
+
+
+def smtp_settings(config: Config, env: Mapping[str, str] | None = None) -> SmtpSettings:
+    """Receiver settings: defaults < ``smtp_*`` keys of mailarchive.toml < ``MAILARCHIVE_SMTP_*`` variables."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {
+        "bind": config.smtp_bind,
+        "port": config.smtp_port,
+        "hostname": socket.gethostname(),
+        "spool_dir": config.data_dir / "spool",
+    }
+    for name, parse in _SETTINGS.items():
+        raw = env.get(f"{ENV_PREFIX}SMTP_{name.upper()}", config.extra.get(f"smtp_{name}"))
+        if raw is None or raw == "":
+            continue
+        try:
+            values[name] = parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{ENV_PREFIX}SMTP_{name.upper()}: {exc}") from None
+    settings = SmtpSettings(**values)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError(f"{ENV_PREFIX}SMTP_TLS_CERT and {ENV_PREFIX}SMTP_TLS_KEY must be set together")
+    return settings
+
+
+def envelope_mailboxes(recipients: Iterable[str], journal_addresses: Sequence[str]) -> tuple[str, ...]:
+    """The real recipients among RCPT TO: journal addresses dropped, ``journal+user=domain@`` decoded."""
+    journal = {a.lower() for a in journal_addresses}
+    result: list[str] = []
+    for rcpt in recipients:
+        address = rcpt.lower()
+        local, _, domain = address.rpartition("@")
+        base, plus, tag = local.partition("+")
+        if address in journal:
+            continue
+        if plus and f"{base}@{domain}" in journal and "=" in tag:
+            user, _, user_domain = tag.rpartition("=")
+            address = f"{user}@{user_domain}"
+        if address not in result:
+            result.append(address)
+    return tuple(result)
+
+
+def _clean_address(address: str | None) -> str:
+    """Envelope addresses arrive surrogate-escaped when not valid UTF-8; store them readable."""
+    if not address or address == "<>":
+        return ""
+    return address.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _has_domain(address: str) -> bool:
+    """aiosmtpd accepts ``<not an address`` as a quoted local part; RFC 5321 paths need a domain."""
+    local, at, domain = address.rpartition("@")
+    return bool(at and local and domain)
+
+
+def _peer_ip(session: Session) -> str:
+    return str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer or "")
+
+
+def _client_allowed(ip: str, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in networks)
+
+
+def load_auth_users(path: str | None) -> dict[str, str]:
+    """``user:argon2-hash`` lines (``#`` comments allowed); hashes made with ``argon2.PasswordHasher().hash``."""
+    if not path:
+        return {}
+    users = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        user, sep, digest = line.partition(":")
+        if not sep or not digest.startswith("$argon2"):
+            raise ConfigError(f"{path}:{number}: expected 'user:$argon2id$...'")
+        users[user] = digest
+    return users
+
+
+class JournalHandler:
+    """aiosmtpd hooks: who may send, how many recipients, and DATA → spool → ``250``."""
+
+    def __init__(self, settings: SmtpSettings, spool: Spool, drainer: SpoolDrainer | None) -> None:
+        self.settings = settings
+        self.spool = spool
+        self.drainer = drainer
+        self.auth_users = load_auth_users(settings.auth_file)
+        # fsync is blocking: it runs on these threads so the event loop keeps serving other clients.
+        self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="spool-writer")
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.auth_users:
+            responses = [r for r in responses if not r.startswith("250-AUTH")]
+        return [responses[0], f"250-SIZE {self.settings.max_message_size}", *responses[1:]]
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        peer = _peer_ip(session)
+        if not (_client_allowed(peer, self.settings.allow_networks) or session.authenticated):
+            return AUTH_REQUIRED if self.auth_users else CLIENT_NOT_ALLOWED.format(peer=peer)
+        if address != "<>" and not _has_domain(address):
+            return BAD_SENDER
+        for option in mail_options:
+            if option.startswith("SIZE="):
+                if not option[5:].isdigit():
+                    return SIZE_SYNTAX
+                if int(option[5:]) > self.settings.max_message_size:
+                    return MESSAGE_TOO_BIG
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return OK_SENDER
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if not _has_domain(address) and address.lower() != "postmaster":
+            return BAD_RECIPIENT
+        if len(envelope.rcpt_tos) >= self.settings.max_recipients:
+            return TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.10: the client sends the rest in another transaction
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return OK_RECIPIENT
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        sender = _clean_address(envelope.mail_from)
+        recipients = [_clean_address(r) for r in envelope.rcpt_tos]
+        loop = asyncio.get_running_loop()
+        try:
+            name = await loop.run_in_executor(
+                self.executor, lambda: self.spool.put(envelope.original_content, sender, recipients, peer=_peer_ip(session))
+            )
+        except OSError:
+            log.exception("cannot spool a message from %s", _peer_ip(session))
+            return SPOOL_FAILED
+        if self.drainer is not None:
+            self.drainer.notify()
+        return OK_QUEUED.format(queue_id=name.removesuffix(".msg"))
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        """aiosmtpd authenticator for AUTH PLAIN/LOGIN against the argon2 hashes of the auth file."""
+        from argon2 import PasswordHasher
+        from argon2.exceptions import VerificationError
+
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        digest = self.auth_users.get(auth_data.login.decode("utf-8", "replace"))
+        try:
+            ok = digest is not None and PasswordHasher().verify(digest, auth_data.password)
+        except VerificationError:
+            ok = False
+        return AuthResult(success=bool(ok), handled=False, auth_data=auth_data.login)
+
+
+class JournalSMTP(SMTP):
+    """aiosmtpd's SMTP with a DATA reader fit for an archive (see the module docstring)."""
+
+    def __init__(self, handler: JournalHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.max_message_size = handler.settings.max_message_size
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push(NEED_RCPT)
+            return
+        if arg:
+            await self.push(DATA_SYNTAX)
+            return
+        await self.push(START_DATA)
+        content = await self._read_data()
+        if content is None:  # RFC 1870: read it all, then refuse
+            self._set_post_data_state()
+            await self.push(MESSAGE_TOO_BIG)
+            return
+        self.envelope.content = self.envelope.original_content = bytes(content)
+        del content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)
+
+    async def _read_data(self) -> bytearray | None:
+        """Bytes up to ``<CRLF>.<CRLF>``, dot-stuffing undone; None when over the size limit."""
+        data: bytearray | None = bytearray()
+        after_crlf = after_lf = True
+        while True:
+            try:
+                piece = await self._reader.readuntil(b"\r\n")
+                line_end = True
+            except asyncio.LimitOverrunError as exc:  # a long line arrives in pieces
+                piece = await self._reader.read(exc.consumed)
+                line_end = False
+            if after_crlf and line_end and piece == b".\r\n":
+                return data
+            if after_lf and piece.startswith(b"."):
+                piece = piece[1:]
+            # Clients that send bare LF dot-stuff after it too (smtplib does): undo that as well.
+            piece = piece.replace(b"\n.", b"\n")
+            after_crlf, after_lf = line_end, piece.endswith(b"\n")
+            if data is not None:
+                data += piece
+                if len(data) > self.max_message_size:
+                    data = None  # keep reading to the end of the data, holding nothing
+
+
+class JournalController(Controller):
+    def factory(self) -> JournalSMTP:
+        return JournalSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
+    if not settings.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    return context
+
+
+class ArchiveSink:
+    """What the drainer calls: spooled messages → ``Ingestor.ingest_many``.
+
+    The store is opened lazily on the drainer's own thread (an SQLite connection stays on the thread
+    that made it) and closed there when the drainer exits.
+    """
+
+    def __init__(self, config: Config, journal_addresses: Sequence[str]) -> None:
+        self.config = config
+        self.journal_addresses = tuple(journal_addresses)
+        self._store = None
+        self._ingestor = None
+
+    def __call__(self, messages: list[SpooledMessage]) -> Iterable[object]:
+        from server.indexing.pipeline import RawItem
+
+        if self._ingestor is None:
+            from server.indexing.pipeline import Ingestor
+            from server.store import open_store
+
+            self._store = open_store(self.config)
+            self._ingestor = Ingestor(self._store, self.config)
+        items = [
+            RawItem(
+                raw=m.raw,
+                envelope_from=m.envelope_from or None,
+                envelope_to=envelope_mailboxes(m.envelope_to, self.journal_addresses),
+                source="smtp",
+                origin=f"spool:{m.name}",
+            )
+            for m in messages
+        ]
+        return self._ingestor.ingest_many(items)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = self._ingestor = None
+
+
+class JournalService:
+    """The receiver as ``mailarchive serve`` runs it: spool drainer + SMTP listener."""
+
+    name = "smtp"
+
+    def __init__(self, config: Config, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.spool = Spool(settings.spool_dir)
+        self.sink = ArchiveSink(config, settings.journal_addresses)
+        self.drainer = SpoolDrainer(self.spool, self.sink, on_exit=self.sink.close)
+        self.handler = JournalHandler(settings, self.spool, self.drainer)
+        context = tls_context(settings)
+        self.controller = JournalController(
+            self.handler,
+            hostname=settings.bind,
+            port=settings.port,
+            server_hostname=settings.hostname,
+            ident="mailarchive journal receiver",
+            data_size_limit=None,  # SIZE is advertised and enforced by JournalHandler / JournalSMTP
+            enable_SMTPUTF8=True,
+            tls_context=context,
+            require_starttls=settings.require_tls,
+            authenticator=self.handler.authenticate if self.handler.auth_users else None,
+        )
+
+    def start(self) -> JournalService:
+        self.drainer.start()  # replays whatever a previous run left in the spool
+        try:
+            self.controller.start()
+        except BaseException:
+            self.drainer.stop()
+            raise
+        return self
+
+    def describe(self) -> str:
+        extras = [name for name, on in (("STARTTLS", self.settings.tls_cert), ("AUTH", self.handler.auth_users)) if on]
+        suffix = f" ({', '.join(extras)})" if extras else ""
+        return f"journal SMTP on {self.settings.bind}:{self.settings.port}{suffix}, spool {self.spool.root}"
+
+    def stop(self) -> None:
+        self.controller.stop()
+        self.handler.executor.shutdown(wait=True)
+        self.drainer.stop()
+
+
+def start(config: Config) -> JournalService:
+    return JournalService(config, smtp_settings(config)).start()
