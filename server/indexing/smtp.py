@@ -82,7 +82,9 @@ class SmtpSettings:
 # setting -> how to read it; each is MAILARCHIVE_SMTP_<NAME> in the environment or smtp_<name> in mailarchive.toml
 _SETTINGS = {
     "hostname": str,
-    "allow_networks": lambda v: tuple(ipaddress.ip_network(n.strip(), strict=False) for n in _items(v)),
+    "allow_networks": lambda v: tuple(
+        ipaddress.ip_network(n.strip(), strict=False) for n in _items(v) if str(n).strip().lower() != "none"
+    ),
     "max_message_size": int,
     "max_recipients": int,
     "tls_cert": str,
