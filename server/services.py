@@ -22,7 +22,9 @@ class Service(Protocol):
 
 
 # (name, "module:function")
-SERVICES: list[tuple[str, str]] = []
+SERVICES: list[tuple[str, str]] = [
+    ("smtp", "server.indexing.smtp:start"),
+]
 
 
 def start_all(config: Config, only: set[str] | None = None) -> list[Service]:
