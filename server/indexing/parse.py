@@ -1,0 +1,202 @@
+"""Raw bytes -> ``ParsedMail``: the fields the archive indexes. Never raises.
+
+eml-parser does the MIME parsing (it repairs broken multipart structure and bounds header parsing
+on hostile input); it is configured for speed: no raw bodies or attachment payloads in its result,
+no attachment hashing. Fields are then read from its message tree with our own decoders
+(``charsets``), because the stdlib turns mislabelled GB2312/Big5 text into U+FFFD. If eml-parser
+fails, the stdlib parser (compat32, the most lenient) is tried, and if that fails too, the header
+block is scanned by hand. Every problem goes to ``parse_errors``; the raw bytes are archived anyway.
+"""
+
+from __future__ import annotations
+
+import email
+import email.message
+import email.policy
+import email.utils
+import functools
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import eml_parser
+from eml_parser.decode import robust_string2date
+
+from server.indexing import dedupe
+from server.indexing.charsets import decode_header
+from server.indexing.mime import collect_parts, iter_names
+from server.model import Attachment
+from server.query.tokenize import MAX_INDEXED_CHARS
+
+MAX_HEADER_VALUE = 2000  # header values kept for the rules; longer ones are cut
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# stdlib defects that mean content was lost or guessed (other defects are cosmetic).
+_SERIOUS_DEFECTS = {
+    "StartBoundaryNotFoundDefect",
+    "MultipartInvariantViolationDefect",
+    "InvalidBase64PaddingDefect",
+    "InvalidBase64CharactersDefect",
+    "InvalidBase64LengthDefect",
+    "MissingHeaderBodySeparatorDefect",
+    "HeaderParsingLimitDefect",
+}
+MAX_ADDRESS_FIELD = 100_000
+_LOOSE_ADDR = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_ADDR_OK = re.compile(r"^[^\s@<>,;:]+(@[^\s@<>,;]+)?$")
+
+
+@dataclass
+class ParsedMail:
+    """What one message says about itself; picklable (it travels back from parser processes)."""
+
+    id: str
+    sha256: str
+    size: int
+    message_id: str = ""
+    subject: str = ""
+    sender: str = ""
+    sender_name: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    date: datetime | None = None  # None: missing or unreadable, the pipeline uses the arrival time
+    body_text: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    content_types: set[str] = field(default_factory=set)  # every MIME type in the tree (DSN/MDN detection)
+    report_type: str = ""  # multipart/report; report-type=...
+    headers: dict[str, list[str]] = field(default_factory=dict)  # top-level fields, lower-case names, decoded
+    parse_errors: list[str] = field(default_factory=list)
+
+
+@functools.cache
+def eml_parser_instance() -> eml_parser.EmlParser:
+    """The eml-parser configuration used for ingestion (the benchmark's bare parse loop uses it too)."""
+    logging.getLogger("eml_parser").setLevel(logging.CRITICAL)  # it logs every oddity of real mail
+    return eml_parser.EmlParser(include_raw_body=False, include_attachment_data=False, parse_attachments=False)
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Parse one message. The result always carries the sha256, size and dedupe id of ``raw``."""
+    errors: list[str] = []
+    msg = _parse_tree(raw, errors)
+    mail = ParsedMail(id="", sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), parse_errors=errors)
+    try:
+        _fill_headers(mail, list(msg.raw_items()) if msg is not None else scan_headers(raw))
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the message
+        errors.append(f"headers: {type(exc).__name__}: {str(exc)[:200]}; scanned from raw bytes")
+        _fill_headers(mail, scan_headers(raw))
+    if msg is not None:
+        try:
+            _fill_body(mail, msg)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"body: {type(exc).__name__}: {str(exc)[:200]}")
+    mail.id = dedupe.message_key(raw, mail.message_id)
+    return mail
+
+
+def _parse_tree(raw: bytes, errors: list[str]) -> email.message.Message | None:
+    parser = eml_parser_instance()
+    try:
+        result = parser.decode_email_bytes(raw)
+        errors.extend(d for d in result["header"].get("defect", []) if d.split(":", 1)[0] in _SERIOUS_DEFECTS)
+        return parser.msg
+    except Exception as exc:  # noqa: BLE001 - eml-parser raises anything on hostile input
+        errors.append(f"eml-parser: {type(exc).__name__}: {str(exc)[:200]}")
+    try:
+        return email.message_from_bytes(raw, policy=email.policy.compat32)
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"stdlib parser: {type(exc).__name__}: {str(exc)[:200]}; headers scanned from raw bytes")
+        return None
+
+
+def scan_headers(raw: bytes) -> list[tuple[str, str]]:
+    """The header fields of ``raw`` read line by line: the last resort when no parser copes."""
+    end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
+    fields: list[tuple[str, str]] = []
+    for line in raw[:end].decode("utf-8", "surrogateescape").splitlines():
+        if line[:1] in (" ", "\t") and fields:
+            fields[-1] = (fields[-1][0], fields[-1][1] + " " + line.strip())
+        elif ":" in line:
+            name, _, value = line.partition(":")
+            fields.append((name.strip(), value.strip()))
+    return fields
+
+
+def _fill_headers(mail: ParsedMail, items: list[tuple[str, str]]) -> None:
+    raw: dict[str, list[str]] = {}
+    for name, value in items:
+        raw.setdefault(name.strip().lower(), []).append(str(value))
+    for name, values in raw.items():  # the rules read these; only ASCII matters to them
+        mail.headers[name] = [_plain(v)[:MAX_HEADER_VALUE] for v in values[:50]]
+    if "subject" in raw:
+        mail.subject = _text(mail, "subject", raw["subject"][0])
+    mail.message_id = mail.headers.get("message-id", [""])[0].strip()
+    senders = _addresses(mail, raw.get("from", [])) or _addresses(mail, raw.get("sender", []))
+    if senders:
+        mail.sender_name, mail.sender = senders[0]
+    for key in ("to", "cc", "bcc"):
+        setattr(mail, key, _unique(addr for _, addr in _addresses(mail, raw.get(key, []))))
+    mail.date = _date(mail, raw.get("date", []))
+
+
+def _plain(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\r", "").replace("\n", "").strip()
+
+
+def _text(mail: ParsedMail, name: str, value: str) -> str:
+    text, clean = decode_header(value)
+    if not clean:
+        mail.parse_errors.append(f"header {name}: undecodable characters replaced")
+    return text.strip()
+
+
+def _addresses(mail: ParsedMail, values: list[str]) -> list[tuple[str, str]]:
+    """(display name, lower-case address) pairs; the names decoded after splitting, so encoded commas stay inside."""
+    found = []
+    values = [v.replace("\r", "").replace("\n", "")[:MAX_ADDRESS_FIELD] for v in values]
+    try:
+        pairs = email.utils.getaddresses(values)
+    except (RecursionError, ValueError, IndexError) as exc:  # pathological nesting of groups and comments
+        mail.parse_errors.append(f"address: {type(exc).__name__}, addresses taken by pattern")
+        pairs = [("", addr) for addr in _LOOSE_ADDR.findall(" ".join(values))]
+    for name, addr in pairs:
+        addr = addr.strip().strip("<>").lower()
+        if addr and _ADDR_OK.match(addr):
+            found.append((_text(mail, "address", name) if name else "", addr))
+    return found
+
+
+def _date(mail: ParsedMail, values: list[str]) -> datetime | None:
+    if not values:
+        return None
+    value = values[0].strip()
+    parsed = robust_string2date(value)  # RFC 5322, then dateutil; the epoch means unreadable
+    if parsed == _EPOCH and "1970" not in value:
+        mail.parse_errors.append(f"date: unreadable {value[:80]!r}, arrival time used")
+        return None
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        mail.parse_errors.append(f"date: out of range {value[:80]!r}, arrival time used")
+        return None
+
+
+def _fill_body(mail: ParsedMail, msg: email.message.Message) -> None:
+    parts = collect_parts(msg)
+    mail.body_text = parts.body_text()[:MAX_INDEXED_CHARS]
+    mail.attachments = [att for att, _ in parts.attachments]
+    mail.content_types = parts.content_types
+    mail.report_type = (msg.get_param("report-type", "") or "") if msg.get_content_type() == "multipart/report" else ""
+    mail.report_type = str(mail.report_type).lower()
+    mail.parse_errors.extend(parts.errors)
+
+
+def _unique(items) -> list[str]:  # noqa: ANN001
+    return list(dict.fromkeys(items))
+
+
+def attachment_names(mail: ParsedMail) -> list[str]:
+    """Searchable names, each once; unnamed parts (name "") have none."""
+    return list(iter_names(mail.attachments))

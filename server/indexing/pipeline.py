@@ -1,0 +1,117 @@
+"""The ingestion pipeline: parse -> rules -> enrich -> dedupe -> store, for SMTP and for imports.
+
+``Ingestor.ingest`` archives one message (the SMTP receiver calls it after spooling);
+``ingest_many`` archives a stream in batches, one ``put_messages`` per batch, optionally parsing in
+a process pool while this process writes the previous batch. A message is durable when its outcome
+says archived, merged or duplicate; a store failure of the whole batch raises ``StoreError`` (nothing
+of that batch is acknowledged), one bad document is a "failed" outcome.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from multiprocessing.pool import Pool
+
+from server.archiving import SKIPPED_DISABLED, archive_settings, is_enabled
+from server.config import Config
+from server.indexing.enrich import Enricher
+from server.indexing.parse import ParsedMail, parse
+from server.indexing.rules import is_monitoring_copy
+from server.model import Message, now_utc
+from server.store.protocol import Store
+
+BATCH_SIZE = 200
+_STATUS = {"created": "archived", "merged": "merged", "unchanged": "duplicate", "failed": "failed"}
+
+
+@dataclass
+class IngestOutcome:
+    status: str  # "archived" | "merged" | "duplicate" | "skipped_monitoring" | "skipped_disabled" | "failed"
+    id: str | None
+    error: str | None = None
+    parse_errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RawItem:
+    raw: bytes
+    envelope_from: str | None = None
+    envelope_to: tuple[str, ...] = ()
+    source: str = "import"  # "smtp" obeys the archiving switch, "import" archives regardless
+    origin: str = ""  # file path / spool name, for messages and summaries
+
+
+class Ingestor:
+    def __init__(self, store: Store, config: Config, *, extra_mailboxes: Sequence[str] = ()) -> None:
+        """``extra_mailboxes``: mailboxes every message gets (``import --mailbox``: the import is that user's mail)."""
+        self.store = store
+        self.config = config
+        self.extra_mailboxes = tuple(extra_mailboxes)
+
+    def ingest(self, raw: bytes, *, envelope_from: str | None = None, envelope_to: Sequence[str] = (),
+               source: str = "smtp") -> IngestOutcome:
+        item = RawItem(raw, envelope_from, tuple(envelope_to), source)
+        return self.store_batch([(item, parse(raw))])[0]
+
+    def ingest_many(self, items: Iterable[RawItem], *, pool: Pool | None = None,
+                    batch_size: int = BATCH_SIZE) -> Iterator[IngestOutcome]:
+        """Outcomes in input order. With ``pool``, batch N+1 is parsed while batch N is written."""
+        it = iter(items)
+        batches = iter(lambda: list(islice(it, batch_size)), [])
+        if pool is None:
+            for batch in batches:
+                yield from self.store_batch([(item, parse(item.raw)) for item in batch])
+            return
+        pending: deque = deque()
+        for batch in batches:
+            pending.append((batch, pool.map_async(parse, [item.raw for item in batch], chunksize=8)))
+            if len(pending) > 1:
+                done, result = pending.popleft()
+                yield from self.store_batch(list(zip(done, result.get(), strict=True)))
+        while pending:
+            done, result = pending.popleft()
+            yield from self.store_batch(list(zip(done, result.get(), strict=True)))
+
+    def store_batch(self, pairs: Sequence[tuple[RawItem, ParsedMail]]) -> list[IngestOutcome]:
+        """Apply the rules to parsed messages and write the archivable ones in one ``put_messages``."""
+        settings = archive_settings(self.store, self.config)
+        enabled = is_enabled(self.store) if any(item.source == "smtp" for item, _ in pairs) else True
+        outcomes: list[IngestOutcome | None] = [None] * len(pairs)
+        todo: list[int] = []
+        for n, (item, mail) in enumerate(pairs):
+            if item.source == "smtp" and not enabled:
+                outcomes[n] = IngestOutcome("skipped_disabled", None, parse_errors=mail.parse_errors)
+            elif is_monitoring_copy(mail, item.envelope_to, settings):
+                outcomes[n] = IngestOutcome("skipped_monitoring", None, parse_errors=mail.parse_errors)
+            else:
+                todo.append(n)
+        skipped = sum(o is not None and o.status == "skipped_disabled" for o in outcomes)
+        if skipped:
+            self.store.incr_counter(SKIPPED_DISABLED, skipped)
+        enricher = Enricher(self.store, settings, [(pairs[n][1], pairs[n][0].envelope_to) for n in todo],
+                            self.extra_mailboxes)
+        arrival = now_utc()
+        docs = [(n, enricher.message(pairs[n][1], arrival=arrival, envelope_from=pairs[n][0].envelope_from,
+                                     envelope_to=pairs[n][0].envelope_to)) for n in todo]
+        for group in _unique_id_groups(docs):
+            results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in group])
+            for (n, msg), result in zip(group, results, strict=True):
+                outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
+        return [o for o in outcomes if o is not None]
+
+
+def _unique_id_groups(docs: list[tuple[int, Message]]) -> Iterator[list[tuple[int, Message]]]:
+    """Split a batch so no id occurs twice in one ``put_messages`` (two copies of one message in a batch)."""
+    group: list[tuple[int, Message]] = []
+    ids: set[str] = set()
+    for n, msg in docs:
+        if msg.id in ids:
+            yield group
+            group, ids = [], set()
+        group.append((n, msg))
+        ids.add(msg.id)
+    if group:
+        yield group
