@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "search",
     "export",
     "audit",
+    "imports",
+    "directory",
 ]
 
 

@@ -1,0 +1,129 @@
+"""Find mail under import paths and read it message by message: .eml files, mbox files, Maildir folders.
+
+mbox files are streamed line by line (memory holds one message, whatever the file size). A line
+starting with ``From `` separates messages only if it looks like a real From_ line (``From -``,
+``From sender@host ...`` or ``From x Mon ...``), so an unquoted "From Russia with love" in a body
+stays in the body; ``>From `` quoting (mboxrd) is undone by one level. Inside directories, files
+are taken if their name ends in .eml/.mbox or their first line looks like a header field or a
+From_ line (manifests, READMEs and index files are skipped and counted).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_FROM_LINE = re.compile(rb"^From (?:-|\S*@\S*|MAILER-DAEMON\b|\S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b)")
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
+_QUOTED_FROM = re.compile(rb"^>+From ")
+_BOM = b"\xef\xbb\xbf"
+_MAILDIR_SKIP = ("dovecot", "maildirfolder", "courierimap", "subscriptions", ".")
+
+
+class ImportPathError(ValueError):
+    """An import path does not exist or cannot be read (one line, exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    kind: str  # "eml" | "mbox"
+    size: int
+
+
+def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Source], int]:
+    """Every mail file under ``paths`` in a stable order, and how many files were skipped as not mail."""
+    sources: list[Source] = []
+    skipped = 0
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise ImportPathError(f"no such file or directory: {given}")
+        if path.is_file():
+            sources.append(_source(path, _sniff(path) or "eml"))
+            continue
+        for file, kind in _walk(path):
+            if kind:
+                sources.append(_source(file, kind))
+            else:
+                skipped += 1
+    return sources, skipped
+
+
+def _source(path: Path, kind: str) -> Source:
+    try:
+        return Source(path, kind, path.stat().st_size)
+    except OSError as exc:
+        raise ImportPathError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _walk(directory: Path) -> Iterator[tuple[Path, str | None]]:
+    if (directory / "cur").is_dir() and (directory / "new").is_dir():  # a Maildir: its mail, then its subfolders
+        for sub in ("cur", "new"):
+            for file in sorted((directory / sub).iterdir()):
+                if file.is_file() and not file.name.startswith("."):
+                    yield file, "eml"
+        for child in sorted(directory.iterdir()):
+            if child.is_dir() and child.name not in ("cur", "new", "tmp"):
+                yield from _walk(child)
+        return
+    try:
+        children = sorted(directory.iterdir())
+    except OSError as exc:
+        raise ImportPathError(f"cannot read {directory}: {exc.strerror}") from None
+    for child in children:
+        if child.is_dir():
+            yield from _walk(child)
+        elif child.is_file() and not child.name.lower().startswith(_MAILDIR_SKIP):
+            yield child, _kind_by_name(child) or _sniff(child)
+
+
+def _kind_by_name(path: Path) -> str | None:
+    name = path.name.lower()
+    return "eml" if name.endswith(".eml") else "mbox" if name.endswith(".mbox") else None
+
+
+def _sniff(path: Path) -> str | None:
+    """"mbox" if the file starts with a From_ line, "eml" if with a header field, else None."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1024).removeprefix(_BOM).lstrip(b"\r\n")
+    except OSError as exc:
+        raise ImportPathError(f"cannot read {path}: {exc.strerror}") from None
+    if head.startswith(b"From ") and _FROM_LINE.match(head):
+        return "mbox"
+    return "eml" if _HEADER_LINE.match(head) else None
+
+
+def read_messages(source: Source) -> Iterator[bytes]:
+    if source.kind == "mbox":
+        yield from read_mbox(source.path)
+    else:
+        yield source.path.read_bytes()
+
+
+def read_mbox(path: Path) -> Iterator[bytes]:
+    """The messages of an mbox file, streamed; each without its From_ line and the blank line before the next."""
+    lines: list[bytes] = []
+    started = False
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh):
+            if number == 0:
+                line = line.removeprefix(_BOM)
+            if line.startswith(b"From ") and _FROM_LINE.match(line):
+                if started:
+                    yield _message(lines)
+                lines, started = [], True
+                continue
+            lines.append(line[1:] if _QUOTED_FROM.match(line) else line)
+    if started or any(line.strip() for line in lines):
+        yield _message(lines)
+
+
+def _message(lines: list[bytes]) -> bytes:
+    if lines and lines[-1] in (b"\n", b"\r\n"):
+        lines = lines[:-1]  # the separator blank line belongs to the mbox, not to the message
+    return b"".join(lines)
