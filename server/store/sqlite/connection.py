@@ -1,0 +1,114 @@
+"""One SQLite database file shared by every thread and process of the server.
+
+Each thread gets its own connection (sqlite3 connections must not be shared between threads that
+use them concurrently); several processes (web, SMTP receiver, worker, an import run) open the
+same file at once. WAL lets readers proceed while one writer commits; writers queue on the
+database lock for up to ``BUSY_TIMEOUT_MS``. Every write starts with ``BEGIN IMMEDIATE`` so a
+transaction takes the write lock up front instead of failing when a read lock cannot be upgraded.
+
+Durability: ``synchronous=FULL``. In WAL mode NORMAL only syncs the WAL at checkpoints, so a
+committed batch could vanish on power loss; the ingestion pipeline acknowledges journal mail (SMTP
+250) once ``put_messages`` returns, so a commit must be on disk by then. FULL costs one fsync per
+commit, and commits are per batch (~500 messages), so the price is small.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from server.store.protocol import StoreError
+from server.store.sqlite.schema import apply_migrations
+
+BUSY_TIMEOUT_MS = 60_000
+CACHE_KIB = 64 * 1024  # page cache per connection
+MMAP_BYTES = 256 * 1024 * 1024
+
+PRAGMAS = (
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA temp_store = MEMORY",
+    f"PRAGMA cache_size = -{CACHE_KIB}",
+    f"PRAGMA mmap_size = {MMAP_BYTES}",
+)
+
+
+class ConnectionBase:
+    """Per-thread connections to ``path``; the schema is migrated when the store is opened."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        with self._write() as conn:
+            apply_migrations(conn)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreError(f"store {self.path} is closed")
+            conn = self._connect()
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+            for pragma in PRAGMAS:
+                conn.execute(pragma)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database write lock; committed (durably) on exit."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path} is not writable: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"commit to SQLite store {self.path} failed: {exc}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One consistent snapshot for several statements (a count and its page agree)."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def refresh(self) -> None:
+        """Nothing to do: a committed write is visible to every connection."""
+
+    def close(self) -> None:
+        """Close every thread's connection (call once, when the process is done with the store)."""
+        with self._all_lock:
+            conns, self._all = self._all, []
+            self._closed = True
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
