@@ -25,6 +25,7 @@ import asyncio
 import ipaddress
 import logging
 import os
+import re
 import socket
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,6 +59,7 @@ AUTH_REQUIRED = "530 5.7.0 Authentication required"
 SPOOL_FAILED = "451 4.3.0 Error: cannot queue the message now, try again later"
 
 MB = 1024 * 1024
+_SIMPLE_PATH = re.compile(r"\s*<([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+)>(.*)\Z", re.S)
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,13 @@ class JournalSMTP(SMTP):
         super().__init__(handler, **kwargs)
         self.max_message_size = handler.settings.max_message_size
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """Plain ``<local@domain> params`` without the email header parser (a third of the CPU per message)."""
+        match = _SIMPLE_PATH.match(arg)
+        if match:
+            return match.group(1), match.group(2)
+        return super()._getaddr(arg)
+
     async def smtp_DATA(self, arg: str | None) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
@@ -287,34 +296,40 @@ class JournalSMTP(SMTP):
             self._set_post_data_state()
             await self.push(MESSAGE_TOO_BIG)
             return
-        self.envelope.content = self.envelope.original_content = bytes(content)
-        del content
+        self.envelope.content = self.envelope.original_content = content
         status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push(status)
 
-    async def _read_data(self) -> bytearray | None:
-        """Bytes up to ``<CRLF>.<CRLF>``, dot-stuffing undone; None when over the size limit."""
-        data: bytearray | None = bytearray()
-        after_crlf = after_lf = True
+    async def _read_data(self) -> bytes | None:
+        """Bytes up to ``<CRLF>.<CRLF>``, dot-stuffing undone; None when over the size limit.
+
+        Reads in large pieces — up to each ``.<CRLF>``, or all that is buffered — rather than line by
+        line: a per-line loop was most of the receiver's CPU time per message.
+        """
+        wire = bytearray()
+        overflow = False
+        cap = self.max_message_size * 3 // 2 + 5  # dot-stuffing adds at most half again
         while True:
             try:
-                piece = await self._reader.readuntil(b"\r\n")
-                line_end = True
-            except asyncio.LimitOverrunError as exc:  # a long line arrives in pieces
-                piece = await self._reader.read(exc.consumed)
-                line_end = False
-            if after_crlf and line_end and piece == b".\r\n":
-                return data
-            if after_lf and piece.startswith(b"."):
-                piece = piece[1:]
-            # Clients that send bare LF dot-stuff after it too (smtplib does): undo that as well.
-            piece = piece.replace(b"\n.", b"\n")
-            after_crlf, after_lf = line_end, piece.endswith(b"\n")
-            if data is not None:
-                data += piece
-                if len(data) > self.max_message_size:
-                    data = None  # keep reading to the end of the data, holding nothing
+                wire += await self._reader.readuntil(b".\r\n")
+                if len(wire) == 3 or wire[-5:-3] == b"\r\n":  # the dot line starts the data or a CRLF line
+                    break
+            except asyncio.LimitOverrunError as exc:  # no ".<CRLF>" in what is buffered: take it all
+                wire += await self._reader.read(exc.consumed)
+            if len(wire) > cap:
+                overflow = True
+                del wire[:-4]  # keep reading to the end of the data, holding only what finds the end
+        if overflow:
+            return None
+        message = bytes(wire[:-3])
+        del wire
+        if message.startswith(b"."):
+            message = message[1:]
+        # A dot after any LF was stuffed: after CRLF by the RFC, after a bare LF by the clients that send
+        # bare LF (smtplib does).
+        message = message.replace(b"\n.", b"\n")
+        return None if len(message) > self.max_message_size else message
 
 
 class JournalController(Controller):
