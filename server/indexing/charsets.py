@@ -43,7 +43,9 @@ _SUPERSETS = {
     "utf8": "utf-8",
     "unicode-1-1-utf-7": "utf-7",
 }
-_GUESSES = ("utf-8", "gb18030", "big5hkscs", "cp1252")
+_CJK_GUESSES = ("gb18030", "big5hkscs")
+# Private use, compatibility and small/vertical forms: what a wrong CJK codec produces, not what people write.
+_ODD = re.compile("[\ue000-\uf8ff\ufe10-\ufe6f\u2e80-\u2fdf\u3100-\u312f\u0080-\u00ff]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
 _ESC_JIS = "\x1b$"
@@ -69,13 +71,27 @@ def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, bool]:
             return data.decode(codec), True
         except UnicodeDecodeError:
             return _jis_as_cp932(data)
-    candidates = ((codec,) if codec else ()) + _GUESSES
-    for name in candidates:
+    if codec:
         try:
-            return data.decode(name), True
-        except (UnicodeDecodeError, LookupError):
+            return data.decode(codec), True
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        pass
+    guesses = []
+    for name in _CJK_GUESSES:
+        try:
+            guesses.append(data.decode(name))
+        except UnicodeDecodeError:
             continue
-    return data.decode(codec or "utf-8", "replace"), False  # cp1252 leaves 5 bytes undefined
+    if guesses:  # GB18030 accepts most Big5 byte strings too: the reading with fewer odd characters wins
+        return min(guesses, key=lambda text: len(_ODD.findall(text))), True
+    try:
+        return data.decode("cp1252"), True
+    except UnicodeDecodeError:
+        return data.decode(codec or "utf-8", "replace"), False  # cp1252 leaves 5 bytes undefined
 
 
 _JIS_SEGMENT = re.compile(rb"\x1b(\$[@B]|\([BJI])")
