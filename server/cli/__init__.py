@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "audit",
     "imports",
     "directory",
+    "bench",
 ]
 
 

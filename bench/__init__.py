@@ -1,0 +1,1 @@
+"""The benchmark harness behind ``make bench`` / ``mailarchive bench`` (see bench/run.py)."""

@@ -1,0 +1,64 @@
+"""Search latency over the query mix: through the Store API, and through GET /api/v1/messages."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+
+from bench.queries import query_mix
+from server.config import Config
+from server.query.criteria import parse_criteria
+from server.store import open_store
+
+ROUNDS = 3  # each query this many times; the first round also warms caches
+BUDGET_SECONDS = 120.0  # per surface: a slow backend must not stall the whole run
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    if not ordered:
+        return {"n": 0}
+    pick = lambda q: ordered[min(int(q * len(ordered)), len(ordered) - 1)]  # noqa: E731
+    return {"n": len(ordered), "p50": round(pick(0.50), 2), "p95": round(pick(0.95), 2),
+            "p99": round(pick(0.99), 2), "max": round(ordered[-1], 2)}
+
+
+def _measure(run_one: Callable[[dict[str, str]], int], seed: int, rounds: int) -> dict:
+    by_kind: dict[str, list[float]] = {}
+    totals: dict[str, int] = {}
+    deadline = time.monotonic() + BUDGET_SECONDS
+    mix = query_mix(seed)
+    for _ in range(rounds):
+        for kind, params in mix:
+            if time.monotonic() > deadline:
+                break
+            started = time.perf_counter()
+            total = run_one(params)
+            by_kind.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+            totals[kind] = max(totals.get(kind, 0), total)
+    return {
+        "overall": percentiles([v for values in by_kind.values() for v in values]),
+        "by_kind": {kind: {**percentiles(values), "max_total": totals[kind]} for kind, values in by_kind.items()},
+    }
+
+
+def store_latency(config: Config, seed: int, rounds: int = ROUNDS) -> dict:
+    store = open_store(config)
+    try:
+        store.refresh()
+        return _measure(lambda params: store.search(parse_criteria(params, tz=config.timezone), limit=50).total, seed, rounds)
+    finally:
+        store.close()
+
+
+def api_latency(base_url: str, token: str, seed: int, rounds: int = ROUNDS) -> dict:
+    def run_one(params: dict[str, str]) -> int:
+        url = f"{base_url}/api/v1/messages?" + urllib.parse.urlencode({**params, "limit": "50"})
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return int(json.load(response)["total"])
+
+    return _measure(run_one, seed, rounds)

@@ -1,0 +1,45 @@
+"""Command-line options of the benchmark, kept apart so ``mailarchive --help`` stays cheap to load."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "performance.md"
+BACKENDS = ("sqlite", "elasticsearch")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x.replace("_", "").replace("k", "000").replace("M", "000000")) for x in text.split(",") if x]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be whole numbers separated by commas, got {text!r}") from None
+
+
+def _backends(text: str) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"backends are {', '.join(BACKENDS)}; got {text!r}")
+    return names
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", type=_int_list, default=None, help="corpus sizes (default 10000,100000; --quick 2000)")
+    parser.add_argument("--backends", type=_backends, default=list(BACKENDS), help="sqlite,elasticsearch")
+    parser.add_argument("--quick", action="store_true", help="small corpus, one search round, no SMTP or API part")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--format", choices=("mbox", "maildir"), default="mbox", dest="fmt")
+    parser.add_argument("--name", default="bench", help="results file prefix (bench/results/NAME-DATE.json)")
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work", help="cache and data dirs")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--doc", type=Path, default=DOC, help="performance doc whose table is regenerated")
+    parser.add_argument("--no-doc", action="store_true", help="do not touch docs/performance.md")
+    parser.add_argument("--es-url", default=os.environ.get("MAILARCHIVE_BENCH_ES_URL"),
+                        help="a real Elasticsearch to use instead of osmem-server")
+    parser.add_argument("--skip", default="", help="comma-separated stages to skip: parse,search,api,smtp")
+    parser.add_argument("--smtp-messages", type=int, default=2000)
+    parser.add_argument("--keep-data", action="store_true", help="keep the imported data dirs under --work")

@@ -1,0 +1,67 @@
+"""The bare parse+hash loop: eml-parser over the corpus bytes, on every core, nothing else.
+
+It is the yardstick for the import (DESIGN.md §10: the import should reach at least half of it).
+It uses the ingestion pipeline's own eml-parser configuration, and each worker process reads its
+share of the same files the import reads, so the comparison is like for like.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from server.synthetic import iter_raw
+
+
+def _parser():
+    try:
+        from server.indexing.parse import eml_parser_instance
+    except ImportError:  # before the pipeline existed: the same settings it uses
+        import eml_parser
+
+        return eml_parser.EmlParser(include_raw_body=False, include_attachment_data=False, parse_attachments=False)
+    return eml_parser_instance()
+
+
+def _worker(paths: list[str], share: int, shares: int) -> tuple[int, int, int, float]:
+    """Parse every ``shares``-th message starting at ``share``; returns (ok, failed, bytes, cpu s)."""
+    parser = _parser()
+    ok = failed = size = 0
+    started = time.process_time()
+    index = 0
+    for path in paths:
+        for raw in iter_raw(Path(path)):
+            if index % shares == share:
+                hashlib.sha256(raw).digest()
+                try:
+                    parser.decode_email_bytes(raw)
+                    ok += 1
+                except Exception:  # noqa: BLE001 - counted, as the pipeline would archive it anyway
+                    failed += 1
+                size += len(raw)
+            index += 1
+    return ok, failed, size, time.process_time() - started
+
+
+def bare_parse_loop(paths: list[Path], workers: int | None = None) -> dict[str, float]:
+    workers = workers or os.cpu_count() or 1
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [pool.submit(_worker, [str(p) for p in paths], k, workers) for k in range(workers)]
+        results = [f.result() for f in futures]
+    seconds = time.perf_counter() - started
+    ok, failed, size = (sum(r[i] for r in results) for i in range(3))
+    count = ok + failed
+    return {
+        "messages": count,
+        "failed": failed,
+        "bytes": size,
+        "workers": workers,
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(sum(r[3] for r in results), 3),
+        "msg_per_s": round(count / seconds, 1),
+        "mb_per_s": round(size / seconds / 1e6, 2),
+    }

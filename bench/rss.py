@@ -1,0 +1,91 @@
+"""Peak memory of a process tree, sampled from /proc (Linux).
+
+The importer may fork parser processes, so the figure that matters is the sum over the whole tree.
+RSS counts pages shared between parent and forked children once per process, so the sum is an upper
+bound; PSS (``smaps_rollup``) splits shared pages fairly and is recorded beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        todo.extend(_children(current))
+    return pids
+
+
+def _rss(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _pss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+class TreeMemorySampler:
+    """Samples the tree of ``pid`` every ``interval`` seconds in a thread until ``stop()``."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_rss = self.peak_pss = self.peak_processes = self.samples = 0
+        self.peak_single_rss = 0  # largest single process (the importer itself, usually)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def start(self) -> TreeMemorySampler:
+        self._thread.start()
+        return self
+
+    def sample(self) -> None:
+        pids = tree(self.pid)
+        rss = [_rss(p) for p in pids]
+        self.peak_rss = max(self.peak_rss, sum(rss))
+        self.peak_single_rss = max(self.peak_single_rss, max(rss, default=0))
+        self.peak_processes = max(self.peak_processes, len(pids))
+        if self.samples % 4 == 0:  # smaps_rollup is costlier to read; once a second is plenty
+            self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in pids))
+        self.samples += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        mb = 1024 * 1024
+        return {
+            "peak_rss_mb": round(self.peak_rss / mb, 1),
+            "peak_pss_mb": round(self.peak_pss / mb, 1),
+            "peak_single_process_rss_mb": round(self.peak_single_rss / mb, 1),
+            "peak_processes": self.peak_processes,
+            "samples": self.samples,
+        }

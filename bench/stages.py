@@ -1,0 +1,133 @@
+"""The stages of one benchmark size: corpus, bare parse loop, then per backend import and search."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import latency
+from bench.backends import Unavailable, store_url
+from bench.corpus import cached_corpus, describe
+from bench.importrun import bench_env, fresh_data_dir, run_import
+from bench.parseloop import bare_parse_loop
+from bench.webapi import api_token, web_server
+from server.config import load_config
+from server.store import open_store
+from server.synthetic import build_directory
+
+
+def _say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def _guarded(what: str, func: Callable[[], dict]) -> dict:
+    """A stage that cannot run (component missing) or fails is recorded, not fatal to the run."""
+    try:
+        return func()
+    except Unavailable as exc:
+        _say(f"  {what}: skipped ({exc})")
+        return {"skipped": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - one broken stage must not lose the other figures
+        _say(f"  {what}: FAILED {type(exc).__name__}: {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+
+
+def run_size(size: int, args: argparse.Namespace, skip: set[str]) -> list[dict]:
+    _say(f"corpus of {size:,} messages (seed {args.seed}, {args.fmt})")
+    root, info, generated = cached_corpus(args.work, size, args.seed, args.fmt)
+    corpus = describe(info, generated)
+    _say(f"  {info.bytes / 1e6:,.0f} MB, mean {corpus['mean_size']:,} B, "
+         + ("reused from cache" if generated is None else f"generated in {generated:.0f} s"))
+    paths = info.paths(root)
+    parse = {"skipped": "--skip parse"} if "parse" in skip else _guarded("parse loop", lambda: bare_parse_loop(paths))
+    if "msg_per_s" in parse:
+        _say(f"  bare parse loop: {parse['msg_per_s']:,.0f} msg/s, {parse['mb_per_s']:.1f} MB/s on {parse['workers']} cores")
+    runs = []
+    for backend in args.backends:
+        run = {"size": size, "backend": backend, "corpus": corpus, "parse_loop": parse}
+        run.update(_backend_stages(backend, size, root, info, args, skip))
+        if run.get("import", {}).get("msg_per_s") and parse.get("msg_per_s"):
+            run["import_vs_parse"] = round(run["import"]["msg_per_s"] / parse["msg_per_s"], 3)
+        runs.append(run)
+    return runs
+
+
+def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Namespace, skip: set[str]) -> dict:
+    out: dict = {}
+    data_dir = fresh_data_dir(args.work / f"data-{backend}-{size}")
+    try:
+        with store_url(backend, args, data_dir) as url:
+            env = bench_env(data_dir, url)
+            config = load_config(env=env)
+            _load_directory(config, args.seed)
+            _say(f"  {backend}: mailarchive import of {size:,} messages")
+            out["import"] = run_import(info.paths(root), env, info.bytes, data_dir.parent / f"import-{backend}-{size}.log")
+            imp = out["import"]
+            _say(f"  {backend}: import exit {imp['exit_code']}: {imp['msg_per_s']:,.0f} msg/s, "
+                 f"{imp['mb_per_s']:.1f} MB/s, peak RSS {imp['peak_rss_mb']:.0f} MB (tree)")
+            if imp["exit_code"] != 0:
+                _say(f"  {backend}: import failed: {imp['stderr_tail'][-400:]}")
+            else:
+                out["search"] = _search_stages(config, env, args, skip, data_dir)
+    except Unavailable as exc:
+        _say(f"  {backend}: skipped ({exc})")
+        out["skipped"] = str(exc)
+    finally:
+        if not args.keep_data:
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return out
+
+
+def _load_directory(config, seed: int) -> None:
+    """The company directory, so the import can resolve mailboxes and departments."""
+    store = open_store(config)
+    try:
+        store.upsert_accounts(build_directory(seed).as_accounts())
+    finally:
+        store.close()
+
+
+def _search_stages(config, env: dict[str, str], args: argparse.Namespace, skip: set[str], data_dir: Path) -> dict:
+    rounds = 1 if args.quick else latency.ROUNDS
+    search: dict = {}
+    if "search" not in skip:
+        search["store"] = _guarded("search (store)", lambda: latency.store_latency(config, args.seed, rounds))
+        _report_latency("store API", search["store"])
+    if "api" not in skip and "search" not in skip:
+        search["api"] = _guarded("search (HTTP API)", lambda: _api_search(env, args.seed, rounds, data_dir))
+        _report_latency("HTTP API", search["api"])
+    return search
+
+
+def _api_search(env: dict[str, str], seed: int, rounds: int, data_dir: Path) -> dict:
+    token = api_token(env)
+    with web_server(env, data_dir.parent / "web.log") as base:
+        return latency.api_latency(base, token, seed, rounds)
+
+
+def _report_latency(surface: str, result: dict) -> None:
+    overall = result.get("overall")
+    if overall and overall.get("n"):
+        _say(f"  search via {surface}: p50 {overall['p50']:.0f} ms, p95 {overall['p95']:.0f} ms, "
+             f"p99 {overall['p99']:.0f} ms over {overall['n']} queries")
+
+
+def smtp_stage(args: argparse.Namespace, skip: set[str]) -> dict:
+    if "smtp" in skip:
+        return {"skipped": "--skip smtp"}
+
+    def run() -> dict:
+        try:
+            from bench.smtp_bench import run_smtp_bench
+        except ImportError:
+            raise Unavailable("bench/smtp_bench.py does not exist yet") from None
+        _say(f"SMTP journal bench: {args.smtp_messages:,} messages over 10 connections")
+        result = run_smtp_bench(args.smtp_messages, 10, fresh_data_dir(args.work / "smtp"))
+        _say(f"  SMTP: {result.get('messages_per_s')} msg/s")
+        return result
+
+    return _guarded("SMTP bench", run)

@@ -1,0 +1,66 @@
+"""The benchmark harness end to end on a tiny corpus: every stage runs and reports its fields.
+
+Speed is never asserted here (DESIGN.md: speed targets live in the benchmark, not in unit tests);
+this only proves that ``mailarchive bench`` produces a complete results file and table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.queries import KINDS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    tmp = tmp_path_factory.mktemp("bench")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILARCHIVE_")}
+    command = [sys.executable, "-m", "server", "bench", "--sizes", "200", "--backends", "sqlite", "--quick",
+               "--work", str(tmp / "work"), "--results", str(tmp / "results"), "--doc", str(tmp / "performance.md")]
+    done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = list((tmp / "results").glob("bench-*.json"))
+    assert len(files) == 1, done.stdout
+    return json.loads(files[0].read_text()), tmp
+
+
+def test_results_file_has_every_stage(bench_run) -> None:
+    result, _ = bench_run
+    assert {"name", "started", "finished", "git_commit", "machine", "options", "runs"} <= set(result)
+    (run,) = result["runs"]
+    assert (run["size"], run["backend"]) == (200, "sqlite")
+    assert run["corpus"]["messages"] == 200 and run["corpus"]["bytes"] > 200 * 1000
+    parse = run["parse_loop"]
+    assert parse["messages"] == 200 and parse["failed"] == 0 and parse["msg_per_s"] > 0 and parse["workers"] >= 1
+    imp = run["import"]
+    assert imp["exit_code"] == 0, imp["stderr_tail"]
+    assert imp["messages"] == 200 and imp["msg_per_s"] > 0 and imp["mb_per_s"] > 0
+    assert imp["summary"]["archived"] > 150 and imp["summary"]["failed"] == 0
+    assert imp["peak_rss_mb"] > 10 and imp["samples"] >= 1
+    assert run["import_vs_parse"] > 0
+
+
+def test_search_latency_covers_every_kind_and_finds_mail(bench_run) -> None:
+    result, _ = bench_run
+    store = result["runs"][0]["search"]["store"]
+    assert set(store["by_kind"]) == set(KINDS)
+    assert store["overall"]["n"] == sum(k["n"] for k in store["by_kind"].values()) > 0
+    assert all(store["overall"][q] >= 0 for q in ("p50", "p95", "p99"))
+    found = {kind: k["max_total"] for kind, k in store["by_kind"].items()}
+    assert found["keyword_en"] > 0 and found["keyword_cjk"] > 0 and found["department_sub"] > 0, found
+
+
+def test_table_in_the_performance_doc(bench_run) -> None:
+    result, tmp = bench_run
+    doc = (tmp / "performance.md").read_text()
+    assert "| backend | messages |" in doc
+    assert "| sqlite | 200 |" in doc
+    assert result["runs"][0]["import"]["msg_per_s"] and "(bench-" in doc
