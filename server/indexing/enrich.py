@@ -61,7 +61,8 @@ class Enricher:
         visible = set(mail.to) | set(mail.cc)
         bcc = clean_addresses([*mail.bcc, *(a for a in envelope if a not in visible)])
         recipients = clean_addresses([*mail.to, *mail.cc, *bcc])
-        mailboxes = [a for a in clean_addresses([sender, *recipients, *self.extra]) if a not in self.monitors and self.is_internal(a)]
+        internal = [a for a in clean_addresses([sender, *recipients]) if a not in self.monitors and self.is_internal(a)]
+        mailboxes = clean_addresses([*internal, *self.extra])  # the import's mailbox, whatever its domain
         departments = sorted({d for a in mailboxes if (d := normalize_department(self._department(a)))})
         date = mail.date or arrival
         return Message(

@@ -29,6 +29,7 @@ _BREAKS = re.compile(r"(?i)<(?:br|/p|/div|/tr|/li|/h[1-6])\b[^>]*>")
 _TAGS = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_PLAIN_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 _SERIALIZE = email.policy.compat32.clone(max_line_length=0)
 
 
@@ -73,11 +74,21 @@ def attachment_payload(raw: bytes, index: int) -> tuple[Attachment, bytes] | Non
     return found[index] if 0 <= index < len(found) else None
 
 
+def _content_type(part: email.message.Message) -> str:
+    """From the raw field when it is plain (the stdlib's structured parse is slow); else the stdlib's answer."""
+    raw = _raw_header(part, "content-type")
+    if raw:
+        ctype = raw.split(";", 1)[0].strip().lower()
+        if _PLAIN_TYPE.match(ctype):
+            return ctype
+    return part.get_content_type()
+
+
 def _walk(part: email.message.Message, parts: Parts, *, nested: bool, depth: int) -> None:
     if depth > MAX_DEPTH:
         parts.errors.append("mime: nesting too deep, inner parts not indexed")
         return
-    ctype = part.get_content_type()
+    ctype = _content_type(part)
     parts.content_types.add(ctype)
     if ctype in _NESTED:
         _add_nested(part, parts, depth)
@@ -94,7 +105,12 @@ def _walk(part: email.message.Message, parts: Parts, *, nested: bool, depth: int
 
 
 def _is_body(part: email.message.Message, ctype: str) -> bool:
-    return ctype in ("text/plain", "text/html") and part.get_content_disposition() != "attachment" and not _filename(part)
+    if ctype not in ("text/plain", "text/html"):
+        return False
+    disposition = _raw_header(part, "content-disposition") or ""
+    if disposition.split(";", 1)[0].strip().lower() == "attachment":
+        return False
+    return "name" not in disposition.lower() and "name" not in (_raw_header(part, "content-type") or "").lower() or not _filename(part)
 
 
 def _text_of(part: email.message.Message, parts: Parts) -> str:

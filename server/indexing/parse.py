@@ -44,6 +44,8 @@ _SERIOUS_DEFECTS = {
 }
 MAX_ADDRESS_FIELD = 100_000
 _LOOSE_ADDR = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_COMPLEX = re.compile(r'["()\\:;]')
+_SIMPLE = re.compile(r"^(?:([^<>@]*?)\s*<([^<>\s]+)>|([^<>\s]+))$")
 _ADDR_OK = re.compile(r"^[^\s@<>,;:]+(@[^\s@<>,;]+)?$")
 
 
@@ -156,16 +158,24 @@ def _addresses(mail: ParsedMail, values: list[str]) -> list[tuple[str, str]]:
     """(display name, lower-case address) pairs; the names decoded after splitting, so encoded commas stay inside."""
     found = []
     values = [v.replace("\r", "").replace("\n", "")[:MAX_ADDRESS_FIELD] for v in values]
-    try:
-        pairs = email.utils.getaddresses(values)
-    except (RecursionError, ValueError, IndexError) as exc:  # pathological nesting of groups and comments
-        mail.parse_errors.append(f"address: {type(exc).__name__}, addresses taken by pattern")
-        pairs = [("", addr) for addr in _LOOSE_ADDR.findall(" ".join(values))]
-    for name, addr in pairs:
+    for name, addr in _split_addresses(mail, values):
         addr = addr.strip().strip("<>").lower()
         if addr and _ADDR_OK.match(addr):
             found.append((_text(mail, "address", name) if name else "", addr))
     return found
+
+
+def _split_addresses(mail: ParsedMail, values: list[str]) -> list[tuple[str, str]]:
+    """(name, address) pairs: a fast path for plain lists, the stdlib parser for quotes, comments and groups."""
+    if not any(_COMPLEX.search(v) for v in values):
+        pairs = [_SIMPLE.match(item.strip()) for v in values for item in v.split(",") if item.strip()]
+        if all(pairs):
+            return [(m.group(1) or "", m.group(2) or m.group(3)) for m in pairs if m]
+    try:
+        return email.utils.getaddresses(values)
+    except (RecursionError, ValueError, IndexError) as exc:  # pathological nesting of groups and comments
+        mail.parse_errors.append(f"address: {type(exc).__name__}, addresses taken by pattern")
+        return [("", addr) for addr in _LOOSE_ADDR.findall(" ".join(values))]
 
 
 def _date(mail: ParsedMail, values: list[str]) -> datetime | None:

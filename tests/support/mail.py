@@ -104,7 +104,8 @@ def mbox_of(messages: Sequence[bytes]) -> bytes:
     out = bytearray()
     for raw in messages:
         out += b"From MAILER-DAEMON Thu Mar 14 09:26:53 2024\n"
-        for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
+        text = raw.replace(b"\r\n", b"\n")
+        for line in (text[:-1] if text.endswith(b"\n") else text).split(b"\n"):
             if line.lstrip(b">").startswith(b"From "):
                 line = b">" + line
             out += line + b"\n"
