@@ -54,7 +54,8 @@ def _row(run: dict) -> str:
     cells = [
         run["backend"], _cell(run["size"]), _cell(run.get("corpus", {}).get("bytes", 0) / 1e6),
         _cell(imp.get("msg_per_s")), _cell(imp.get("mb_per_s"), "{:.1f}"), _cell(parse.get("msg_per_s")),
-        _cell(run.get("import_vs_parse"), "{:.0%}"), _cell(imp.get("peak_rss_mb")),
+        _cell(run.get("import_vs_parse"), "{:.0%}"), _cell(run.get("pipeline_parse_loop", {}).get("msg_per_s")),
+        _cell(imp.get("peak_rss_mb")),
         f"{_cell(store.get('p50'), '{:.0f}')} / {_cell(store.get('p95'), '{:.0f}')} / {_cell(store.get('p99'), '{:.0f}')}",
         _cell(api.get("p95"), "{:.0f}"), f"{run['date']} ({run['file']})",
     ]
@@ -62,7 +63,8 @@ def _row(run: dict) -> str:
 
 
 def table(results_dir: Path = RESULTS) -> str:
-    head = ("| backend | messages | corpus MB | import msg/s | import MB/s | bare parse msg/s | import ÷ parse "
+    head = ("| backend | messages | corpus MB | import msg/s | import MB/s | eml-parser loop msg/s | import ÷ loop "
+            "| pipeline parse loop msg/s "
             "| peak RSS MB (tree) | search ms p50 / p95 / p99 (store) | API p95 ms | run |")
     rule = "|" + "---|" * (head.count("|") - 1)
     lines = [head, rule, *(_row(run) for run in _latest_runs(results_dir))]

@@ -43,17 +43,28 @@ def run_size(size: int, args: argparse.Namespace, skip: set[str]) -> list[dict]:
     _say(f"  {info.bytes / 1e6:,.0f} MB, mean {corpus['mean_size']:,} B, "
          + ("reused from cache" if generated is None else f"generated in {generated:.0f} s"))
     paths = info.paths(root)
-    parse = {"skipped": "--skip parse"} if "parse" in skip else _guarded("parse loop", lambda: bare_parse_loop(paths))
-    if "msg_per_s" in parse:
-        _say(f"  bare parse loop: {parse['msg_per_s']:,.0f} msg/s, {parse['mb_per_s']:.1f} MB/s on {parse['workers']} cores")
+    loops = {kind: _parse_stage(kind, paths, skip) for kind in ("eml-parser", "pipeline")}
     runs = []
     for backend in args.backends:
-        run = {"size": size, "backend": backend, "corpus": corpus, "parse_loop": parse}
+        run = {"size": size, "backend": backend, "corpus": corpus, "parse_loop": loops["eml-parser"],
+               "pipeline_parse_loop": loops["pipeline"]}
         run.update(_backend_stages(backend, size, root, info, args, skip))
-        if run.get("import", {}).get("msg_per_s") and parse.get("msg_per_s"):
-            run["import_vs_parse"] = round(run["import"]["msg_per_s"] / parse["msg_per_s"], 3)
+        rate = run.get("import", {}).get("msg_per_s")
+        for key, loop in (("import_vs_parse", loops["eml-parser"]), ("import_vs_pipeline_parse", loops["pipeline"])):
+            if rate and loop.get("msg_per_s"):
+                run[key] = round(rate / loop["msg_per_s"], 3)
         runs.append(run)
     return runs
+
+
+def _parse_stage(kind: str, paths: list[Path], skip: set[str]) -> dict:
+    if "parse" in skip:
+        return {"skipped": "--skip parse"}
+    loop = _guarded(f"{kind} parse loop", lambda: bare_parse_loop(paths, kind))
+    if "msg_per_s" in loop:
+        _say(f"  bare {kind} parse loop: {loop['msg_per_s']:,.0f} msg/s, {loop['mb_per_s']:.1f} MB/s "
+             f"on {loop['workers']} cores")
+    return loop
 
 
 def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Namespace, skip: set[str]) -> dict:

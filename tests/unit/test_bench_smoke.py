@@ -40,12 +40,13 @@ def test_results_file_has_every_stage(bench_run) -> None:
     assert run["corpus"]["messages"] == 200 and run["corpus"]["bytes"] > 200 * 1000
     parse = run["parse_loop"]
     assert parse["messages"] == 200 and parse["failed"] == 0 and parse["msg_per_s"] > 0 and parse["workers"] >= 1
+    assert run["pipeline_parse_loop"]["messages"] == 200 and run["pipeline_parse_loop"]["msg_per_s"] > 0
     imp = run["import"]
     assert imp["exit_code"] == 0, imp["stderr_tail"]
     assert imp["messages"] == 200 and imp["msg_per_s"] > 0 and imp["mb_per_s"] > 0
     assert imp["summary"]["archived"] > 150 and imp["summary"]["failed"] == 0
     assert imp["peak_rss_mb"] > 10 and imp["samples"] >= 1
-    assert run["import_vs_parse"] > 0
+    assert run["import_vs_parse"] > 0 and run["import_vs_pipeline_parse"] > 0
 
 
 def test_search_latency_covers_every_kind_and_finds_mail(bench_run) -> None:
