@@ -62,15 +62,10 @@ def collect_parts(msg: email.message.Message) -> Parts:
 
 def attachment_payload(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
     """The ``index``-th attachment of a raw message (same numbering as ``Message.attachments``)."""
-    from server.indexing.parse import eml_parser_instance
+    from server.indexing.parse import message_tree
 
-    parser = eml_parser_instance()
-    try:
-        parser.decode_email_bytes(raw)
-        msg = parser.msg
-    except Exception:  # noqa: BLE001 - same fallback as parse()
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    found = collect_parts(msg).attachments
+    msg = message_tree(raw, [])
+    found = collect_parts(msg).attachments if msg is not None else []
     return found[index] if 0 <= index < len(found) else None
 
 

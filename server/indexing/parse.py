@@ -82,7 +82,7 @@ def eml_parser_instance() -> eml_parser.EmlParser:
 def parse(raw: bytes) -> ParsedMail:
     """Parse one message. The result always carries the sha256, size and dedupe id of ``raw``."""
     errors: list[str] = []
-    msg = _parse_tree(raw, errors)
+    msg = message_tree(raw, errors)
     mail = ParsedMail(id="", sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), parse_errors=errors)
     try:
         _fill_headers(mail, list(msg.raw_items()) if msg is not None else scan_headers(raw))
@@ -98,7 +98,7 @@ def parse(raw: bytes) -> ParsedMail:
     return mail
 
 
-def _parse_tree(raw: bytes, errors: list[str]) -> email.message.Message | None:
+def message_tree(raw: bytes, errors: list[str]) -> email.message.Message | None:
     # eml-parser's own parsing steps (its policy, multipart repair, header-parsing limits) without
     # ``parse_email``, whose report (URLs, received hops, every header structured) is not used here
     # and cost ~70 % of the CPU of an import (profile in docs/performance.md).
