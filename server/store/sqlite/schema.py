@@ -24,6 +24,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from server.store.sqlite.audit import AUDIT_V1_SQL
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -68,7 +70,7 @@ MESSAGES_V1 = Migration(
 )
 
 # Append only. The audit helper's migration goes after MESSAGES_V1.
-MIGRATIONS: list[Migration] = [MESSAGES_V1]
+MIGRATIONS: list[Migration] = [MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL)]
 
 # The document fields this schema knows. Listed here, not taken from the dataclass, so that a field
 # added to the model is refused (as Elasticsearch's strict mapping refuses it) until the store is

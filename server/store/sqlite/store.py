@@ -7,6 +7,7 @@ ConnectionBase. The audit log's mixin (audit.py) joins the bases like the others
 from __future__ import annotations
 
 from server.config import Config
+from server.store.sqlite.audit import AuditMixin
 from server.store.sqlite.connection import ConnectionBase
 from server.store.sqlite.directory import DirectoryMixin
 from server.store.sqlite.documents import DocumentsMixin
@@ -14,7 +15,7 @@ from server.store.sqlite.messages import MessagesMixin
 from server.store.sqlite.search import SearchMixin
 
 
-class SqliteStore(MessagesMixin, SearchMixin, DirectoryMixin, DocumentsMixin, ConnectionBase):
+class SqliteStore(MessagesMixin, SearchMixin, DirectoryMixin, DocumentsMixin, AuditMixin, ConnectionBase):
     @classmethod
     def from_config(cls, config: Config) -> SqliteStore:
         return cls(config.sqlite_path)
