@@ -157,3 +157,9 @@ def test_content_types_and_report_type_are_recorded():
     assert mail.report_type == "delivery-status"
     assert "message/delivery-status" in mail.content_types
     assert mail.body_text == "Your message could not be delivered."
+
+
+@pytest.mark.corpus
+def test_files_inside_winmail_dat_are_listed(corpus_dir):
+    mail = parse((corpus_dir / "mailcore2/summary/1808-winmail-dat.eml").read_bytes())
+    assert attachment_names(mail) == ["winmail.dat", "GIR - LINUX.doc"]

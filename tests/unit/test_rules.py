@@ -72,6 +72,14 @@ def test_rule4_monitoring_copies_are_not_archived(store, config):
     assert "watch@corp.example" not in find(store, keyword="watched")[0].mailboxes
 
 
+def test_rule4_monitoring_copies_without_envelope_are_recognised_by_delivery_fields(store, config):
+    ingestor = Ingestor(store, with_overrides(config, monitoring_addresses="watch@corp.example", **CORP))
+    raw = make_mail(subject="Imported copy", to=["bob@corp.example"])
+    assert ingestor.ingest(with_trace(raw, rcpt="watch@corp.example"), source="import").status == "skipped_monitoring"
+    assert ingestor.ingest(make_mail(to=["watch@corp.example"]), source="import").status == "skipped_monitoring"
+    assert ingestor.ingest(with_trace(raw, rcpt="bob@corp.example"), source="import").status == "archived"
+
+
 def test_rule4_monitoring_addresses_from_settings_and_environment(store, config):
     from server.config import load_config
 
