@@ -1,0 +1,181 @@
+"""An archived message prepared for reading: headers, text, sanitized HTML, attachments by number.
+
+Archived mail is hostile input shown to the people with the most access. Defence in depth:
+the HTML is sanitized here with nh3 (Rust's ammonia, maintained) against an allow-list, remote
+images are replaced by a placeholder unless the reader asks for them (they are tracking beacons),
+and the web layer serves the result from its own URL into an ``<iframe sandbox>`` under a strict
+Content-Security-Policy, so a sanitizer gap still runs no script and loads nothing remote.
+
+Attachment numbers are those of ``Message.attachments``: the same MIME walk
+(``server.indexing.mime.collect_parts``) over the same parser's tree as at ingestion.
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.policy
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+import eml_parser
+import nh3
+
+from server.indexing.charsets import decode_bytes, decode_header
+from server.indexing.mime import collect_parts
+from server.model import Attachment
+
+MAIN_HEADERS = ("from", "to", "cc", "bcc", "reply-to", "date", "subject", "message-id")
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "application/pdf", "text/plain")
+BLOCKED_IMAGE = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='24' height='24'%3E"
+    "%3Crect width='24' height='24' fill='%23ddd'/%3E%3Cpath d='M4 4L20 20M20 4L4 20' stroke='%23999'/%3E%3C/svg%3E"
+)
+_TAGS = nh3.ALLOWED_TAGS | {"font", "tfoot", "center", "big"}
+_COMMON = {"style", "align", "valign", "bgcolor", "width", "height", "dir", "lang", "title", "border", "color"}
+_ATTRIBUTES: dict[str, set[str]] = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
+_ATTRIBUTES["*"] = _COMMON
+_ATTRIBUTES["font"] = {"face", "size", "color"}
+_ATTRIBUTES["table"] = _ATTRIBUTES.get("table", set()) | {"cellpadding", "cellspacing"}
+_ATTRIBUTES["img"] = _ATTRIBUTES["img"] | {"src", "alt"}
+_URL_ATTRIBUTES = {"href", "src", "cite"}
+_SAFE_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp|bmp);", re.IGNORECASE)
+
+
+@dataclass
+class AttachmentView:
+    index: int
+    name: str
+    type: str
+    size: int
+
+    @property
+    def inline(self) -> bool:
+        return is_inline_type(self.type)
+
+
+@dataclass
+class MailView:
+    headers: list[tuple[str, str]]  # the main ones, in MAIN_HEADERS order (lower-case names)
+    all_headers: list[tuple[str, str]]  # every top-level field as written, decoded
+    text: str  # the plain text part, or text extracted from the HTML
+    html: str | None  # the HTML part as sent: unsafe, pass it through ``sanitize_html``
+    attachments: list[AttachmentView] = field(default_factory=list)
+    cids: dict[str, int] = field(default_factory=dict)  # Content-ID -> attachment index
+
+
+@dataclass
+class CleanHtml:
+    html: str
+    remote_images: int  # how many were blocked (or, when allowed, kept)
+
+
+def is_inline_type(ctype: str) -> bool:
+    """Shown in the browser rather than downloaded. SVG and HTML are not: they can carry script."""
+    return ctype.lower() in INLINE_TYPES
+
+
+def parse_tree(raw: bytes) -> email.message.Message:
+    """The MIME tree as ingestion saw it (eml-parser's repairs included). A parser per call: the
+    eml-parser object keeps the message on itself, so a shared one is not safe across threads."""
+    parser = eml_parser.EmlParser(include_raw_body=False, include_attachment_data=False, parse_attachments=False)
+    try:
+        parser.decode_email_bytes(raw)
+        if parser.msg is not None:
+            return parser.msg
+    except Exception:  # noqa: BLE001 - same fallback as ingestion: the most lenient stdlib policy
+        pass
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
+def _decoded(value: object) -> str:
+    text, _ = decode_header(str(value).replace("\r", "").replace("\n", ""))
+    return text.strip()
+
+
+def build_view(raw: bytes) -> MailView:
+    msg = parse_tree(raw)
+    all_headers = [(name, _decoded(value)) for name, value in msg.raw_items()]
+    first: dict[str, str] = {}
+    for name, value in all_headers:
+        first.setdefault(name.lower(), value)
+    parts = collect_parts(msg)
+    attachments = [
+        AttachmentView(index=i, name=att.name, type=att.type, size=att.size) for i, (att, _) in enumerate(parts.attachments)
+    ]
+    return MailView(
+        headers=[(name, first[name]) for name in MAIN_HEADERS if name in first],
+        all_headers=all_headers,
+        text=parts.body_text(),
+        html="\n".join(parts.html) if parts.html else None,
+        attachments=attachments,
+        cids=_content_ids(msg, parts.attachments),
+    )
+
+
+def _content_ids(msg: email.message.Message, found: list[tuple[Attachment, bytes]]) -> dict[str, int]:
+    """Map ``cid:`` references to attachment numbers by payload digest (robust to walk details)."""
+    by_digest = {att.sha256: i for i, (att, _) in reversed(list(enumerate(found)))}
+    cids: dict[str, int] = {}
+    for part in msg.walk():
+        cid = str(part.get("content-id", "") or "").strip().strip("<>").strip()
+        if not cid or part.is_multipart():
+            continue
+        try:
+            data = part.get_payload(decode=True) or b""
+        except Exception:  # noqa: BLE001 - broken encodings: that image just stays unresolved
+            continue
+        index = by_digest.get(hashlib.sha256(data).hexdigest())
+        if index is not None:
+            cids.setdefault(cid, index)
+    return cids
+
+
+def attachment_at(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
+    found = collect_parts(parse_tree(raw)).attachments
+    return found[index] if 0 <= index < len(found) else None
+
+
+def text_for_display(data: bytes) -> str:
+    """A text/plain attachment as Unicode, whatever legacy charset it was written in."""
+    return decode_bytes(data, None)[0]
+
+
+def sanitize_html(markup: str, *, cid_url: Callable[[str], str | None], allow_remote: bool) -> CleanHtml:
+    """Allow-listed HTML. ``cid_url`` maps a Content-ID to a same-site URL (or None when unknown);
+    http(s) images become a placeholder unless ``allow_remote``. Links open outside the frame."""
+    remote = 0
+
+    def rewrite(tag: str, attr: str, value: str) -> str | None:
+        nonlocal remote
+        if attr == "style" and "url(" in value.lower():  # CSS backgrounds are tracking pixels too
+            remote += 1
+            return value if allow_remote else None
+        if attr not in _URL_ATTRIBUTES:
+            return value
+        url = value.strip()
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if tag == "img" and attr == "src":
+            if scheme == "cid":
+                return cid_url(unquote(url[4:]).strip("<>"))
+            if scheme in ("http", "https"):
+                remote += 1
+                return url if allow_remote else BLOCKED_IMAGE
+            return url if _SAFE_DATA_IMAGE.match(url) else None
+        if attr == "href" and scheme in ("http", "https", "mailto"):
+            return url
+        return None  # relative, javascript:, data:, anything else
+
+    clean = nh3.clean(
+        markup,
+        tags=_TAGS,
+        clean_content_tags={"script", "style", "title", "noscript", "template"},
+        attributes=_ATTRIBUTES,
+        attribute_filter=rewrite,
+        url_schemes={"http", "https", "mailto", "cid", "data"},
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        link_rel="noopener noreferrer",
+    )
+    return CleanHtml(html=clean, remote_images=remote)

@@ -1,0 +1,106 @@
+"""Bulk zip export: unique safe names, a manifest whose SHA-256s match, original bytes, streaming."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import random
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from server.export.names import content_disposition, eml_filename, safe_filename
+from server.export.zipstream import CHUNK, MANIFEST_FIELDS, MANIFEST_NAME, ZipStats, iter_zip
+from server.model import Message
+
+T0 = datetime(2025, 3, 14, 9, 26, tzinfo=UTC)
+
+
+def _message(i: int, subject: str, raw: bytes) -> Message:
+    return Message(id=f"id{i:04d}", sha256=hashlib.sha256(raw).hexdigest(), date=T0 - timedelta(hours=i),
+                   archived_at=T0, size=len(raw), subject=subject)
+
+
+def _zip_of(items: list[tuple[Message, bytes]], **kw) -> bytes:  # noqa: ANN003
+    raws = {m.id: raw for m, raw in items}
+    return b"".join(iter_zip([m for m, _ in items], lambda m: raws[m.id], **kw))
+
+
+HOSTILE_SUBJECTS = ["季度报告", "季度报告", "../../etc/passwd", "a/b\\c:d*e?f", "CON", "", "Report", "report",
+                    "\u202eexe.txt", "x" * 400, "合同" * 200, ".hidden", "tab\there\r\nnewline"]
+
+
+@pytest.fixture
+def exported() -> tuple[list[tuple[Message, bytes]], zipfile.ZipFile]:
+    items = []
+    for i, subject in enumerate(HOSTILE_SUBJECTS):
+        raw = f"Subject: {i}\r\n\r\nbody {i}\r\n".encode() + bytes(range(256)) * i  # binary-ish, varied
+        items.append((_message(i, subject, raw), raw))
+    return items, zipfile.ZipFile(io.BytesIO(_zip_of(items)))
+
+
+def test_zip_holds_every_message_byte_identical_under_unique_safe_names(exported) -> None:  # noqa: ANN001
+    items, archive = exported
+    assert archive.testzip() is None
+    names = [n for n in archive.namelist() if n != MANIFEST_NAME]
+    assert len(names) == len(items)
+    assert len({n.casefold() for n in names}) == len(names)
+    for name, (_, raw) in zip(names, items, strict=True):
+        assert "/" not in name and "\\" not in name and not name.startswith(".")
+        assert len(name.encode()) <= 190 and name.endswith(".eml")
+        assert not any(ord(c) < 32 or c == "\u202e" for c in name)
+        assert archive.read(name) == raw
+    assert "季度报告" in names[0]
+
+
+def test_manifest_lists_id_name_and_correct_sha256(exported) -> None:  # noqa: ANN001
+    items, archive = exported
+    rows = list(csv.DictReader(io.StringIO(archive.read(MANIFEST_NAME).decode("utf-8-sig"))))
+    assert tuple(rows[0].keys()) == MANIFEST_FIELDS
+    assert [r["id"] for r in rows] == [m.id for m, _ in items]
+    for row, (message, raw) in zip(rows, items, strict=True):
+        assert row["sha256"] == hashlib.sha256(archive.read(row["file_name"])).hexdigest() == message.sha256
+        assert int(row["size"]) == len(raw)
+        assert row["subject"] == message.subject
+
+
+def test_zip_streams_in_chunks_without_holding_everything() -> None:
+    """Messages are pulled lazily: the first chunk is out before the generator reached the end."""
+    pulled = []
+
+    def messages():  # noqa: ANN202
+        for i in range(60):
+            pulled.append(i)
+            yield _message(i, f"m{i}", b"")
+
+    raw = random.Random(1).randbytes(64 * 1024)  # deflate cannot shrink it
+    stream = iter_zip(messages(), lambda m: raw + m.id.encode(), compresslevel=1)
+    first = next(stream)
+    assert len(first) >= CHUNK and len(pulled) < 60
+    stats_total = len(first) + sum(len(c) for c in stream)
+    assert len(pulled) == 60 and stats_total > 60 * 64 * 1024
+
+
+def test_empty_selection_gives_a_valid_zip_with_header_only_manifest() -> None:
+    stats = ZipStats()
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(iter_zip([], lambda m: b"", stats=stats))))
+    assert archive.namelist() == [MANIFEST_NAME] and stats.messages == 0
+
+
+def test_safe_filename_and_eml_name() -> None:
+    assert safe_filename("../../etc/passwd") == "etc_passwd"
+    assert safe_filename("nul.txt") == "_nul.txt"
+    assert safe_filename("   ") == "file"
+    long = safe_filename("报" * 300 + ".pdf")
+    assert long.endswith(".pdf") and len(long.encode()) <= 180
+    assert eml_filename(T0, "Re: Q1/Q2 plan") == "2025-03-14_0926_Re_ Q1_Q2 plan.eml"
+
+
+def test_content_disposition_has_ascii_fallback_and_exact_utf8_name() -> None:
+    header = content_disposition("合同 v2.pdf")
+    assert header.startswith('attachment; filename="')
+    assert "filename*=UTF-8''%E5%90%88%E5%90%8C%20v2.pdf" in header
+    assert header.encode("latin-1")  # a header value must be Latin-1 encodable
+    assert content_disposition('a"b.txt', inline=True).startswith('inline; filename="a_b.txt"')
