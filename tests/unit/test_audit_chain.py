@@ -119,3 +119,12 @@ def test_csv_has_header_and_one_row_per_entry() -> None:
     assert rows[0][:3] == ["seq", "time", "actor"]
     assert rows[1][6] == 'msg "1", two' and rows[1][7] == '{"hits":3,"keyword":"合同"}'
     assert rows[1][1] == "2024-03-01T08:30:00.000Z" and len(rows) == 3
+
+
+def test_every_operation_has_english_and_chinese_labels() -> None:
+    from server.audit.labels import OPERATION_LABELS, operation_label, result_label
+    from server.audit.operations import Op
+
+    assert set(OPERATION_LABELS) == set(Op)
+    assert operation_label("search", "zh-CN") == "查询邮件" and operation_label("search") == "Search"
+    assert operation_label("future_op", "zh") == "future_op" and result_label("denied", "zh") == "拒绝"
