@@ -10,6 +10,7 @@ From_ line (manifests, READMEs and index files are skipped and counted).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -110,15 +111,15 @@ def read_mbox(path: Path) -> Iterator[bytes]:
     lines: list[bytes] = []
     started = False
     with path.open("rb") as fh:
-        for number, line in enumerate(fh):
-            if number == 0:
-                line = line.removeprefix(_BOM)
-            if line.startswith(b"From ") and _FROM_LINE.match(line):
+        first = fh.readline().removeprefix(_BOM)
+        for line in itertools.chain((first,), fh):
+            lead = line[:1]  # cheap test first: this loop sees every line of the file
+            if lead == b"F" and _FROM_LINE.match(line):
                 if started:
                     yield _message(lines)
                 lines, started = [], True
                 continue
-            lines.append(line[1:] if _QUOTED_FROM.match(line) else line)
+            lines.append(line[1:] if lead == b">" and _QUOTED_FROM.match(line) else line)
     if started or any(line.strip() for line in lines):
         yield _message(lines)
 
