@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from server.cli import main
-from server.indexing.importer import run_import
+from server.indexing.importer import print_summary, run_import
 from server.indexing.mailreaders import ImportPathError, discover, read_mbox
 from server.store.sqlite import SqliteStore
 from tests.support.ingest import find, sqlite_store
@@ -149,3 +151,21 @@ def _count(store) -> int:
         return store.count()
     except Exception:  # noqa: BLE001 - the schema may not exist yet
         return 0
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_line_on_a_terminal_and_silence_elsewhere(tmp_path, store, config):
+    write_tree(tmp_path / "mail")
+    screen, pipe = Terminal(), io.StringIO()
+    summary = run_import([str(tmp_path / "mail")], store, config, workers=1, progress=screen)
+    run_import([str(tmp_path / "mail")], store, config, workers=1, progress=pipe)
+    last = screen.getvalue().split("\r")[-1]
+    assert re.search(r"9 messages\s+[\d.]+/[\d.]+ MB\s+[\d,]+ msg/s\s+done", last) and last.endswith("\n")
+    assert pipe.getvalue() == ""
+    out = io.StringIO()
+    print_summary(summary, out)
+    assert "archived 9" in out.getvalue() and "malformed (archived with parse errors) 0" in out.getvalue()
