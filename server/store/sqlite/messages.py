@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
-from server.model import Message
+from server.model import Message, format_time
 from server.query.tokenize import index_text
 from server.store.protocol import PutResult, StoreError
 from server.store.sqlite import codec
@@ -37,8 +37,18 @@ class _Prepared:
     text: tuple[str, str, str]  # subject, body, attachment names: pre-tokenized
 
 
+def _document(message: Message) -> dict:
+    """``message.to_dict()`` without its deep copies (a third of the put cost at 10 KB messages)."""
+    doc = {f.name: getattr(message, f.name) for f in fields(message)}
+    doc["attachments"] = [a if isinstance(a, dict) else vars(a).copy() for a in doc["attachments"] or []]
+    for name in ("date", "archived_at", "retention_until"):
+        if doc.get(name) is not None:
+            doc[name] = format_time(doc[name])
+    return doc
+
+
 def _prepare(message: Message, raw: bytes) -> _Prepared:
-    doc = message.to_dict()
+    doc = _document(message)
     extra = unknown_fields(doc)
     if extra:
         raise Rejected(f"unknown field(s) {', '.join(extra)}: not in the archive schema")
