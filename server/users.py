@@ -1,0 +1,213 @@
+"""Console users, their roles and API tokens, kept as small store documents.
+
+Users are documents of kind ``user`` keyed by user name; API tokens are documents of kind
+``api_token`` keyed by the SHA-256 of the token, so a leaked store copy does not leak usable
+tokens. Passwords are hashed with argon2id (argon2-cffi defaults).
+
+Separation of duties (issue "Web console"): the built-in ``postmaster`` has no archive rights and
+cannot be changed or deleted; only an ``email-admin`` grants or revokes ``archive-admin``; an
+``archive-admin`` can do everything about the archive but cannot hand that right on. A user may
+hold no role at all (after a revoke): such a user can sign in and change its password, nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from server.model import format_time, now_utc
+from server.store.protocol import Store
+
+USER_KIND = "user"
+TOKEN_KIND = "api_token"
+POSTMASTER = "postmaster"
+FIRST_EMAIL_ADMIN = "admin"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
+MIN_PASSWORD = 10
+
+
+class Role(StrEnum):
+    POSTMASTER = "postmaster"
+    EMAIL_ADMIN = "email-admin"
+    ARCHIVE_ADMIN = "archive-admin"
+
+
+NO_ROLE = ""  # a user whose role was revoked
+
+
+class UserError(ValueError):
+    """A user operation is not allowed or its input is invalid; the message says why, in one line."""
+
+
+@dataclass
+class User:
+    username: str
+    role: str
+    password_hash: str
+    created_at: str
+    disabled: bool = False
+
+    @property
+    def session_stamp(self) -> str:
+        """Changes with the password, so a password change ends every other session."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A generated password, shown once (first start, ``user add`` without a password)."""
+
+    username: str
+    role: str
+    password: str
+
+
+_hasher = PasswordHasher()
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_role(value: str) -> str:
+    """A role name from user input ("none" or "" for no role)."""
+    if value in ("", "none"):
+        return NO_ROLE
+    try:
+        return Role(value).value
+    except ValueError:
+        raise UserError(f"unknown role {value!r}; use one of: {', '.join(r.value for r in Role)}, none") from None
+
+
+class UserService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- reading ----------------------------------------------------------------------------
+    def get(self, username: str) -> User | None:
+        doc = self.store.get_doc(USER_KIND, username.lower())
+        return User(**doc) if doc else None
+
+    def require(self, username: str) -> User:
+        user = self.get(username)
+        if user is None:
+            raise UserError(f"no such user: {username}")
+        return user
+
+    def list(self) -> list[User]:
+        return sorted((User(**doc) for _, doc in self.store.list_docs(USER_KIND)), key=lambda u: u.username)
+
+    def with_role(self, role: str) -> list[str]:
+        return [u.username for u in self.list() if u.role == role and not u.disabled]
+
+    # --- changing ---------------------------------------------------------------------------
+    def add(self, username: str, role: str, password: str | None = None) -> Credentials:
+        """Create a user; a password is generated when none is given (returned once)."""
+        name = username.strip().lower()
+        if not NAME_RE.match(name):
+            raise UserError(f"invalid user name {username!r}: use 1-64 of a-z 0-9 . _ @ -, starting with a letter or digit")
+        if self.get(name):
+            raise UserError(f"user {name} exists already")
+        role = parse_role(role)
+        if role == Role.POSTMASTER and name != POSTMASTER:
+            raise UserError("the postmaster role is built in; it belongs to the user 'postmaster' only")
+        password = password if password is not None else generate_password()
+        self._save(User(name, role, _hash(password), format_time(now_utc())))
+        return Credentials(name, role, password)
+
+    def set_password(self, username: str, password: str) -> None:
+        user = self.require(username)
+        user.password_hash = _hash(password)
+        self._save(user)
+
+    def set_role(self, username: str, role: str, *, by_role: str | None = None) -> User:
+        """Change a user's role. ``by_role`` is the console role acting (None: the operator CLI).
+
+        The console allows an email-admin to grant or revoke archive-admin only; the operator on
+        the server may set any role but postmaster. The postmaster itself never changes.
+        """
+        user = self.require(username)
+        role = parse_role(role)
+        if user.role == Role.POSTMASTER or role == Role.POSTMASTER:
+            raise UserError("the postmaster role is built in and cannot be granted, revoked or changed")
+        if by_role is not None:
+            if by_role != Role.EMAIL_ADMIN:
+                raise UserError("only an email administrator assigns or revokes the archive-admin role")
+            if {user.role, role} - {Role.ARCHIVE_ADMIN, NO_ROLE}:
+                raise UserError("an email administrator may only grant or revoke the archive-admin role")
+        user.role = role
+        self._save(user)
+        return user
+
+    # --- authentication ---------------------------------------------------------------------
+    def authenticate(self, username: str, password: str) -> User | None:
+        """The user if the password matches and the account is enabled; rehashes outdated hashes."""
+        user = self.get(username.strip())
+        if user is None:
+            _verify(_dummy_hash(), password)  # same cost whether or not the user exists
+            return None
+        if not _verify(user.password_hash, password) or user.disabled:
+            return None
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hash(password)
+            self._save(user)
+        return user
+
+    def create_token(self, username: str) -> str:
+        user = self.require(username)
+        token = "ma_" + secrets.token_urlsafe(32)
+        self.store.put_doc(TOKEN_KIND, token_key(token), {"username": user.username, "created_at": format_time(now_utc())})
+        return token
+
+    def user_for_token(self, token: str) -> User | None:
+        doc = self.store.get_doc(TOKEN_KIND, token_key(token))
+        user = self.get(doc["username"]) if doc else None
+        return user if user and not user.disabled else None
+
+    def _save(self, user: User) -> None:
+        self.store.put_doc(USER_KIND, user.username, asdict(user))
+
+
+def bootstrap_first_start(store: Store) -> list[Credentials]:
+    """On a fresh data dir create the postmaster and a first email admin; return their passwords.
+
+    Does nothing once any user exists, so the passwords are generated and shown exactly once.
+    """
+    users = UserService(store)
+    if users.list():
+        return []
+    return [users.add(POSTMASTER, Role.POSTMASTER), users.add(FIRST_EMAIL_ADMIN, Role.EMAIL_ADMIN)]
+
+
+def check_password(password: str) -> None:
+    """Raise ``UserError`` for a password too weak to accept."""
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+
+
+def _hash(password: str) -> str:
+    check_password(password)
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_hex(8))

@@ -1,0 +1,108 @@
+"""Sign in, sign out, the landing page and one's own password.
+
+Failed sign-ins are rate limited per address and user name (server.web.throttle) and audited;
+a refused attempt answers 429 with Retry-After. The audit entry of a successful sign-in is written
+before the session is created, so nobody is signed in without a trace.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.exceptions import TooManyRequests
+
+from server.audit.operations import Op, Result
+from server.users import MIN_PASSWORD, User, UserError, check_password
+from server.web.context import audit, client_ip, local_path, services
+from server.web.i18n import t
+from server.web.login import WebUser
+from server.web.nav import first_page
+from server.web.roles import public, require_login
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=("GET", "POST"))
+@public
+def login():  # noqa: ANN201
+    if request.method == "POST":
+        username = request.form.get("username", "").strip().lower()
+        user = _authenticate(username, request.form.get("password", ""))
+        if user is not None:
+            _start_session(user)
+            return redirect(local_path(request.form.get("next")) or url_for("auth.home"))
+        flash(t("Wrong user name or password."), "error")
+    elif current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    return render_template("auth/login.html", next=local_path(request.args.get("next")) or "")
+
+
+def _authenticate(username: str, password: str) -> User | None:
+    svc, ip = services(), client_ip()
+    wait = svc.throttle.retry_after(ip, username)
+    if wait:
+        minutes = math.ceil(wait / 60)
+        raise TooManyRequests(t("Too many failed sign-ins. Try again in %(minutes)d minutes.", minutes=minutes), retry_after=wait)
+    user = svc.users.authenticate(username, password) if username else None
+    if user is None:
+        svc.throttle.failed(ip, username)
+        audit(Op.LOGIN_FAILED, target=username, result=Result.FAILURE, actor=username or "anonymous", role="")
+        return None
+    svc.throttle.succeeded(ip, username)
+    return user
+
+
+def _start_session(user: User) -> None:
+    audit(Op.LOGIN, target=user.username, actor=user.username, role=user.role)
+    session.clear()  # a fresh session: nothing from before sign-in carries over
+    login_user(WebUser(user))
+    session.permanent = True  # idle lifetime PERMANENT_SESSION_LIFETIME, refreshed on each request
+
+
+@bp.post("/logout")
+@require_login
+def logout():  # noqa: ANN201
+    audit(Op.LOGOUT, target=current_user.username)
+    logout_user()
+    session.clear()
+    flash(t("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/")
+@require_login
+def home():  # noqa: ANN201
+    landing = first_page(current_user.role)
+    if landing:
+        return redirect(url_for(landing))
+    return render_template("auth/home.html")
+
+
+@bp.route("/account", methods=("GET", "POST"))
+@require_login
+def account():  # noqa: ANN201
+    if request.method == "POST":
+        error = _change_password(request.form)
+        if error is None:
+            flash(t("Your password has been changed."), "success")
+            return redirect(url_for("auth.account"))
+        flash(error, "error")
+    return render_template("auth/account.html")
+
+
+def _change_password(form) -> str | None:  # noqa: ANN001 - the request's form
+    users = services().users
+    if users.authenticate(current_user.username, form.get("current", "")) is None:
+        return t("The current password is wrong.")
+    if form.get("new", "") != form.get("confirm", ""):
+        return t("The new passwords do not match.")
+    try:
+        check_password(form.get("new", ""))
+    except UserError:
+        return t("The new password must have at least %(n)d characters.", n=MIN_PASSWORD)
+    audit(Op.USER_CHANGE, target=current_user.username, details={"change": "password"})
+    users.set_password(current_user.username, form["new"])
+    login_user(WebUser(users.require(current_user.username)))  # keep this session, end the others
+    return None

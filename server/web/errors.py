@@ -1,0 +1,60 @@
+"""Error responses: ``{"error": "..."}`` under ``/api/``, a friendly translated page elsewhere.
+
+An audit entry that cannot be written stops the operation (server.audit.log is fail-closed); the
+exception surfaces here as 503 so the caller knows nothing happened.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from server.audit.log import AuditUnavailable
+from server.web.i18n import t
+from server.web.roles import is_api_request
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "The request was not valid.",
+    401: "Please sign in.",
+    403: "Your role does not allow this page.",
+    404: "This page does not exist.",
+    405: "This method is not allowed here.",
+    429: "Too many attempts. Please wait and try again.",
+    500: "Something went wrong on the server.",
+    503: "The service is temporarily unavailable.",
+}
+
+
+def http_error(error: HTTPException) -> ResponseReturnValue:
+    code = error.code or 500
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    if is_api_request():
+        response = jsonify(error=error.description or MESSAGES.get(code, "error"))
+        response.status_code = code
+        response.headers.extend(headers)
+        return response
+    message = error.description if code in (400, 429) and error.description else MESSAGES.get(code, "")
+    body = render_template("errors/error.html", code=code, title=error.name, message=t(message))
+    return body, code, headers
+
+
+def audit_unavailable(error: AuditUnavailable) -> ResponseReturnValue:
+    log.error("refused: %s", error)
+    return http_error(ServiceUnavailable("The audit log cannot be written, so nothing was done. Try again later."))
+
+
+def unexpected(error: Exception) -> ResponseReturnValue:
+    log.exception("unhandled error", exc_info=error)
+    return http_error(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(AuditUnavailable, audit_unavailable)
+    if not app.testing:  # tests see the real traceback
+        app.register_error_handler(Exception, unexpected)

@@ -1,0 +1,87 @@
+"""Session cookies, the secret key, CSRF and proxy handling of the console.
+
+* Secret key: ``secret_key`` from the configuration, else generated once and kept in the data dir
+  (mode 0600) so sessions survive a restart and every web process of one install agrees.
+* Session cookie: HttpOnly, SameSite=Lax, Secure when the request came over TLS (directly or via a
+  trusted proxy) or when ``web_secure_cookies = true``; 8 hours idle lifetime, refreshed on use.
+* CSRF: every form POST carries the flask-wtf token; JSON requests made with the session cookie
+  send it in ``X-CSRFToken``; requests authenticated by a bearer token are exempt (a browser never
+  attaches that header by itself, so there is no cross-site forgery to stop).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from server.config import Config
+
+SECRET_FILE = "web-secret-key"
+SESSION_IDLE = timedelta(hours=8)
+
+csrf = CSRFProtect()
+
+
+def secret_key(config: Config) -> str:
+    if config.secret_key:
+        return config.secret_key
+    path = Path(config.data_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by an earlier start (or a concurrent one): use it
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def flask_settings(config: Config) -> dict[str, Any]:
+    secure = str(config.extra.get("web_secure_cookies", "auto")).lower()
+    return {
+        "SECRET_KEY": secret_key(config),
+        "SESSION_COOKIE_NAME": "mailarchive_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure in ("true", "1", "yes"),
+        "SESSION_COOKIE_SECURE_AUTO": secure == "auto",
+        "PERMANENT_SESSION_LIFETIME": SESSION_IDLE,
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "WTF_CSRF_CHECK_DEFAULT": False,  # csrf_guard decides (bearer-token requests are exempt)
+        "WTF_CSRF_TIME_LIMIT": None,  # valid as long as the session: a form left open still posts
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }
+
+
+class TlsAwareSessionInterface(SecureCookieSessionInterface):
+    """Mark the cookie Secure whenever the request itself arrived over HTTPS ("auto" mode)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config.get("SESSION_COOKIE_SECURE_AUTO") and request.is_secure:
+            return True
+        return super().get_cookie_secure(app)
+
+
+def csrf_guard() -> None:
+    """``before_request``: check the CSRF token on unsafe methods unless a bearer token was used."""
+    if g.get("auth_via_token"):
+        return
+    csrf.protect(apply_exemptions=True)
+
+
+def init_app(app: Flask, config: Config) -> None:
+    app.session_interface = TlsAwareSessionInterface()
+    proxies = int(config.extra.get("web_trusted_proxies", 0))
+    if proxies:  # X-Forwarded-For/-Proto from that many proxies in front are believed
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    csrf.init_app(app)
+    if app.config.get("WTF_CSRF_ENABLED", True):
+        app.before_request(csrf_guard)
