@@ -54,8 +54,10 @@ class Enricher:
         domain = address.rpartition("@")[2]
         return bool(domain) and any(domain == d or domain.endswith("." + d) for d in self.settings.internal_domains)
 
-    def message(self, mail: ParsedMail, *, arrival: datetime, envelope_from: str | None = None,
-                envelope_to: Sequence[str] = ()) -> Message:
+    def message(self, mail: ParsedMail, *, arrival: datetime, received_at: datetime | None = None,
+                envelope_from: str | None = None, envelope_to: Sequence[str] = ()) -> Message:
+        """``arrival``: now (archived_at); ``received_at``: delivery time the source recorded, the date
+        of a message without a readable Date header (else ``arrival`` is)."""
         envelope = [a for a in clean_addresses(envelope_to) if a not in self.monitors]
         sender = mail.sender or (clean_addresses([envelope_from])[0] if envelope_from and envelope_from.strip("<> ") else "")
         visible = set(mail.to) | set(mail.cc)
@@ -64,7 +66,7 @@ class Enricher:
         internal = [a for a in clean_addresses([sender, *recipients]) if a not in self.monitors and self.is_internal(a)]
         mailboxes = clean_addresses([*internal, *self.extra])  # the import's mailbox, whatever its domain
         departments = sorted({d for a in mailboxes if (d := normalize_department(self._department(a)))})
-        date = mail.date or arrival
+        date = mail.date or received_at or arrival
         return Message(
             id=mail.id, sha256=mail.sha256, date=date, archived_at=arrival, size=mail.size,
             message_id=mail.message_id, subject=mail.subject, sender=sender, sender_name=mail.sender_name,

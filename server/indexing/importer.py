@@ -106,11 +106,11 @@ def _pool(workers: int):  # noqa: ANN202 - a Pool or nullcontext(None)
 
 def _items(sources: list[Source], summary: ImportSummary) -> Iterator[RawItem]:
     for source in sources:
-        for number, raw in enumerate(read_messages(source)):
+        for number, (raw, delivered) in enumerate(read_messages(source)):
             summary.read += 1
             summary.bytes += len(raw)
             origin = f"{source.path}#{number + 1}" if source.kind == "mbox" else str(source.path)
-            yield RawItem(raw, source="import", origin=origin)
+            yield RawItem(raw, source="import", origin=origin, received_at=delivered)
 
 
 def print_summary(summary: ImportSummary, stream: TextIO = sys.stdout) -> None:

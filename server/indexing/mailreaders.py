@@ -10,11 +10,13 @@ From_ line (manifests, READMEs and index files are skipped and counted).
 
 from __future__ import annotations
 
+import email.utils
 import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 _FROM_LINE = re.compile(rb"^From (?:-|\S*@\S*|MAILER-DAEMON\b|\S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b)")
@@ -31,7 +33,7 @@ class ImportPathError(ValueError):
 @dataclass(frozen=True)
 class Source:
     path: Path
-    kind: str  # "eml" | "mbox"
+    kind: str  # "eml" | "mbox" | "maildir" (one message; its file name starts with the delivery time)
     size: int
 
 
@@ -66,7 +68,7 @@ def _walk(directory: Path) -> Iterator[tuple[Path, str | None]]:
         for sub in ("cur", "new"):
             for file in sorted((directory / sub).iterdir()):
                 if file.is_file() and not file.name.startswith("."):
-                    yield file, "eml"
+                    yield file, "maildir"
         for child in sorted(directory.iterdir()):
             if child.is_dir() and child.name not in ("cur", "new", "tmp"):
                 yield from _walk(child)
@@ -99,29 +101,56 @@ def _sniff(path: Path) -> str | None:
     return "eml" if _HEADER_LINE.match(head) else None
 
 
-def read_messages(source: Source) -> Iterator[bytes]:
+def read_messages(source: Source) -> Iterator[tuple[bytes, datetime | None]]:
+    """(raw bytes, delivery time if the mailbox format records one) for each message of ``source``.
+
+    The delivery time (mbox From_ line, Maildir file name) is the arrival time of a message whose
+    Date header is missing or unreadable.
+    """
     if source.kind == "mbox":
         yield from read_mbox(source.path)
     else:
-        yield source.path.read_bytes()
+        yield source.path.read_bytes(), _maildir_time(source.path) if source.kind == "maildir" else None
 
 
-def read_mbox(path: Path) -> Iterator[bytes]:
-    """The messages of an mbox file, streamed; each without its From_ line and the blank line before the next."""
+def _maildir_time(path: Path) -> datetime | None:
+    stamp = path.name.split(".", 1)[0]
+    try:
+        return datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else None
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _from_line_time(line: bytes) -> datetime | None:
+    """``From sender Wed May 16 00:40:34 2001`` -> that time (UTC unless the line has a zone)."""
+    parts = line.decode("ascii", "replace").split(None, 2)
+    if len(parts) < 3:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(parts[2].strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def read_mbox(path: Path) -> Iterator[tuple[bytes, datetime | None]]:
+    """The messages of an mbox file, streamed; each without its From_ line and the blank line before
+    the next, with the time of its From_ line."""
     lines: list[bytes] = []
     started = False
+    when = None
     with path.open("rb") as fh:
         first = fh.readline().removeprefix(_BOM)
         for line in itertools.chain((first,), fh):
             lead = line[:1]  # cheap test first: this loop sees every line of the file
             if lead == b"F" and _FROM_LINE.match(line):
                 if started:
-                    yield _message(lines)
-                lines, started = [], True
+                    yield _message(lines), when
+                lines, started, when = [], True, _from_line_time(line)
                 continue
             lines.append(line[1:] if lead == b">" and _QUOTED_FROM.match(line) else line)
     if started or any(line.strip() for line in lines):
-        yield _message(lines)
+        yield _message(lines), when
 
 
 def _message(lines: list[bytes]) -> bytes:

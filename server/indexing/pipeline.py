@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from multiprocessing.pool import Pool
 
@@ -42,6 +43,7 @@ class RawItem:
     envelope_to: tuple[str, ...] = ()
     source: str = "import"  # "smtp" obeys the archiving switch, "import" archives regardless
     origin: str = ""  # file path / spool name, for messages and summaries
+    received_at: datetime | None = None  # delivery time known from the source (mbox From_ line); else now
 
 
 class Ingestor:
@@ -94,8 +96,9 @@ class Ingestor:
         enricher = Enricher(self.store, settings, [(pairs[n][1], pairs[n][0].envelope_to) for n in todo],
                             self.extra_mailboxes)
         arrival = now_utc()
-        docs = [(n, enricher.message(pairs[n][1], arrival=arrival, envelope_from=pairs[n][0].envelope_from,
-                                     envelope_to=pairs[n][0].envelope_to)) for n in todo]
+        docs = [(n, enricher.message(pairs[n][1], arrival=arrival, received_at=pairs[n][0].received_at,
+                                     envelope_from=pairs[n][0].envelope_from, envelope_to=pairs[n][0].envelope_to))
+                for n in todo]
         for group in _unique_id_groups(docs):
             results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in group])
             for (n, msg), result in zip(group, results, strict=True):

@@ -38,7 +38,7 @@ def imported(corpus_dir, tmp_path_factory):
     for store in sqlite_store(config):
         summary = run_import([str(corpus_dir)], store, config, workers=2)
         sources, _ = discover([corpus_dir])
-        messages = {str(s.path.relative_to(corpus_dir)): list(read_messages(s)) for s in sources}
+        messages = {str(s.path.relative_to(corpus_dir)): [raw for raw, _ in read_messages(s)] for s in sources}
         yield store, summary, messages
 
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def test_discover_finds_every_kind_and_skips_non_mail(tmp_path):
     write_tree(tmp_path)
     sources, skipped = discover([tmp_path])
     kinds = sorted((s.path.relative_to(tmp_path).parts[0], s.kind) for s in sources)
-    assert kinds == [("Maildir", "eml")] * 4 + [("a", "eml")] * 2 + [("box.mbox", "mbox")]
+    assert kinds == [("Maildir", "maildir")] * 4 + [("a", "eml")] * 2 + [("box.mbox", "mbox")]
     assert skipped == 1
     with pytest.raises(ImportPathError, match="no such file"):
         discover([tmp_path / "missing"])
@@ -55,9 +56,21 @@ def test_mbox_reader_unquotes_and_keeps_unmunged_from_lines(tmp_path):
     first = make_mail(subject="one", body="From the start\n>From quoted\n")
     path = tmp_path / "x.mbox"
     path.write_bytes(mbox_of([first, make_mail(subject="two")]) + b"From Russia with love, not a separator\n")
-    one, two = read_mbox(path)
+    (one, when), (two, _) = read_mbox(path)
     assert one == first.replace(b"\r\n", b"\n")  # mboxrd quoting undone, line endings as stored
     assert b"From Russia with love" in two
+    assert when == datetime(2024, 3, 14, 9, 26, 53, tzinfo=UTC)  # the From_ line's time
+
+
+def test_messages_without_date_get_the_delivery_time_of_their_mailbox(tmp_path, store, config):
+    undated = [make_mail(subject=f"Undated {n}", date=None) for n in range(2)]
+    (tmp_path / "x.mbox").write_bytes(mbox_of(undated[:1]))
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "md" / sub).mkdir(parents=True)
+    (tmp_path / "md" / "cur" / "1600000000.M1P2.host:2,S").write_bytes(undated[1])
+    run_import([str(tmp_path)], store, config, workers=1)
+    assert find(store, keyword="undated 0")[0].date == datetime(2024, 3, 14, 9, 26, 53, tzinfo=UTC)
+    assert find(store, keyword="undated 1")[0].date == datetime.fromtimestamp(1600000000, UTC)
 
 
 def test_import_tree_then_reimport_adds_nothing(tmp_path, store, config):
