@@ -1,0 +1,133 @@
+"""``mailarchive search`` and ``mailarchive export --id`` through the real command, on a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from server.cli import main
+from server.cli.common import config_from_env, opened_store
+from server.store.protocol import AuditQuery
+from tests.conformance.factory import ALICE, DATASET, make, put
+
+ROOT = Path(__file__).resolve().parents[2]
+FEBRUARY = datetime(2024, 2, 10, tzinfo=UTC)  # outside the March searches
+ODD_RAW = b"Subject: odd\n\r\nbare LF and CRLF \xff\xfe latin-1 caf\xe9\r\n\x00end"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An archive holding the conformance dataset plus one message with unusual bytes."""
+    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MAILARCHIVE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
+    monkeypatch.delenv("MAILARCHIVE_TIMEZONE", raising=False)
+    with opened_store(config_from_env()) as store:
+        put(store, [*DATASET, make("odd-bytes", date=FEBRUARY, subject="odd", raw=ODD_RAW)])
+    return tmp_path / "data"
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    """The installed entry point as a user runs it (environment from the fixture)."""
+    return subprocess.run([sys.executable, "-m", "server", *args], cwd=ROOT, env=dict(os.environ),
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+
+def audited(operation: str) -> list:
+    with opened_store(config_from_env()) as store:
+        query = AuditQuery(start=datetime(2000, 1, 1, tzinfo=UTC), end=datetime(2100, 1, 1, tzinfo=UTC), operation=operation)
+        return store.audit_query(query)[1]
+
+
+def test_search_json_shape(data_dir: Path) -> None:
+    done = run("search", "--from", "2024-03-01", "--to", "2024-03-31", "--mailbox", ALICE, "--keyword", "budget", "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["total"] == 1
+    [hit] = out["results"]
+    assert set(hit) == {"id", "message_id", "sha256", "subject", "sender", "recipients", "date", "mailboxes",
+                        "attachment_names", "size", "flags"}  # fmt: skip
+    assert (hit["id"], hit["subject"], hit["date"]) == ("budget-q", "Quarterly budget review", "2024-03-01T10:00:00.000Z")
+
+
+def test_search_every_criterion(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["search", "--from", "2024-03-01", "--to", "2024-03-08", "--mailbox", "bob@corp.example", "--sender", "ALICE@corp.example",
+            "--recipient", "bob@corp.example", "--keyword", '"budget review"', "--scope", "subject,attachment",
+            "--department", "/Sales", "--include-subdepartments", "--json"]  # fmt: skip
+    assert main(args) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["results"]] == ["budget-q"]
+
+
+def test_search_cjk_and_limit(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "合同", "--json"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["results"]] == ["zh-contract"]
+    assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--limit", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["total"], [r["id"] for r in out["results"]]) == (8, ["external", "reversed", "outage"])
+
+
+def test_search_table(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--limit", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("2024-03-08 10:00  news@external.com") and lines[0].endswith("Invitation  [external]")
+    assert lines[-1] == "2 of 8 messages"
+
+
+def test_search_is_audited(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "budget"]) == 0
+    [entry] = audited("search")
+    assert (entry.actor, entry.details["keyword"], entry.details["total"]) == ("cli", "budget", 4)
+
+
+BAD_INPUT = [
+    (["search", "--to", "2024-03-31"], "time range is required"),
+    (["search", "--from", "2024-03-01"], "time range is required"),
+    (["search", "--from", "2024-04-01", "--to", "2024-03-01"], "is after"),
+    (["search", "--from", "yesterday", "--to", "2024-03-01"], "must be a date"),
+    (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--scope", "header"], "unknown scope 'header'"),
+    (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--sender", "not-an-address"], "'sender' must be a full email"),
+    (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--mailbox", "a@b.c,bad"], "'mailbox' must be"),
+    (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--limit", "0"], "'limit' must be from 1"),
+    (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "!!!"], "no letters or digits"),
+    (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--colour"], "unrecognized arguments"),
+    (["export", "--out", "x.eml"], "give --id"),
+    (["export", "--id", "budget-q"], "--out"),
+    (["export", "--id", "budget-q", "--out", "/no/such/dir/x.eml"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_input_exits_2_with_one_line(data_dir: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.splitlines()) == 1 and message in captured.err
+
+
+def test_bad_input_through_the_real_command(data_dir: Path) -> None:
+    done = run("search", "--from", "2024-03-31", "--to", "2024-03-01", "--json")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == ["mailarchive: error: 'from' (2024-03-31) is after 'to' (2024-03-01)"]
+
+
+@pytest.mark.parametrize("message_id", ["odd-bytes", "zh-contract"])
+def test_export_is_byte_identical(data_dir: Path, tmp_path: Path, message_id: str) -> None:
+    out = tmp_path / f"{message_id}.eml"
+    done = run("export", "--id", message_id, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    expected = ODD_RAW if message_id == "odd-bytes" else dict((m.id, raw) for m, raw in DATASET)[message_id]
+    assert out.read_bytes() == expected
+    assert [e.target for e in audited("eml_export")] == [message_id]
+
+
+def test_export_unknown_id_exits_1(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "missing.eml"
+    assert main(["export", "--id", "no-such-id", "--out", str(out)]) == 1
+    assert capsys.readouterr().err.strip() == "mailarchive: error: no archived message with id 'no-such-id'"
+    assert not out.exists() and list(tmp_path.glob("*.part")) == []
