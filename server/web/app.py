@@ -24,6 +24,7 @@ BLUEPRINTS: list[str] = [
     "server.web.auth:bp",
     "server.web.i18n:bp",
     "server.web.health:bp",
+    "server.web.audit_views:bp",
 ]
 
 

@@ -30,6 +30,7 @@ ACCOUNT = "My account"
 NAV: list[NavItem] = [
     NavItem("archiving.manage", "Archive Mail Management", ARCHIVING),
     NavItem("archiving.summary", "Archive summary", ARCHIVING),
+    NavItem("audit.page", "Archive Log Query", "Statistics & Logs"),
     NavItem("admin.users", "Users and roles", ADMINISTRATION),
     NavItem("auth.account", "Change password", ACCOUNT),
 ]

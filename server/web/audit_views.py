@@ -1,0 +1,118 @@
+"""Archive Log Query (Statistics & Logs › Behavior Query): the page, ``GET /api/v1/audit`` and the
+CSV download. Archive administrators and email administrators only; the postmaster sees nothing.
+
+Reading the log is itself audited (``audit_query``, ``audit_export``), before any entry leaves the
+server: if that entry cannot be written, nothing is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context, url_for
+from flask.typing import ResponseReturnValue
+
+from server.audit.chain import canonical_json
+from server.audit.labels import operation_label, result_label
+from server.audit.operations import Op
+from server.audit.query import csv_lines, iter_matches, parse_audit_query, query_page
+from server.export.names import content_disposition
+from server.query.criteria import CriteriaError
+from server.store.protocol import AuditQuery
+from server.web import i18n
+from server.web.context import audit, services
+from server.web.render import quick_ranges, today_in
+from server.web.roles import Role, require_role
+
+bp = Blueprint("audit", __name__)
+FILTERS = ("from", "to", "actor", "operation", "keyword")
+READERS = (Role.ARCHIVE_ADMIN, Role.EMAIL_ADMIN)
+
+
+def _filters(args: Any) -> dict[str, str]:
+    return {key: str(args.get(key) or "").strip() for key in FILTERS}
+
+
+def _run(args: Any) -> tuple[AuditQuery, dict[str, Any]]:
+    """Validate, fetch one page, audit the query; ``CriteriaError`` for bad input (nothing audited)."""
+    query = parse_audit_query({**_filters(args), "limit": args.get("limit"), "cursor": args.get("cursor")},
+                              tz=i18n.timezone().key)  # fmt: skip
+    page = query_page(services().store, query)
+    audit(Op.AUDIT_QUERY, details={**_used(args), "total": page["total"]})
+    return query, page
+
+
+def _used(args: Any) -> dict[str, str]:
+    return {k: v for k, v in _filters(args).items() if v}
+
+
+def _csv_response(args: Any) -> Response:
+    query = parse_audit_query(_filters(args), tz=i18n.timezone().key)
+    total, _ = services().store.audit_query(query)
+    audit(Op.AUDIT_EXPORT, details={**_used(args), "total": total})
+    name = f"archive-log-{query.start:%Y%m%d}-{query.end:%Y%m%d}.csv"
+    body = stream_with_context(csv_lines(iter_matches(services().store, query)))
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": content_disposition(name)})
+
+
+@bp.get("/api/v1/audit")
+@require_role(*READERS)
+def api_query() -> ResponseReturnValue:
+    if request.args.get("format") == "csv":
+        return _csv_response(request.args)
+    return jsonify(_run(request.args)[1])
+
+
+@bp.get("/api/v1/audit.csv")
+@require_role(*READERS)
+def api_csv() -> ResponseReturnValue:
+    return _csv_response(request.args)
+
+
+@bp.errorhandler(CriteriaError)
+def bad_filters(exc: CriteriaError) -> ResponseReturnValue:
+    if request.path.startswith("/api/"):
+        return jsonify(error=str(exc)), 400
+    return _render(error=str(exc)), 400
+
+
+@bp.get("/audit")
+@require_role(*READERS)
+def page() -> ResponseReturnValue:
+    if not request.args:
+        return _render()
+    _, found = _run(request.args)
+    return _render(found=found)
+
+
+@bp.get("/audit/download")
+@require_role(*READERS)
+def download() -> ResponseReturnValue:
+    return _csv_response(request.args)
+
+
+def _render(found: dict[str, Any] | None = None, error: str | None = None) -> str:
+    tz = i18n.timezone().key
+    form = _filters(request.args)
+    if not request.args:  # a fresh page: the last 7 days, nothing queried (and audited) yet
+        _, form["from"], form["to"] = quick_ranges(tz)[0]
+    lang = i18n.current_language()
+    number = request.args.get("page", "1")
+    page_number = int(number) if number.isdigit() else 1
+    return render_template(
+        "audit/query.html", form=form, found=found, error=error, page_number=page_number,
+        quick_ranges=[(0, today_in(tz).isoformat(), today_in(tz).isoformat()), *quick_ranges(tz)[:2]],
+        operations=[(op.value, operation_label(op, lang)) for op in Op],
+        actors=sorted(u.username for u in services().users.list()),
+        op_label=lambda value: operation_label(value, lang), result_label=lambda value: result_label(value, lang),
+        details_text=lambda details: canonical_json(details) if details else "",
+        next_url=_page_url(cursor=found["next_cursor"], page=page_number + 1) if found and found["next_cursor"] else None,
+        first_url=_page_url(cursor="", page="1") if request.args.get("cursor") else None,
+        csv_url=url_for("audit.download", **_used(request.args)) if found is not None else None,
+    )  # fmt: skip
+
+
+def _page_url(**changes: Any) -> str:
+    args = request.args.to_dict()
+    args.update({k: str(v) for k, v in changes.items()})
+    return url_for("audit.page", **args)
