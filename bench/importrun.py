@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -56,12 +57,15 @@ def _last_json(text: str) -> dict:
 def run_import(paths: list[Path], env: dict[str, str], total_bytes: int, log: Path) -> dict:
     """Run the import as an operator would; wall time includes interpreter start-up."""
     command = [*mailarchive_command(), "import", *map(str, paths), "--json"]
+    log.with_suffix(".progress.jsonl").unlink(missing_ok=True)
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     with log.open("w") as err:
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-        sampler = TreeMemorySampler(proc.pid).start()
+        sampler = TreeMemorySampler(proc.pid, progress=log.with_suffix(".progress.jsonl")).start()
         out, _ = proc.communicate()
     seconds = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     memory = sampler.stop()
     summary = _last_json(out)
     processed = _processed(summary)
@@ -71,12 +75,32 @@ def run_import(paths: list[Path], env: dict[str, str], total_bytes: int, log: Pa
         "exit_code": proc.returncode,
         "seconds": round(seconds, 3),
         "messages": processed,
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),  # >2 on this 2-core machine: others were busy too
         "bytes": total_bytes,
         "msg_per_s": round(processed / seconds, 1) if ok else 0.0,
         "mb_per_s": round(total_bytes / seconds / 1e6, 2) if ok else 0.0,
         **memory,
+        **cpu_figures(cpu, processed),
         "summary": summary,
         "stderr_tail": log.read_text(errors="replace")[-1500:] if proc.returncode else "",
+    }
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every finished child and its reaped descendants (the import's parser pool)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_figures(cpu_seconds: float, messages: int) -> dict:
+    """CPU cost per message and the rate it allows with every core free: on a shared machine the
+    wall-clock rate depends on the neighbours' load, the CPU cost does not."""
+    per_msg = cpu_seconds / messages if messages else 0.0
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_seconds": round(cpu_seconds, 2),
+        "cpu_ms_per_msg": round(per_msg * 1000, 3),
+        "cpu_bound_msg_per_s": round(cores / per_msg, 1) if per_msg else 0.0,
     }
 
 

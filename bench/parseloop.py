@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from bench.importrun import cpu_figures
 from server.synthetic import iter_raw
 
 
@@ -73,7 +74,7 @@ def bare_parse_loop(paths: list[Path], kind: str = "eml-parser", workers: int | 
         "bytes": size,
         "workers": workers,
         "seconds": round(seconds, 3),
-        "cpu_seconds": round(sum(r[3] for r in results), 3),
+        **cpu_figures(sum(r[3] for r in results), count),
         "msg_per_s": round(count / seconds, 1),
         "mb_per_s": round(size / seconds / 1e6, 2),
     }

@@ -8,8 +8,10 @@ bound; PSS (``smaps_rollup``) splits shared pages fairly and is recorded beside 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
+import time
 from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -39,6 +41,17 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _read_bytes(pid: int) -> int:
+    """Bytes the process has read so far (``rchar``): the import's progress through the corpus."""
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _pss(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -52,8 +65,13 @@ def _pss(pid: int) -> int:
 class TreeMemorySampler:
     """Samples the tree of ``pid`` every ``interval`` seconds in a thread until ``stop()``."""
 
-    def __init__(self, pid: int, interval: float = 0.25) -> None:
+    def __init__(self, pid: int, interval: float = 0.25, timeline_every: float = 30.0,
+                 progress: Path | None = None) -> None:
         self.pid, self.interval = pid, interval
+        self.timeline_every, self.progress = timeline_every, progress
+        self.timeline: list[dict[str, float]] = []  # memory and bytes read over time: is memory flat?
+        self._started = time.monotonic()
+        self._next_point = 0.0
         self.peak_rss = self.peak_pss = self.peak_processes = self.samples = 0
         self.peak_single_rss = 0  # largest single process (the importer itself, usually)
         self._stop = threading.Event()
@@ -72,6 +90,17 @@ class TreeMemorySampler:
         if self.samples % 4 == 0:  # smaps_rollup is costlier to read; once a second is plenty
             self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in pids))
         self.samples += 1
+        elapsed = time.monotonic() - self._started
+        if elapsed >= self._next_point:
+            self._next_point = elapsed + self.timeline_every
+            self._record(elapsed, sum(rss))
+
+    def _record(self, elapsed: float, rss: int) -> None:
+        point = {"t": round(elapsed, 1), "rss_mb": round(rss / 2**20, 1), "read_mb": round(_read_bytes(self.pid) / 1e6, 1)}
+        self.timeline.append(point)
+        if self.progress is not None:
+            with self.progress.open("a") as fh:
+                fh.write(json.dumps(point) + "\n")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -88,4 +117,5 @@ class TreeMemorySampler:
             "peak_single_process_rss_mb": round(self.peak_single_rss / mb, 1),
             "peak_processes": self.peak_processes,
             "samples": self.samples,
+            "timeline": self.timeline,
         }

@@ -79,7 +79,8 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
             out["import"] = run_import(info.paths(root), env, info.bytes, data_dir.parent / f"import-{backend}-{size}.log")
             imp = out["import"]
             _say(f"  {backend}: import exit {imp['exit_code']}: {imp['msg_per_s']:,.0f} msg/s, "
-                 f"{imp['mb_per_s']:.1f} MB/s, peak RSS {imp['peak_rss_mb']:.0f} MB (tree)")
+                 f"{imp['mb_per_s']:.1f} MB/s, peak RSS {imp['peak_rss_mb']:.0f} MB (tree), "
+                 f"{imp.get('cpu_ms_per_msg', 0):.2f} CPU ms/msg")
             if imp["exit_code"] != 0:
                 _say(f"  {backend}: import failed: {imp['stderr_tail'][-400:]}")
             else:
