@@ -13,7 +13,7 @@ from typing import Any
 from server.audit.chain import canonical_json, record_to_dict
 from server.audit.operations import Op
 from server.model import format_time
-from server.query.criteria import CriteriaError, parse_bound, parse_limit
+from server.query.criteria import CriteriaError, parse_criteria, parse_limit
 from server.store.protocol import AuditQuery, AuditRecord, Store
 
 CSV_COLUMNS = ("seq", "time", "actor", "role", "source_ip", "operation", "target", "details", "result", "hash")
@@ -25,18 +25,13 @@ def parse_audit_query(params: Mapping[str, Any], tz: str = "UTC") -> AuditQuery:
     """Flat filters (``from``, ``to``, ``actor``, ``operation``, ``keyword``, ``limit``, ``cursor``)
     to an ``AuditQuery``; raises ``CriteriaError`` with a one-line message."""
     get = lambda key: str(params.get(key) or "").strip()  # noqa: E731
-    if not get("from") or not get("to"):
-        raise CriteriaError("a time range is required: give both 'from' and 'to' (YYYY-MM-DD)")
-    start = parse_bound(get("from"), tz, end=False)
-    end = parse_bound(get("to"), tz, end=True)
-    if start > end:
-        raise CriteriaError(f"'from' ({get('from')}) is after 'to' ({get('to')})")
+    span = parse_criteria({"from": get("from"), "to": get("to")}, tz)  # the search's time-range rules exactly
     operation = get("operation")
     if operation and operation not in {op.value for op in Op}:
         raise CriteriaError(f"unknown operation {operation!r}: use one of {', '.join(op.value for op in Op)}")
     return AuditQuery(
-        start=start,
-        end=end,
+        start=span.start,
+        end=span.end,
         actor=get("actor") or None,
         operation=operation or None,
         keyword=get("keyword") or None,
