@@ -13,18 +13,17 @@ Attachment numbers are those of ``Message.attachments``: the same MIME walk
 from __future__ import annotations
 
 import email.message
-import email.policy
 import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-import eml_parser
 import nh3
 
 from server.indexing.charsets import decode_bytes, decode_header
-from server.indexing.mime import collect_parts
+from server.indexing.mime import attachment_payload, collect_parts
+from server.indexing.parse import message_tree
 from server.model import Attachment
 
 MAIN_HEADERS = ("from", "to", "cc", "bcc", "reply-to", "date", "subject", "message-id")
@@ -78,16 +77,8 @@ def is_inline_type(ctype: str) -> bool:
 
 
 def parse_tree(raw: bytes) -> email.message.Message:
-    """The MIME tree as ingestion saw it (eml-parser's repairs included). A parser per call: the
-    eml-parser object keeps the message on itself, so a shared one is not safe across threads."""
-    parser = eml_parser.EmlParser(include_raw_body=False, include_attachment_data=False, parse_attachments=False)
-    try:
-        parser.decode_email_bytes(raw)
-        if parser.msg is not None:
-            return parser.msg
-    except Exception:  # noqa: BLE001 - same fallback as ingestion: the most lenient stdlib policy
-        pass
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
+    """The MIME tree exactly as ingestion built it; an empty message if no parser copes."""
+    return message_tree(raw, []) or email.message.Message()
 
 
 def _decoded(value: object) -> str:
@@ -134,8 +125,8 @@ def _content_ids(msg: email.message.Message, found: list[tuple[Attachment, bytes
 
 
 def attachment_at(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
-    found = collect_parts(parse_tree(raw)).attachments
-    return found[index] if 0 <= index < len(found) else None
+    """Attachment ``index`` with its decoded bytes (ingestion's numbering, see module docstring)."""
+    return attachment_payload(raw, index)
 
 
 def text_for_display(data: bytes) -> str:

@@ -25,6 +25,12 @@ BLUEPRINTS: list[str] = [
     "server.web.i18n:bp",
     "server.web.health:bp",
     "server.web.audit_views:bp",
+    "server.web.admin:bp",
+    "server.web.archiving:bp",
+    "server.web.api_core:bp",
+    "server.web.search_views:bp",
+    "server.web.message_views:bp",
+    "server.web.api_messages:bp",
 ]
 
 

@@ -1,0 +1,126 @@
+"""The search page and ``GET /api/v1/messages``: criteria in the URL, inline errors, highlighting,
+cursor paging, role checks and the audit entry of each search."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+
+from server.audit.operations import Op
+from server.web.render import department_options, highlight, human_size, quick_ranges
+from tests.support.web import api_token
+from tests.support.webdata import (  # noqa: F401 - fixtures
+    WHEN,
+    admin_fixture,
+    audit_entries,
+    sample_app,
+    sample_app_fixture,
+    signed_in,
+)
+
+RANGE = {"from": (WHEN - timedelta(days=30)).date().isoformat(), "to": (WHEN + timedelta(days=3)).date().isoformat()}
+
+
+def test_search_page_finds_chinese_keyword_and_highlights_it(app, admin) -> None:  # noqa: ANN001
+    html = admin.get("/search?" + urlencode({**RANGE, "keyword": "合同"})).get_data(as_text=True)
+    assert "季度<mark>合同</mark>审核 Q3" in html
+    assert "Old contract" not in html  # outside the time range
+    assert "1 messages found" in html or "1 message" in html
+    assert f'/messages/{app.sample_ids["contract"]}' in html
+    assert 'name="id"' in html and "csrf_token" in html  # bulk selection form
+    [entry] = audit_entries(app, Op.SEARCH)
+    assert entry.actor == "archie" and entry.details["keyword"] == "合同" and entry.details["hits"] == 1
+
+
+def test_criteria_stay_in_the_url_and_the_form(admin) -> None:  # noqa: ANN001
+    query = urlencode([*RANGE.items(), ("sender", "alice@corp.example"), ("scope", "subject"), ("keyword", "report")])
+    html = admin.get("/search?" + query).get_data(as_text=True)
+    assert 'value="alice@corp.example"' in html and "<mark>report</mark>" in html
+    assert 'value="subject" checked' in html and 'value="body" checked' not in html
+
+
+def test_bad_criteria_give_an_inline_error_next_to_the_field(admin) -> None:  # noqa: ANN001
+    response = admin.get("/search?" + urlencode({**RANGE, "sender": "not-an-address"}))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="sender-error"' in html and "full email address" in html and 'aria-invalid="true"' in html
+    missing = admin.get("/search?" + urlencode({"keyword": "x", "from": ""})).get_data(as_text=True)
+    assert "time range is required" in missing
+
+
+def test_fresh_page_prefills_last_30_days_without_searching(app, admin) -> None:  # noqa: ANN001
+    html = admin.get("/search").get_data(as_text=True)
+    days, start, end = quick_ranges("UTC")[1]
+    assert days == 30 and f'value="{start}"' in html and f'value="{end}"' in html
+    assert "messages found" not in html and audit_entries(app, Op.SEARCH) == []
+
+
+def test_department_filter_with_and_without_subdepartments(admin) -> None:  # noqa: ANN001
+    exact = admin.get("/search?" + urlencode({**RANGE, "department": "/销售部"})).get_data(as_text=True)
+    assert "季度合同审核" in exact  # li.na is in /销售部 exactly
+    assert "华东" in exact  # the tree picker lists the sub-department
+    sub = admin.get("/search?" + urlencode({**RANGE, "department": "/Engineering", "include_subdepartments": "true"}))
+    text = sub.get_data(as_text=True)
+    assert "Quarterly report" in text and "Newsletter with tricks" in text
+
+
+def test_paging_follows_next_cursor_links_keeping_criteria(admin) -> None:  # noqa: ANN001
+    first = admin.get("/search?" + urlencode({**RANGE, "limit": "1"})).get_data(as_text=True)
+    assert 'id="next-page"' in first
+    link = first.split('id="next-page"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    assert "cursor=" in link and "limit=1" in link and "from=" in link
+    second = admin.get(link).get_data(as_text=True)
+    assert "Page 2" in second and second.count('name="id"') == 1
+
+
+def test_api_search_returns_search_json_with_next_cursor(app, admin) -> None:  # noqa: ANN001
+    body = admin.get("/api/v1/messages?" + urlencode({**RANGE, "keyword": "合同", "scope": "subject,attachment"})).json
+    assert body["total"] == 1 and body["next_cursor"] is None
+    [hit] = body["results"]
+    assert hit["id"] == app.sample_ids["contract"] and hit["attachment_names"] == ["合同草案.pdf", "notes.txt"]
+    assert set(hit) == {"id", "message_id", "sha256", "subject", "sender", "recipients", "date", "mailboxes",
+                        "attachment_names", "size", "flags"}
+    page = admin.get("/api/v1/messages?" + urlencode({**RANGE, "limit": 2})).json
+    assert page["total"] == 3 and len(page["results"]) == 2 and page["next_cursor"]
+    rest = admin.get("/api/v1/messages?" + urlencode({**RANGE, "limit": 2, "cursor": page["next_cursor"]})).json
+    assert len(rest["results"]) == 1 and rest["next_cursor"] is None
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"to": "2025-01-01"}, "time range is required"),
+    ({**RANGE, "scope": "headers"}, "unknown scope"),
+    ({**RANGE, "limit": "0"}, "limit"),
+    ({**RANGE, "cursor": "%%%"}, "cursor"),
+])
+def test_api_bad_criteria_are_400_with_error(admin, params, message) -> None:  # noqa: ANN001
+    response = admin.get("/api/v1/messages?" + urlencode(params))
+    assert response.status_code == 400 and message in response.json["error"]
+
+
+def test_api_token_works_and_other_roles_are_refused(app) -> None:  # noqa: ANN001
+    client = app.test_client()
+    ok = client.get("/api/v1/messages?" + urlencode(RANGE), headers=api_token(app, "archie"))
+    assert ok.status_code == 200 and ok.json["total"] == 3
+    assert client.get("/api/v1/messages?" + urlencode(RANGE)).status_code == 401
+    for name in ("postmaster", "emma"):
+        other = signed_in(app, name)
+        refused = other.get("/api/v1/messages?" + urlencode(RANGE))
+        assert refused.status_code == 403 and list(refused.json) == ["error"]
+        assert other.get("/search").status_code == 403
+        assert "/search" not in other.get("/").get_data(as_text=True)
+
+
+def test_highlight_escapes_first_and_marks_words_and_cjk() -> None:
+    assert str(highlight("<b>Report</b> re-port reports", (("report",),))) == \
+        "&lt;b&gt;<mark>Report</mark>&lt;/b&gt; re-port reports"
+    assert str(highlight("签订合同。合 同", (("合", "同"),))) == "签订<mark>合同</mark>。<mark>合 同</mark>"
+    assert str(highlight("e-mail policy", (("e", "mail"),))) == "<mark>e-mail</mark> policy"
+    assert str(highlight("x<y", ())) == "x&lt;y"
+
+
+def test_small_helpers() -> None:
+    assert human_size(512) == "512 B" and human_size(2048) == "2.0 KB"
+    assert department_options(["/Sales", "/Sales East", "/Sales/East"]) == [
+        ("/Sales", "Sales", 0), ("/Sales/East", "East", 1), ("/Sales East", "Sales East", 0)]
