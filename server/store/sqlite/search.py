@@ -19,6 +19,7 @@ from server.store.sqlite import codec
 from server.store.sqlite.keys import (
     DEPARTMENT,
     MAILBOX,
+    SLOT_BITS,
     first_rid,
     from_ms,
     group_of,
@@ -26,7 +27,7 @@ from server.store.sqlite.keys import (
     prefix_bounds,
     to_ms,
 )
-from server.store.sqlite.query import RidFilter, rid_filter
+from server.store.sqlite.query import FULL_RANGE, Plan, plan
 
 DAY_MS = 86_400_000
 
@@ -37,40 +38,48 @@ class Row(NamedTuple):
     date_ms: int
 
 
+def _rows(conn: sqlite3.Connection, plan: Plan, lo: int, hi: int, limit: int | None = None) -> list[Row]:
+    """Matches in the rid range [lo, hi], newest first by rid (same-millisecond order unsorted)."""
+    sql, params = plan.rids_sql(lo, hi, limit)
+    rids = [rid for (rid,) in conn.execute(sql, params)]
+    if not rids:
+        return []
+    found: dict[int, Row] = {}
+    for start in range(0, len(rids), 500):
+        chunk = rids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update((r[0], Row(*r)) for r in conn.execute(f"SELECT rid, id, date_ms FROM messages WHERE rid IN ({marks})", chunk))
+    return [found[rid] for rid in rids]
+
+
 def _sort(rows: list[Row]) -> list[Row]:
     return sorted(rows, key=lambda r: (group_of(r.rid), r.id), reverse=True)
 
 
-def _group_rows(conn: sqlite3.Connection, flt: RidFilter, date_ms: int, before_id: str | None, limit: int) -> list[Row]:
+def _group_rows(conn: sqlite3.Connection, plan: Plan, date_ms: int, before_id: str | None, limit: int) -> list[Row]:
     """Matches dated ``date_ms`` (one rid group), id descending, ids below ``before_id`` if given."""
-    where, params = flt.sql()
-    lo, hi = max(flt.lo, first_rid(date_ms)), min(flt.hi, last_rid(date_ms))
-    extra = " AND m.id < ?" if before_id is not None else ""
-    sql = f"SELECT m.rid, m.id, m.date_ms FROM messages m WHERE {where} AND m.rid BETWEEN ? AND ?{extra} ORDER BY m.id DESC LIMIT ?"
-    args = [*params, lo, hi, *([before_id] if before_id is not None else []), limit]
-    return [Row(*r) for r in conn.execute(sql, args)]
+    rows = _rows(conn, plan, max(plan.lo, first_rid(date_ms)), min(plan.hi, last_rid(date_ms)))
+    if before_id is not None:
+        rows = [r for r in rows if r.id < before_id]
+    return sorted(rows, key=lambda r: r.id, reverse=True)[:limit]
 
 
-def _page_rows(conn: sqlite3.Connection, flt: RidFilter, limit: int, after: tuple[int, str] | None) -> list[Row]:
+def _page_rows(conn: sqlite3.Connection, plan: Plan, limit: int, after: tuple[int, str] | None) -> list[Row]:
     """Up to ``limit`` matches in exact search order after the cursor position ``after``."""
     out: list[Row] = []
-    upper = flt.hi
+    upper = plan.hi
     if after is not None:
-        out = _group_rows(conn, flt, after[0], after[1], limit)
+        out = _group_rows(conn, plan, after[0], after[1], limit)
         upper = min(upper, first_rid(after[0]) - 1)
     need = limit - len(out)
-    if need <= 0 or upper < flt.lo:
+    if need <= 0 or upper < plan.lo:
         return out
-    where, params = flt.sql()
-    rows = [Row(*r) for r in conn.execute(
-        f"SELECT m.rid, m.id, m.date_ms FROM messages m WHERE {where} AND m.rid <= ? ORDER BY m.rid DESC LIMIT ?",
-        [*params, upper, need],
-    )]  # fmt: skip
+    rows = _rows(conn, plan, plan.lo, upper, need)
     if len(rows) < need:
         return out + _sort(rows)
     last_group = group_of(rows[-1].rid)  # may be cut short: fetch it whole, in id order
     out += _sort([r for r in rows if group_of(r.rid) != last_group])
-    return out + _group_rows(conn, flt, last_group, None, limit - len(out))
+    return out + _group_rows(conn, plan, last_group, None, limit - len(out))
 
 
 class SearchMixin:
@@ -79,10 +88,10 @@ class SearchMixin:
         if cursor:
             moment, last_id = decode_cursor(cursor)
             after = (to_ms(moment), last_id)
-        flt = rid_filter(criteria)
+        query = plan(criteria)
         with self._read() as conn:
-            total = _count(conn, flt)
-            rows = _page_rows(conn, flt, limit + 1, after)
+            total = _count(conn, query)
+            rows = _page_rows(conn, query, limit + 1, after)
             page, more = rows[:limit], len(rows) > limit
             messages = self._docs(conn, page)
         next_cursor = encode_cursor(from_ms(page[-1].date_ms), page[-1].id) if more and page else None
@@ -90,11 +99,11 @@ class SearchMixin:
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Message]:
         """Keyset pages of ``batch_size``; each page query starts where the last one ended."""
-        flt = rid_filter(criteria)
+        query = plan(criteria)
         after: tuple[int, str] | None = None
         while True:
             conn = self._conn()
-            rows = _page_rows(conn, flt, batch_size, after)
+            rows = _page_rows(conn, query, batch_size, after)
             if not rows:
                 return
             messages = self._docs(conn, rows)
@@ -106,25 +115,25 @@ class SearchMixin:
     def count(self, criteria: Criteria | None = None) -> int:
         if criteria is None:
             return self._conn().execute("SELECT count(*) FROM messages").fetchone()[0]
-        return _count(self._conn(), rid_filter(criteria))
+        return _count(self._conn(), plan(criteria))
 
     def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
         """Days ascending (days without mail left out); departments and mailboxes by count
         descending, then name ascending, the ``size`` largest."""
-        flt = rid_filter(criteria)
-        where, params = flt.sql()
+        query = plan(criteria)
+        rids, params = query.rids_sql(query.lo, query.hi)
         conn = self._conn()
         if by == "day":
-            day = f"(m.date_ms - ((m.date_ms % {DAY_MS}) + {DAY_MS}) % {DAY_MS})"
-            rows = conn.execute(f"SELECT {day} AS d, count(*) FROM messages m WHERE {where} GROUP BY d ORDER BY d", params)
-            return Aggregation({from_ms(d).strftime("%Y-%m-%d"): n for d, n in rows})
-        kind = {"department": DEPARTMENT, "mailbox": MAILBOX}[by]
-        lo, hi = prefix_bounds(kind)
-        rows = conn.execute(
-            f"SELECT substr(k.key, 3), count(*) AS n FROM message_keys k WHERE k.key >= ? AND k.key < ? AND k.rid IN "
-            f"(SELECT m.rid FROM messages m WHERE {where}) GROUP BY k.key ORDER BY n DESC, k.key LIMIT ?",
-            [lo, hi, *params, size],
-        )
+            span = DAY_MS << SLOT_BITS  # rids per day
+            day = f"CASE WHEN rid >= 0 THEN rid / {span} ELSE -((-rid + {span - 1}) / {span}) END"
+            rows = conn.execute(f"SELECT {day} AS d, count(*) FROM ({rids}) GROUP BY d ORDER BY d", params)
+            return Aggregation({from_ms(d * DAY_MS).strftime("%Y-%m-%d"): n for d, n in rows})
+        lo, hi = prefix_bounds({"department": DEPARTMENT, "mailbox": MAILBOX}[by])
+        sql = "SELECT substr(key, 3), count(*) AS n FROM message_keys WHERE key >= ? AND key < ? AND rid BETWEEN ? AND ?"
+        args = [lo, hi, query.lo, query.hi]
+        if query != Plan(query.lo, query.hi):  # more than a time range: keep only the matches
+            sql, args = sql + f" AND +rid IN ({rids})", args + params
+        rows = conn.execute(sql + " GROUP BY key ORDER BY n DESC, key LIMIT ?", [*args, size])
         return Aggregation(dict(rows.fetchall()))
 
     def distinct_mailboxes(self) -> int:
@@ -138,6 +147,8 @@ class SearchMixin:
         return [Message.from_dict(codec.unpack_doc(found[r.rid])) for r in rows]
 
 
-def _count(conn: sqlite3.Connection, flt: RidFilter) -> int:
-    where, params = flt.sql()
-    return conn.execute(f"SELECT count(*) FROM messages m WHERE {where}", params).fetchone()[0]
+def _count(conn: sqlite3.Connection, query: Plan) -> int:
+    if (query.lo, query.hi) == FULL_RANGE and query == Plan(*FULL_RANGE):
+        return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    sql, params = query.count_sql()
+    return conn.execute(sql, params).fetchone()[0]
