@@ -26,6 +26,7 @@ from server.store.sqlite.schema import apply_migrations
 BUSY_TIMEOUT_MS = 60_000
 CACHE_KIB = 64 * 1024  # page cache per connection
 MMAP_BYTES = 256 * 1024 * 1024
+WAL_LIMIT_BYTES = 64 * 1024 * 1024  # after a checkpoint, shrink a WAL that grew while readers held it
 
 PRAGMAS = (
     f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
@@ -35,6 +36,7 @@ PRAGMAS = (
     "PRAGMA temp_store = MEMORY",
     f"PRAGMA cache_size = -{CACHE_KIB}",
     f"PRAGMA mmap_size = {MMAP_BYTES}",
+    f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}",
 )
 
 

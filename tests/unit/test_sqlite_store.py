@@ -1,0 +1,95 @@
+"""What only the SQLite backend has to promise: several processes on one file, migrations,
+single-instance raw storage, durability settings, the integrity check on raw bytes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+from server.store.sqlite import SqliteStore
+from server.store.sqlite.schema import MIGRATIONS
+from tests.conformance.factory import crit, day, make
+
+WRITERS, PER_WRITER, BATCH = 3, 120, 40
+
+
+def _writer(path: str, n: int) -> None:
+    """One process: batches of messages (some shared with the other writers) and counter bumps."""
+    store = SqliteStore(Path(path))
+    items = [make(f"w{n}-{i:03d}", date=day(1 + i % 20), mailboxes=[f"p{n}@corp.example"]) for i in range(PER_WRITER)]
+    shared = [make(f"shared-{i}", date=day(2), mailboxes=[f"p{n}@corp.example"]) for i in range(10)]
+    for start in range(0, PER_WRITER, BATCH):
+        assert all(r.status != "failed" for r in store.put_messages(items[start : start + BATCH] + shared))
+        store.incr_counter("batches")
+    store.close()
+
+
+def test_several_processes_write_one_file(tmp_path: Path) -> None:
+    path = tmp_path / "archive.sqlite3"
+    SqliteStore(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(path), n)) for n in range(WRITERS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    store = SqliteStore(path)
+    assert store.count() == WRITERS * PER_WRITER + 10
+    assert store.get_counter("batches") == WRITERS * PER_WRITER // BATCH
+    assert sorted(store.get_message("shared-0").mailboxes) == [f"p{n}@corp.example" for n in range(WRITERS)]
+    assert store.count(crit(mailbox="p1@corp.example")) == PER_WRITER + 10
+    store.close()
+
+
+def test_opening_applies_migrations_once(tmp_path: Path) -> None:
+    path = tmp_path / "archive.sqlite3"
+    first = SqliteStore(path)
+    first.put_messages([make("kept")])
+    first.close()
+    again = SqliteStore(path)  # reopening an up-to-date file changes nothing
+    assert again.get_message("kept") is not None
+    again.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_durable_commit_settings(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    conn = store._conn()
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: the WAL is synced at each commit
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000
+    store.close()
+
+
+def test_identical_raw_bytes_are_stored_once(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    raw = b"Subject: same\r\n\r\n" + b"x" * 10_000
+    store.put_messages([make("a", raw=raw), make("b", raw=raw), make("c")])
+    (rows, stored) = store._conn().execute("SELECT count(*), sum(length(data)) FROM raws").fetchone()
+    assert rows == 2
+    assert stored < len(raw)  # compressed
+    store.close()
+
+
+def test_raw_bytes_must_match_the_sha256(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    message, raw = make("liar")
+    [result] = store.put_messages([(replace(message, sha256="0" * 64), raw)])
+    assert result.status == "failed" and "sha256" in result.error
+    assert store.get_message("liar") is None
+    store.close()
+
+
+def test_many_messages_in_one_millisecond(tmp_path: Path) -> None:
+    """Same-date messages share a rid group; order inside it is by id, whatever the arrival order."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    ids = [f"t{(n * 37) % 400:03d}" for n in range(400)]
+    for start in range(0, 400, 100):
+        store.put_messages([make(i, date=day(3)) for i in ids[start : start + 100]])
+    found = [m.id for m in store.scan(crit(), batch_size=64)]
+    assert found == sorted(ids, reverse=True)
+    store.close()
