@@ -112,13 +112,18 @@ class UserService:
         return [u.username for u in self.list() if u.role == role and not u.disabled]
 
     # --- changing ---------------------------------------------------------------------------
-    def add(self, username: str, role: str, password: str | None = None) -> Credentials:
-        """Create a user; a password is generated when none is given (returned once)."""
+    def check_new(self, username: str) -> str:
+        """The normalised name for a new user; ``UserError`` if invalid or taken."""
         name = username.strip().lower()
         if not NAME_RE.match(name):
             raise UserError(f"invalid user name {username!r}: use 1-64 of a-z 0-9 . _ @ -, starting with a letter or digit")
         if self.get(name):
             raise UserError(f"user {name} exists already")
+        return name
+
+    def add(self, username: str, role: str, password: str | None = None) -> Credentials:
+        """Create a user; a password is generated when none is given (returned once)."""
+        name = self.check_new(username)
         role = parse_role(role)
         if role == Role.POSTMASTER and name != POSTMASTER:
             raise UserError("the postmaster role is built in; it belongs to the user 'postmaster' only")
@@ -137,6 +142,12 @@ class UserService:
         The console allows an email-admin to grant or revoke archive-admin only; the operator on
         the server may set any role but postmaster. The postmaster itself never changes.
         """
+        user, user.role = self.check_role_change(username, role, by_role=by_role)
+        self._save(user)
+        return user
+
+    def check_role_change(self, username: str, role: str, *, by_role: str | None = None) -> tuple[User, str]:
+        """(user, new role) if the change is allowed (see ``set_role``); ``UserError`` otherwise."""
         user = self.require(username)
         role = parse_role(role)
         if user.role == Role.POSTMASTER or role == Role.POSTMASTER:
@@ -146,9 +157,7 @@ class UserService:
                 raise UserError("only an email administrator assigns or revokes the archive-admin role")
             if {user.role, role} - {Role.ARCHIVE_ADMIN, NO_ROLE}:
                 raise UserError("an email administrator may only grant or revoke the archive-admin role")
-        user.role = role
-        self._save(user)
-        return user
+        return user, role
 
     # --- authentication ---------------------------------------------------------------------
     def authenticate(self, username: str, password: str) -> User | None:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -77,11 +77,28 @@ def csrf_guard() -> None:
     csrf.protect(apply_exemptions=True)
 
 
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def protective_headers(response: Response) -> Response:
+    """Archived mail and one-time passwords must not linger in browser or proxy caches."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def init_app(app: Flask, config: Config) -> None:
     app.session_interface = TlsAwareSessionInterface()
     proxies = int(config.extra.get("web_trusted_proxies", 0))
     if proxies:  # X-Forwarded-For/-Proto from that many proxies in front are believed
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     csrf.init_app(app)
+    app.after_request(protective_headers)
     if app.config.get("WTF_CSRF_ENABLED", True):
         app.before_request(csrf_guard)

@@ -1,0 +1,76 @@
+"""Archive Mail Management: the archive summary and the audited archiving switch.
+
+Shared by the console page, ``/api/v1/summary`` / ``/api/v1/archiving`` and ``mailarchive archiving``
+so that all three report the same figures and flip the switch the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from server.archiving import SKIPPED_DISABLED, archive_settings, set_enabled, switch_state
+from server.audit.log import AuditLog
+from server.audit.operations import Op
+from server.config import Config
+from server.model import AccountStatus
+from server.store.protocol import Store
+from server.users import Role, UserService
+
+
+@dataclass
+class ArchiveSummary:
+    status: str  # "enabled" | "disabled"
+    archivable_mailboxes: int  # active directory accounts on internal domains
+    archived_mailboxes: int  # mailboxes that have archived mail
+    archived_messages: int
+    retention_years: int
+    last_enabled_at: str | None  # ISO UTC
+    last_disabled_at: str | None
+    archive_admins: list[str]
+    journal_not_stored: int  # journal mail acknowledged while archiving was disabled
+    timezone: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def archivable_mailboxes(store: Store, internal_domains: tuple[str, ...]) -> int:
+    """Active accounts whose domain is internal; every active account when no domain is configured."""
+    accounts = store.list_accounts(status=AccountStatus.ACTIVE)
+    if not internal_domains:
+        return len(accounts)
+    domains = set(internal_domains)
+    return sum(1 for a in accounts if a.address.rpartition("@")[2].lower() in domains)
+
+
+def archive_summary(store: Store, config: Config) -> ArchiveSummary:
+    settings = archive_settings(store, config)
+    state = switch_state(store)
+    return ArchiveSummary(
+        status="enabled" if state["enabled"] else "disabled",
+        archivable_mailboxes=archivable_mailboxes(store, settings.internal_domains),
+        archived_mailboxes=store.distinct_mailboxes(),
+        archived_messages=store.count(),
+        retention_years=settings.retention_years,
+        last_enabled_at=state["last_enabled_at"],
+        last_disabled_at=state["last_disabled_at"],
+        archive_admins=UserService(store).with_role(Role.ARCHIVE_ADMIN),
+        journal_not_stored=store.get_counter(SKIPPED_DISABLED),
+        timezone=settings.timezone,
+    )
+
+
+def switch_archiving(
+    store: Store, audit: AuditLog, enabled: bool, *, actor: str, role: str, source_ip: str = ""
+) -> dict:
+    """Enable or disable archiving of journal mail; returns the new switch state.
+
+    The audit entry is written first: if it cannot be, ``AuditUnavailable`` propagates and the
+    switch stays as it was (an unlogged change of the archiving service would be worse).
+    """
+    was = switch_state(store)["enabled"]
+    audit.record(
+        actor=actor, role=role, operation=Op.ARCHIVING_ENABLE if enabled else Op.ARCHIVING_DISABLE,
+        target="archiving", details={"enabled": enabled, "was_enabled": was}, source_ip=source_ip,
+    )  # fmt: skip
+    return set_enabled(store, enabled, actor)
