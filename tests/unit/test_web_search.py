@@ -3,12 +3,15 @@ cursor paging, role checks and the audit entry of each search."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from server.audit.operations import Op
+from server.web.i18n import catalog
 from server.web.render import department_options, highlight, human_size, quick_ranges
 from tests.support.web import api_token
 from tests.support.webdata import (  # noqa: F401 - fixtures
@@ -124,3 +127,14 @@ def test_small_helpers() -> None:
     assert human_size(512) == "512 B" and human_size(2048) == "2.0 KB"
     assert department_options(["/Sales", "/Sales East", "/Sales/East"]) == [
         ("/Sales", "Sales", 0), ("/Sales/East", "East", 1), ("/Sales East", "Sales East", 0)]
+
+
+def test_chinese_console_and_complete_translations(app, admin) -> None:  # noqa: ANN001
+    admin.set_cookie("lang", "zh-CN")
+    html = admin.get("/search?" + urlencode({**RANGE, "keyword": "合同"})).get_data(as_text=True)
+    assert "查询归档邮件" in html and "共找到 1 封邮件" in html and "包含下级部门" in html
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.glob("templates/search/*.html"), *root.glob("templates/message/*.html"), root / "templates/_pager.html",
+               root / "server/web/search_views.py"]
+    keys = {k for path in sources for k in re.findall(r"""_\(["']([^"']+)["']""", path.read_text(encoding="utf-8"))}
+    assert keys and not keys - set(catalog("zh-CN"))
