@@ -28,9 +28,10 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from server.config import ENV_PREFIX, Config, ConfigError
-from server.indexing.spool import Spool, SpoolDrainer, SpooledMessage
+from server.indexing.spool import DrainerProcess, Spool, SpooledMessage
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +190,11 @@ def load_auth_users(path: str | None) -> dict[str, str]:
 class JournalHandler:
     """aiosmtpd hooks: who may send, how many recipients, and DATA → spool → ``250``."""
 
-    def __init__(self, settings: SmtpSettings, spool: Spool, drainer: SpoolDrainer | None) -> None:
+    def __init__(self, settings: SmtpSettings, spool: Spool, notify: Callable[[], None] | None = None) -> None:
+        """``notify`` tells the drainer a new file is in the spool."""
         self.settings = settings
         self.spool = spool
-        self.drainer = drainer
+        self.notify = notify
         self.auth_users = load_auth_users(settings.auth_file)
         # fsync is blocking: it runs on these threads so the event loop keeps serving other clients.
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="spool-writer")
@@ -245,8 +247,8 @@ class JournalHandler:
         except OSError:
             log.exception("cannot spool a message from %s", _peer_ip(session))
             return SPOOL_FAILED
-        if self.drainer is not None:
-            self.drainer.notify()
+        if self.notify is not None:
+            self.notify()
         return OK_QUEUED.format(queue_id=name.removesuffix(".msg"))
 
     def authenticate(
@@ -348,8 +350,7 @@ def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
 class ArchiveSink:
     """What the drainer calls: spooled messages → ``Ingestor.ingest_many``.
 
-    The store is opened lazily on the drainer's own thread (an SQLite connection stays on the thread
-    that made it) and closed there when the drainer exits.
+    Built in the drainer process, which opens its own store handle on first use.
     """
 
     def __init__(self, config: Config, journal_addresses: Sequence[str]) -> None:
@@ -393,9 +394,8 @@ class JournalService:
     def __init__(self, config: Config, settings: SmtpSettings) -> None:
         self.settings = settings
         self.spool = Spool(settings.spool_dir)
-        self.sink = ArchiveSink(config, settings.journal_addresses)
-        self.drainer = SpoolDrainer(self.spool, self.sink, on_exit=self.sink.close)
-        self.handler = JournalHandler(settings, self.spool, self.drainer)
+        self.drainer = DrainerProcess(settings.spool_dir, partial(ArchiveSink, config, settings.journal_addresses))
+        self.handler = JournalHandler(settings, self.spool, self.drainer.notify)
         context = tls_context(settings)
         self.controller = JournalController(
             self.handler,

@@ -5,7 +5,8 @@ synchronously would tie the SMTP reply latency to parsing and indexing; instead 
 written to ``tmp/``, fsynced, renamed into ``new/`` and the directory fsynced — from then on a crash
 (even SIGKILL or power loss) cannot lose it. A background thread (``SpoolDrainer``) hands the
 spooled files to the ingestion pipeline in batches and deletes a file only after the store holds it
-durably. After a crash, whatever is still in ``new/`` is simply ingested again: the store's
+durably; it runs in a process of its own (``DrainerProcess``), so parsing and indexing never take the
+receiver's GIL or delay a ``250``. After a crash, whatever is still in ``new/`` is simply ingested again: the store's
 ``put_messages`` is idempotent by message id, so a message replayed after it was stored is not
 archived twice.
 
@@ -16,15 +17,21 @@ repeatedly, so one poisonous message never blocks the queue and is never dropped
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
 import os
+import pickle
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from server.model import format_time, now_utc
 
@@ -58,13 +65,14 @@ def _fsync_dir(path: Path) -> None:
 class Spool:
     """A directory of durably written messages waiting to be stored. Thread-safe."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, recover: bool = True) -> None:
+        """``recover``: drop what a crashed writer left in ``tmp/`` — only the writer may do this, at its start."""
         self.root = root
         self.tmp, self.new, self.hold_dir = root / "tmp", root / "new", root / "hold"
         for path in (self.tmp, self.new, self.hold_dir):
             path.mkdir(parents=True, exist_ok=True)
         # Files left in tmp/ were never acknowledged (the crash came before the rename): drop them.
-        for leftover in self.tmp.iterdir():
+        for leftover in self.tmp.iterdir() if recover else ():
             leftover.unlink(missing_ok=True)
         self._seq = itertools.count()
 
@@ -149,48 +157,55 @@ class DrainStats:
     by_status: dict[str, int] = field(default_factory=dict)
 
 
-class SpoolDrainer(threading.Thread):
-    """Background thread: spool → pipeline in batches, delete only what the store holds durably."""
+class Signal(Protocol):
+    """``threading.Event`` or ``multiprocessing.Event``: the drainer may run in a thread or a process."""
+
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class SpoolDrainer:
+    """Spool → pipeline in batches; a file is deleted only once the store holds it durably.
+
+    ``run`` loops until ``stopping`` is set; ``wake`` is set by the receiver after each ``put`` so
+    a new message is picked up at once (the drainer also looks every ``idle_wait`` seconds).
+    """
 
     def __init__(
         self,
         spool: Spool,
         ingest_batch: IngestBatch,
         *,
+        wake: Signal | None = None,
+        stopping: Signal | None = None,
         batch_size: int = 200,
         max_attempts: int = 5,
         idle_wait: float = 1.0,
-        on_exit: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(name="spool-drainer", daemon=True)
         self.spool = spool
         self.ingest_batch = ingest_batch
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.idle_wait = idle_wait
-        self.on_exit = on_exit  # runs on this thread (closes a store opened here)
         self.stats = DrainStats()
         self._attempts: dict[str, int] = {}
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        self._wake = wake or threading.Event()
+        self._stopping = stopping or threading.Event()
         self._backoff = 0.0
 
     def notify(self) -> None:
-        """A new file is in the spool (called by the receiver after each ``put``)."""
+        """A new file is in the spool."""
         self._wake.set()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the batch in hand and exit; the rest stays spooled for the next start."""
+    def request_stop(self) -> None:
+        """Finish the batch in hand and return from ``run``; the rest stays spooled for the next start."""
         self._stopping.set()
         self._wake.set()
-        self.join(timeout)
 
     def run(self) -> None:
-        try:
-            self._loop()
-        finally:
-            if self.on_exit is not None:
-                self.on_exit()
+        self._loop()
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -261,3 +276,69 @@ class SpoolDrainer(threading.Thread):
             return
         self._attempts.pop(name, None)
         self.stats.held += 1
+
+
+class DrainerProcess:
+    """A ``SpoolDrainer`` in a separate, lower-priority process (``python -c`` + pickled arguments).
+
+    ``make_sink`` (picklable, called in the child) builds the ingest callable; its ``close()``, if
+    any, runs when the drainer exits. The child's stdin is the only link: a byte wakes it up, end of
+    file stops it — so it also stops by itself when the receiver dies, even by SIGKILL. Killing it at
+    any moment is safe, as files are deleted only after the store has them. (Not ``multiprocessing``:
+    its spawn start method re-runs the parent's ``__main__``, and fork is unsafe in a threaded server.)
+    """
+
+    def __init__(self, spool_root: Path, make_sink: Callable[[], IngestBatch], *, niceness: int = 10) -> None:
+        self.args = (spool_root, make_sink, niceness)
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        payload = pickle.dumps(self.args)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from server.indexing.spool import drainer_main; drainer_main()"],
+            stdin=subprocess.PIPE,
+        )
+        assert self.process.stdin is not None
+        self.process.stdin.write(len(payload).to_bytes(8, "big") + payload)
+        self.process.stdin.flush()
+        os.set_blocking(self.process.stdin.fileno(), False)
+
+    def notify(self) -> None:
+        # Full pipe: a wake-up is pending already; closed: the drainer is gone (it polls the spool anyway).
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            os.write(self.process.stdin.fileno(), b"w")  # type: ignore[union-attr]
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.process is None:
+            return
+        self.process.stdin.close()  # type: ignore[union-attr]
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            self.process.wait(5)
+
+
+def drainer_main() -> None:
+    """Entry point of the drainer process (see ``DrainerProcess``)."""
+    stdin = sys.stdin.buffer
+    spool_root, make_sink, niceness = pickle.loads(stdin.read(int.from_bytes(stdin.read(8), "big")))
+    os.nice(niceness)  # a burst of journal mail goes to the spool first; storing it may lag behind
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole group: the receiver stops us
+    logging.basicConfig(level=logging.INFO, format="spool-drainer: %(levelname)s %(message)s")
+    wake, stopping = threading.Event(), threading.Event()
+    threading.Thread(target=_listen, args=(stdin, wake, stopping), daemon=True).start()
+    sink = make_sink()
+    try:
+        SpoolDrainer(Spool(spool_root, recover=False), sink, wake=wake, stopping=stopping, idle_wait=0.2).run()
+    finally:
+        close = getattr(sink, "close", None)
+        if close is not None:
+            close()
+
+
+def _listen(stdin: BinaryIO, wake: threading.Event, stopping: threading.Event) -> None:
+    while stdin.read1(4096):
+        wake.set()
+    stopping.set()  # end of file: the receiver asked us to stop, or died
+    wake.set()

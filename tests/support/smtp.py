@@ -47,7 +47,7 @@ def running_service(config: Config, settings: SmtpSettings) -> Iterator[JournalS
 def spool_receiver(config: Config, settings: SmtpSettings) -> Iterator[Spool]:
     """The listener writing into a real spool that nothing drains."""
     service = JournalService(config, settings)
-    service.handler.drainer = None
+    service.handler.notify = None  # the drainer process is never started
     service.controller.start()
     try:
         yield service.spool
