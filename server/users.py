@@ -69,7 +69,14 @@ class Credentials:
     password: str
 
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2id, argon2-cffi's recommended cost (RFC 9106 low-memory profile)
+
+
+def set_password_hasher(hasher: PasswordHasher) -> None:
+    """Tests use a cheaper argon2id cost; hashes of another cost are upgraded at next sign-in."""
+    global _hasher
+    _hasher = hasher
+    _dummy_hash.cache_clear()
 
 
 def generate_password() -> str:

@@ -18,15 +18,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from server.config import Config
+from server.users import set_password_hasher
 from server.web.app import create_app
 from server.web.context import services_of
 
 PASSWORD = "correct horse battery"
+# Real argon2id at a test cost: the default (~0.3 s per hash on a busy 2-core box) made every login slow.
+set_password_hasher(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
