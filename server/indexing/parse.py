@@ -99,12 +99,17 @@ def parse(raw: bytes) -> ParsedMail:
 
 
 def message_tree(raw: bytes, errors: list[str]) -> email.message.Message | None:
-    # eml-parser's own parsing steps (its policy, multipart repair, header-parsing limits) without
-    # ``parse_email``, whose report (URLs, received hops, every header structured) is not used here
-    # and cost ~70 % of the CPU of an import (profile in docs/performance.md).
+    """The MIME tree of ``raw`` (None if no parser copes), problems appended to ``errors``.
+
+    eml-parser's own parsing steps (multipart repair, header-parsing limits) without ``parse_email``,
+    whose report (URLs, received hops, every header structured) is not used here and cost ~70 % of
+    the CPU of an import (profile in docs/performance.md). The tree uses the stdlib's compat32 policy:
+    every field is read raw and decoded by ``charsets``, so the structured header objects of the
+    default policy would only cost time (a third of building the tree).
+    """
     parser = eml_parser_instance()
     try:
-        msg = email.message_from_bytes(raw, policy=parser.policy)
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         parser.repair_multipart(msg)
         parser.limit_header_parsing(msg)
         errors.extend(f"{type(d).__name__}: {d}" if str(d) else type(d).__name__
