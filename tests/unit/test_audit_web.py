@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -19,6 +21,7 @@ from server.audit.operations import Op
 from server.config import Config
 from server.users import Role
 from server.web.context import services_of
+from server.web.i18n import catalog
 from tests.support.web import add_user, api_token, close_app, login, make_app
 
 RANGE = {"from": "2000-01-01", "to": "2100-01-01"}
@@ -137,3 +140,10 @@ def test_no_audit_entry_no_operation(app: Flask) -> None:
     response = client.post("/api/v1/archiving", json={"enabled": True}, headers=api_token(app, "arch"))
     assert response.status_code == 503
     assert not is_enabled(store) and store.audit_last().seq == count
+
+
+def test_every_string_of_the_page_has_a_chinese_translation() -> None:
+    root = Path(__file__).resolve().parents[2]
+    sources = [root / "templates/audit/query.html", root / "server/web/audit_views.py"]
+    keys = {k for path in sources for k in re.findall(r"""_\(["']([^"']+)["']""", path.read_text(encoding="utf-8"))}
+    assert "Archive Log Query" in keys and not keys - set(catalog("zh-CN"))
