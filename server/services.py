@@ -24,6 +24,7 @@ class Service(Protocol):
 # (name, "module:function")
 SERVICES: list[tuple[str, str]] = [
     ("smtp", "server.indexing.smtp:start"),
+    ("web", "server.web.service:start"),
 ]
 
 

@@ -143,6 +143,15 @@ class UserService:
         user.password_hash = _hash(password)
         self._save(user)
 
+    def set_disabled(self, username: str, disabled: bool) -> User:
+        """Disable (or re-enable) sign-in and API tokens; the built-in postmaster stays enabled."""
+        user = self.require(username)
+        if user.role == Role.POSTMASTER and disabled:
+            raise UserError("the built-in postmaster cannot be disabled")
+        user.disabled = disabled
+        self._save(user)
+        return user
+
     def set_role(self, username: str, role: str, *, by_role: str | None = None) -> User:
         """Change a user's role. ``by_role`` is the console role acting (None: the operator CLI).
 

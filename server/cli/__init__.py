@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "imports",
     "directory",
     "bench",
+    "user",
+    "archiving",
 ]
 
 
