@@ -8,9 +8,12 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from server.store.sqlite import SqliteStore
+import pytest
+
+from server.store.sqlite import SqliteStore, query
 from server.store.sqlite.schema import MIGRATIONS
-from tests.conformance.factory import crit, day, make
+from tests.conformance.factory import all_pages, crit, day, make
+from tests.conformance.test_cross_backend import CRITERIA, DATA
 
 WRITERS, PER_WRITER, BATCH = 3, 120, 40
 
@@ -92,4 +95,15 @@ def test_many_messages_in_one_millisecond(tmp_path: Path) -> None:
         store.put_messages([make(i, date=day(3)) for i in ids[start : start + 100]])
     found = [m.id for m in store.scan(crit(), batch_size=64)]
     assert found == sorted(ids, reverse=True)
+    store.close()
+
+
+@pytest.mark.parametrize("params", CRITERIA, ids=[str(p) for p in CRITERIA])
+def test_probing_large_key_sets_finds_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: dict) -> None:
+    """Large filter sets are probed row by row instead of loaded; the results must not change."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    store.put_messages(DATA)
+    loaded = all_pages(store, crit(**params), 4)
+    monkeypatch.setattr(query, "LARGE_SET", 0)
+    assert all_pages(store, crit(**params), 4) == loaded
     store.close()

@@ -19,6 +19,7 @@ the range, not with the archive); a phrase of the two most frequent words ~380 m
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 
 from server.query.criteria import SCOPES, Criteria
@@ -39,29 +40,45 @@ def fts_expression(phrases: tuple[tuple[str, ...], ...], scope: frozenset[str]) 
     return " AND ".join(f"({{{columns}}} : {q})" for q in quoted)
 
 
-def _keys_subquery(keys: list[str], lo: int, hi: int) -> tuple[str, list]:
-    marks = ",".join("?" * len(keys))
-    return f"SELECT rid FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ?", [*keys, lo, hi]
+LARGE_SET = 20_000  # key sets above this are probed row by row instead of loaded into memory
+
+
+@dataclass
+class KeyFilter:
+    """Messages having any of ``keys``; ``probe``: look each driver row up instead of loading the set."""
+
+    keys: list[str]
+    probe: bool = False
+
+    def sql(self, rid: str, lo: int, hi: int) -> tuple[str, list]:
+        marks = ",".join("?" * len(self.keys))
+        if self.probe:
+            return f"EXISTS (SELECT 1 FROM message_keys k WHERE k.key IN ({marks}) AND k.rid = {rid})", list(self.keys)
+        return f"+{rid} IN (SELECT rid FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ?)", [*self.keys, lo, hi]
 
 
 @dataclass
 class Plan:
-    """``source`` is ``FROM ... WHERE <driver condition>``; ``rid`` names the driver's rid column."""
+    """``source`` is ``FROM ... d WHERE <driver condition>``; ``rid`` is the driver's rid column."""
 
     lo: int
     hi: int
-    source: str = "FROM messages WHERE 1"
-    rid: str = "rid"
+    source: str = "FROM messages d WHERE 1"
+    rid: str = "d.rid"
     params: list = field(default_factory=list)
-    filters: list[tuple[str, list]] = field(default_factory=list)
+    filters: list[KeyFilter] = field(default_factory=list)
+
+    @property
+    def range_only(self) -> bool:
+        return self.source == Plan.source and not self.filters
 
     def where(self, lo: int, hi: int) -> tuple[str, list]:
         """Driver condition, the rid range [lo, hi] and every filter, with their parameters."""
         sql = f"{self.source} AND {self.rid} BETWEEN ? AND ?"
         params = [*self.params, lo, hi]
-        for subquery, sub_params in self.filters:
-            sql += f" AND +{self.rid} IN ({subquery})"
-            params += sub_params
+        for flt in self.filters:
+            condition, more = flt.sql(self.rid, self.lo, self.hi)
+            sql, params = f"{sql} AND {condition}", params + more
         return sql, params
 
     def rids_sql(self, lo: int, hi: int, limit: int | None = None) -> tuple[str, list]:
@@ -77,27 +94,55 @@ class Plan:
         return f"SELECT count(*) {where}", params
 
 
-def plan(criteria: Criteria | None) -> Plan:
+def _set_size(conn: sqlite3.Connection, keys: list[str], lo: int, hi: int) -> int:
+    """Rows of the key set in the range, counted up to LARGE_SET + 1 (cheap: index only)."""
+    marks = ",".join("?" * len(keys))
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ? LIMIT ?)"
+    return conn.execute(sql, [*keys, lo, hi, LARGE_SET + 1]).fetchone()[0]
+
+
+def _key_sets(criteria: Criteria) -> list[list[str]]:
+    sets = [[key(MAILBOX, m) for m in criteria.mailboxes]] if criteria.mailboxes else []
+    if criteria.sender:
+        sets.append([key(SENDER, criteria.sender)])
+    if criteria.recipient:
+        sets.append([key(RECIPIENT, criteria.recipient)])
+    if criteria.department:
+        sets.append([key(DEPARTMENT_PATH if criteria.include_subdepartments else DEPARTMENT, criteria.department)])
+    return sets
+
+
+def _fts_size(conn: sqlite3.Connection, match: str, lo: int, hi: int) -> int:
+    sql = "SELECT count(*) FROM (SELECT 1 FROM message_text WHERE message_text MATCH ? AND rowid BETWEEN ? AND ? LIMIT ?)"
+    return conn.execute(sql, [match, lo, hi, LARGE_SET + 1]).fetchone()[0]
+
+
+def plan(criteria: Criteria | None, conn: sqlite3.Connection) -> Plan:
+    """Walk the keyword match if any, else the smallest key set; check the other sets.
+
+    A set is checked by loading it once per statement (``IN``) when it is small, or by looking
+    each walked row up in the index (``EXISTS``, ~1-2 us a row) when the walk is the smaller side.
+    Sizes are counted up to LARGE_SET only, so planning costs a few milliseconds at most.
+    """
     if criteria is None:
         return Plan(*FULL_RANGE)
     lo, hi = rid_range(criteria.start, criteria.end)
-    key_sets: list[list[str]] = []  # single-key sets first: the best drivers after the keyword
-    if criteria.sender:
-        key_sets.append([key(SENDER, criteria.sender)])
-    if criteria.recipient:
-        key_sets.append([key(RECIPIENT, criteria.recipient)])
-    if criteria.department:
-        key_sets.append([key(DEPARTMENT_PATH if criteria.include_subdepartments else DEPARTMENT, criteria.department)])
-    if criteria.mailboxes:
-        key_sets.append([key(MAILBOX, m) for m in criteria.mailboxes])
-    result = Plan(lo, hi, filters=[_keys_subquery(keys, lo, hi) for keys in key_sets])
+    sized = sorted(((_set_size(conn, keys, lo, hi), keys) for keys in _key_sets(criteria)), key=lambda s: s[0])
+    result = Plan(lo, hi, filters=[KeyFilter(keys) for _, keys in sized])
     if criteria.phrases:
-        result.source, result.rid = "FROM message_text WHERE message_text MATCH ?", "rowid"
-        result.params = [fts_expression(criteria.phrases, criteria.scope)]
-    elif key_sets and len(key_sets[0]) == 1:
-        result.source, result.params = "FROM message_keys WHERE key = ?", key_sets[0]
-        result.filters.pop(0)
-    elif key_sets:
-        subquery, params = result.filters.pop(0)
-        result.source, result.params = f"FROM messages WHERE rid IN ({subquery})", params
+        match = fts_expression(criteria.phrases, criteria.scope)
+        result.source, result.rid, result.params = "FROM message_text d WHERE d.message_text MATCH ?", "d.rowid", [match]
+        if sized and sized[-1][0] > LARGE_SET and _fts_size(conn, match, lo, hi) <= LARGE_SET:
+            for (size, _), flt in zip(sized, result.filters, strict=True):
+                flt.probe = size > LARGE_SET
+    elif result.filters:  # walk the smallest set, look the others up row by row
+        keys = result.filters.pop(0).keys
+        for flt in result.filters:
+            flt.probe = True
+        if len(keys) == 1:
+            result.source, result.params = "FROM message_keys d WHERE d.key = ?", keys
+        else:
+            marks = ",".join("?" * len(keys))
+            result.source = f"FROM messages d WHERE d.rid IN (SELECT rid FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ?)"
+            result.params = [*keys, lo, hi]
     return result

@@ -30,6 +30,7 @@ from server.store.sqlite.keys import (
 from server.store.sqlite.query import FULL_RANGE, Plan, plan
 
 DAY_MS = 86_400_000
+FEW = 2000
 
 
 class Row(NamedTuple):
@@ -64,6 +65,14 @@ def _group_rows(conn: sqlite3.Connection, plan: Plan, date_ms: int, before_id: s
     return sorted(rows, key=lambda r: r.id, reverse=True)[:limit]
 
 
+def _all_rows_if_few(conn: sqlite3.Connection, plan: Plan) -> list[Row] | None:
+    """All matches in search order when there are at most FEW (one walk gives total and page;
+    otherwise the count and the page are separate statements, and a selective filter over a
+    large driver would be walked three times)."""
+    rows = _rows(conn, plan, plan.lo, plan.hi, FEW + 1)
+    return None if len(rows) > FEW else _sort(rows)
+
+
 def _page_rows(conn: sqlite3.Connection, plan: Plan, limit: int, after: tuple[int, str] | None) -> list[Row]:
     """Up to ``limit`` matches in exact search order after the cursor position ``after``."""
     out: list[Row] = []
@@ -88,10 +97,14 @@ class SearchMixin:
         if cursor:
             moment, last_id = decode_cursor(cursor)
             after = (to_ms(moment), last_id)
-        query = plan(criteria)
         with self._read() as conn:
-            total = _count(conn, query)
-            rows = _page_rows(conn, query, limit + 1, after)
+            query = plan(criteria, conn)
+            everything = _all_rows_if_few(conn, query)
+            if everything is None:
+                total, rows = _count(conn, query), _page_rows(conn, query, limit + 1, after)
+            else:
+                total = len(everything)
+                rows = [r for r in everything if after is None or (r.date_ms, r.id) < after][: limit + 1]
             page, more = rows[:limit], len(rows) > limit
             messages = self._docs(conn, page)
         next_cursor = encode_cursor(from_ms(page[-1].date_ms), page[-1].id) if more and page else None
@@ -99,7 +112,7 @@ class SearchMixin:
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Message]:
         """Keyset pages of ``batch_size``; each page query starts where the last one ended."""
-        query = plan(criteria)
+        query = plan(criteria, self._conn())
         after: tuple[int, str] | None = None
         while True:
             conn = self._conn()
@@ -115,14 +128,15 @@ class SearchMixin:
     def count(self, criteria: Criteria | None = None) -> int:
         if criteria is None:
             return self._conn().execute("SELECT count(*) FROM messages").fetchone()[0]
-        return _count(self._conn(), plan(criteria))
+        conn = self._conn()
+        return _count(conn, plan(criteria, conn))
 
     def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
         """Days ascending (days without mail left out); departments and mailboxes by count
         descending, then name ascending, the ``size`` largest."""
-        query = plan(criteria)
-        rids, params = query.rids_sql(query.lo, query.hi)
         conn = self._conn()
+        query = plan(criteria, conn)
+        rids, params = query.rids_sql(query.lo, query.hi)
         if by == "day":
             span = DAY_MS << SLOT_BITS  # rids per day
             day = f"CASE WHEN rid >= 0 THEN rid / {span} ELSE -((-rid + {span - 1}) / {span}) END"
@@ -131,7 +145,7 @@ class SearchMixin:
         lo, hi = prefix_bounds({"department": DEPARTMENT, "mailbox": MAILBOX}[by])
         sql = "SELECT substr(key, 3), count(*) AS n FROM message_keys WHERE key >= ? AND key < ? AND rid BETWEEN ? AND ?"
         args = [lo, hi, query.lo, query.hi]
-        if query != Plan(query.lo, query.hi):  # more than a time range: keep only the matches
+        if not query.range_only:  # more than a time range: keep only the matches
             sql, args = sql + f" AND +rid IN ({rids})", args + params
         rows = conn.execute(sql + " GROUP BY key ORDER BY n DESC, key LIMIT ?", [*args, size])
         return Aggregation(dict(rows.fetchall()))
@@ -148,7 +162,7 @@ class SearchMixin:
 
 
 def _count(conn: sqlite3.Connection, query: Plan) -> int:
-    if (query.lo, query.hi) == FULL_RANGE and query == Plan(*FULL_RANGE):
+    if (query.lo, query.hi) == FULL_RANGE and query.range_only:
         return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
     sql, params = query.count_sql()
     return conn.execute(sql, params).fetchone()[0]
