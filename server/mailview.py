@@ -12,6 +12,7 @@ Attachment numbers are those of ``Message.attachments``: the same MIME walk
 
 from __future__ import annotations
 
+import base64
 import email.message
 import hashlib
 import re
@@ -40,6 +41,8 @@ _ATTRIBUTES["font"] = {"face", "size", "color"}
 _ATTRIBUTES["table"] = _ATTRIBUTES.get("table", set()) | {"cellpadding", "cellspacing"}
 _ATTRIBUTES["img"] = _ATTRIBUTES["img"] | {"src", "alt"}
 _URL_ATTRIBUTES = {"href", "src", "cite"}
+MAX_INLINE_IMAGES = 8 * 1024 * 1024  # bytes of cid: images embedded into one body
+_RASTER = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
 _SAFE_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp|bmp);", re.IGNORECASE)
 
 
@@ -63,6 +66,7 @@ class MailView:
     html: str | None  # the HTML part as sent: unsafe, pass it through ``sanitize_html``
     attachments: list[AttachmentView] = field(default_factory=list)
     cids: dict[str, int] = field(default_factory=dict)  # Content-ID -> attachment index
+    images: dict[str, str] = field(default_factory=dict)  # Content-ID -> data: URL of a raster image
 
 
 @dataclass
@@ -93,6 +97,7 @@ def build_view(raw: bytes) -> MailView:
     for name, value in all_headers:
         first.setdefault(name.lower(), value)
     parts = collect_parts(msg)
+    cids = _content_ids(msg, parts.attachments)
     attachments = [
         AttachmentView(index=i, name=att.name, type=att.type, size=att.size) for i, (att, _) in enumerate(parts.attachments)
     ]
@@ -102,8 +107,22 @@ def build_view(raw: bytes) -> MailView:
         text=parts.body_text(),
         html="\n".join(parts.html) if parts.html else None,
         attachments=attachments,
-        cids=_content_ids(msg, parts.attachments),
+        cids=cids,
+        images=_inline_images(cids, parts.attachments),
     )
+
+
+def _inline_images(cids: dict[str, int], found: list[tuple[Attachment, bytes]]) -> dict[str, str]:
+    """Images the HTML shows by ``cid:``, embedded as ``data:`` URLs. The body frame is sandboxed
+    (an opaque origin), so its requests carry no session cookie: a URL to the attachment would be
+    refused, while a data: URL needs no request at all. Only raster types; big ones stay links."""
+    images, budget = {}, MAX_INLINE_IMAGES
+    for cid, index in cids.items():
+        att, data = found[index]
+        if att.type in _RASTER and len(data) <= budget:
+            budget -= len(data)
+            images[cid] = f"data:{att.type};base64,{base64.b64encode(data).decode('ascii')}"
+    return images
 
 
 def _content_ids(msg: email.message.Message, found: list[tuple[Attachment, bytes]]) -> dict[str, int]:

@@ -51,11 +51,7 @@ def body(message_id: str) -> ResponseReturnValue:
     mail = build_view(raw)
     images = _images_allowed()
 
-    def cid_url(cid: str) -> str | None:
-        index = mail.cids.get(cid)
-        return None if index is None else url_for("message.attachment", message_id=message.id, index=index, inline=1)
-
-    clean = sanitize_html(mail.html or "", cid_url=cid_url, allow_remote=images)
+    clean = sanitize_html(mail.html or "", cid_url=mail.images.get, allow_remote=images)
     audit(Op.MESSAGE_VIEW, target=message.id, details={"part": "html", "remote_images": images})
     document = render_template("message/body.html", html=clean.html)
     response = Response(document, mimetype="text/html")

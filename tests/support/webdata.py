@@ -3,6 +3,8 @@ the real pipeline, and console users of each role."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +27,9 @@ HOSTILE_HTML = (
     "<script>document.title='pwned-script';parent.document.title='pwned-parent'</script>"
     "<img src=x onerror=\"document.title='pwned-onerror';parent.document.title='pwned-parent'\">"
     '<img id="tracker" src="https://tracker.invalid/pixel.gif">'
+    '<img id="logo" src="cid:logo@corp.example" alt="logo">'
 )
+GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -43,10 +47,10 @@ def sample_mail() -> dict[str, bytes]:
             subject="Quarterly report", sender="alice@corp.example", to=["bob@corp.example", "carol@corp.example"],
             body="The quarterly report is ready.\n", date=WHEN - timedelta(hours=1),
         ),
-        "hostile": make_mail(
+        "hostile": _with_inline_image(make_mail(
             subject="Newsletter with tricks", sender="news@outside.example", to=["bob@corp.example"],
             body="plain alternative of the newsletter\n", html=HOSTILE_HTML, date=WHEN - timedelta(hours=2),
-        ),
+        )),
         "old": make_mail(
             subject="Old contract 合同", sender="alice@corp.example", to=["li.na@corp.example"],
             date=WHEN - timedelta(days=200),
@@ -54,8 +58,15 @@ def sample_mail() -> dict[str, bytes]:
     }
 
 
-def load_samples(store: Store, config: Config) -> dict[str, str]:
-    """Import the directory and the sample mail; returns name -> archived id."""
+def _with_inline_image(raw: bytes) -> bytes:
+    """The HTML part becomes multipart/related with the GIF its ``cid:logo@corp.example`` refers to."""
+    msg = email.message_from_bytes(raw, policy=email.policy.SMTP)
+    msg.get_payload()[1].add_related(GIF, maintype="image", subtype="gif", cid="<logo@corp.example>")
+    return msg.as_bytes()
+
+
+def load_samples(store: Store, config: Config, names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Import the directory and the sample mail (``names``: only those); returns name -> archived id."""
     store.upsert_accounts([
         Account("zhang.wei@corp.example", "张伟", "/销售部/华东"), Account("li.na@corp.example", "李娜", "/销售部"),
         Account("alice@corp.example", "Alice", "/Engineering"), Account("bob@corp.example", "Bob", "/Engineering/QA"),
@@ -63,6 +74,8 @@ def load_samples(store: Store, config: Config) -> dict[str, str]:
     ingestor = Ingestor(store, config)
     ids = {}
     for name, raw in sample_mail().items():
+        if names is not None and name not in names:
+            continue
         outcome = ingestor.ingest(raw, source="import")
         assert outcome.status == "archived", outcome
         ids[name] = outcome.id

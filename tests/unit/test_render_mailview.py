@@ -73,6 +73,7 @@ def test_view_model_headers_text_html_attachments_and_cids() -> None:
     assert view.attachments[logo].type == "image/png"
     clean = sanitize_html(view.html, cid_url=lambda cid: f"/att/{view.cids[cid]}", allow_remote=False).html
     assert f'src="/att/{logo}"' in clean
+    assert view.images["logo@corp"] == "data:image/png;base64,iVBORyBmYWtl"  # embedded for the sandboxed frame
     txt = next(a for a in view.attachments if a.name == "条款.txt")
     att, data = attachment_at(raw, txt.index)
     assert att.name == "条款.txt" and data == "合同条款".encode("gbk")
