@@ -42,4 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a real Elasticsearch to use instead of osmem-server")
     parser.add_argument("--skip", default="", help="comma-separated stages to skip: parse,search,api,smtp")
     parser.add_argument("--smtp-messages", type=int, default=2000)
+    parser.add_argument("--profile", type=int, default=None, metavar="N",
+                        help="profile the pipeline on the first N messages (default 3000, --quick 0)")
     parser.add_argument("--keep-data", action="store_true", help="keep the imported data dirs under --work")

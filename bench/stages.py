@@ -72,7 +72,8 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
     data_dir = fresh_data_dir(args.work / f"data-{backend}-{size}")
     try:
         with store_url(backend, args, data_dir) as url:
-            env = bench_env(data_dir, url)
+            # a fresh index prefix per run: an Elasticsearch outlives the data dir
+            env = {**bench_env(data_dir, url), "MAILARCHIVE_ES_INDEX_PREFIX": f"bench{size}t{int(time.time())}"}
             config = load_config(env=env)
             _load_directory(config, args.seed)
             _say(f"  {backend}: mailarchive import of {size:,} messages")
@@ -85,6 +86,9 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
                 _say(f"  {backend}: import failed: {imp['stderr_tail'][-400:]}")
             else:
                 out["search"] = _search_stages(config, env, args, skip, data_dir)
+            profile_n = args.profile if args.profile is not None else (0 if args.quick else 3000)
+            if profile_n and "profile" not in skip:
+                out["profile"] = _guarded("profile", lambda: _profile(info.paths(root), env, profile_n, args.seed, data_dir))
     except Unavailable as exc:
         _say(f"  {backend}: skipped ({exc})")
         out["skipped"] = str(exc)
@@ -92,6 +96,24 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
         if not args.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
     return out
+
+
+def _profile(paths: list[Path], env: dict[str, str], count: int, seed: int, data_dir: Path) -> dict:
+    """Stage costs and a cProfile of the pipeline, each in a fresh store of this backend."""
+    from bench.profile import profile_ingest, stage_costs
+
+    _say(f"  profiling the pipeline on {count:,} messages (single process, CPU time)")
+    result = {}
+    for name, func in (("stage_cpu_ms_per_msg", stage_costs), ("cprofile", profile_ingest)):
+        scratch = fresh_data_dir(data_dir.parent / f"{data_dir.name}-profile")
+        try:
+            scratch_env = {**env, "MAILARCHIVE_DATA_DIR": str(scratch),
+                           "MAILARCHIVE_ES_INDEX_PREFIX": f"profile{name[:5]}{int(time.time())}"}
+            result[name] = func(paths, load_config(env=scratch_env), count, seed)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    _say(f"  stage costs (CPU ms/msg): {result['stage_cpu_ms_per_msg']}")
+    return result
 
 
 def _load_directory(config, seed: int) -> None:
