@@ -13,7 +13,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from multiprocessing.pool import Pool
 
 from server.archiving import SKIPPED_DISABLED, archive_settings, is_enabled
@@ -25,6 +24,7 @@ from server.model import Message, now_utc
 from server.store.protocol import Store
 
 BATCH_SIZE = 200
+BATCH_BYTES = 32 * 1024 * 1024  # two batches are in memory at once (one parsing, one storing)
 _STATUS = {"created": "archived", "merged": "merged", "unchanged": "duplicate", "failed": "failed"}
 
 
@@ -61,8 +61,7 @@ class Ingestor:
     def ingest_many(self, items: Iterable[RawItem], *, pool: Pool | None = None,
                     batch_size: int = BATCH_SIZE) -> Iterator[IngestOutcome]:
         """Outcomes in input order. With ``pool``, batch N+1 is parsed while batch N is written."""
-        it = iter(items)
-        batches = iter(lambda: list(islice(it, batch_size)), [])
+        batches = _batches(items, batch_size, BATCH_BYTES)
         if pool is None:
             for batch in batches:
                 yield from self.store_batch([(item, parse(item.raw)) for item in batch])
@@ -104,6 +103,20 @@ class Ingestor:
             for (n, msg), result in zip(group, results, strict=True):
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
         return [o for o in outcomes if o is not None]
+
+
+def _batches(items: Iterable[RawItem], size: int, max_bytes: int) -> Iterator[list[RawItem]]:
+    """At most ``size`` messages and about ``max_bytes`` per batch: memory stays bounded with huge mail."""
+    batch: list[RawItem] = []
+    total = 0
+    for item in items:
+        batch.append(item)
+        total += len(item.raw)
+        if len(batch) >= size or total >= max_bytes:
+            yield batch
+            batch, total = [], 0
+    if batch:
+        yield batch
 
 
 def _unique_id_groups(docs: list[tuple[int, Message]]) -> Iterator[list[tuple[int, Message]]]:

@@ -182,3 +182,12 @@ def test_progress_line_on_a_terminal_and_silence_elsewhere(tmp_path, store, conf
     out = io.StringIO()
     print_summary(summary, out)
     assert "archived 9" in out.getvalue() and "malformed (archived with parse errors) 0" in out.getvalue()
+
+
+def test_batches_are_bounded_by_count_and_bytes():
+    from server.indexing.pipeline import RawItem, _batches
+
+    items = [RawItem(b"x" * size) for size in (10, 10, 50, 10, 10, 10)]
+    assert [len(b) for b in _batches(items, 3, 60)] == [3, 3]
+    assert [len(b) for b in _batches(items, 2, 1000)] == [2, 2, 2]
+    assert [len(b) for b in _batches(items, 10, 15)] == [2, 1, 2, 1]
