@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 ANCHOR_DIR_NAME = "audit-anchors"
 MAX_RACES = 50  # re-tries after losing the seq to another writer
 MAX_FAILURES = 3  # re-tries after the store failed outright
+ANCHOR_SYNC_EVERY = 100  # fsync the anchor file at every N-th entry (see anchors.py)
 
 
 class AuditUnavailable(RuntimeError):
@@ -122,6 +123,6 @@ class AuditLog:
     def _anchor(self, record: AuditRecord) -> None:
         """The entry is durable already; a failed anchor only narrows truncation detection."""
         try:
-            self.anchors.append(record.seq, record.hash)
+            self.anchors.append(record.seq, record.hash, sync=record.seq % ANCHOR_SYNC_EVERY == 0)
         except OSError as exc:
             log.error("audit anchor for seq %d not written to %s: %s", record.seq, self.anchors.path, exc)
