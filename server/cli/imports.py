@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
         summary = run_import(args.paths, store, config, mailbox=mailbox, workers=args.workers,
                              progress=None if args.json else sys.stderr)
-        result = Result.SUCCESS if not summary.failed else Result.FAILURE
+        result = Result.FAILURE if summary.failed or summary.unreadable_files else Result.SUCCESS
         try:
             audit.record(actor=CLI_ACTOR, role=CLI_ROLE, operation=Op.IMPORT, target=target,
                          details={"phase": "done", "mailbox": mailbox, **summary.to_dict()}, result=result)
@@ -59,4 +59,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_dict()))
     else:
         print_summary(summary)
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or summary.unreadable_files else 0

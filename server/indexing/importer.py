@@ -9,6 +9,7 @@ is needed, and nothing half-written can exist.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -23,6 +24,7 @@ from server.indexing.mailreaders import Source, discover, read_messages
 from server.indexing.pipeline import Ingestor, IngestOutcome, RawItem
 from server.store.protocol import Store
 
+log = logging.getLogger(__name__)
 _COUNTED = {"archived": "archived", "merged": "merged", "duplicate": "duplicates",
             "skipped_monitoring": "skipped_by_rule", "skipped_disabled": "skipped_by_rule", "failed": "failed"}
 
@@ -41,6 +43,7 @@ class ImportSummary:
     skipped_by_rule: int = 0  # monitoring copies
     malformed: int = 0
     failed: int = 0
+    unreadable_files: int = 0  # vanished or became unreadable during the import (exit code 1)
     seconds: float = 0.0
 
     def count(self, outcome: IngestOutcome) -> None:
@@ -106,11 +109,15 @@ def _pool(workers: int):  # noqa: ANN202 - a Pool or nullcontext(None)
 
 def _items(sources: list[Source], summary: ImportSummary) -> Iterator[RawItem]:
     for source in sources:
-        for number, (raw, delivered) in enumerate(read_messages(source)):
-            summary.read += 1
-            summary.bytes += len(raw)
-            origin = f"{source.path}#{number + 1}" if source.kind == "mbox" else str(source.path)
-            yield RawItem(raw, source="import", origin=origin, received_at=delivered)
+        try:
+            for number, (raw, delivered) in enumerate(read_messages(source)):
+                summary.read += 1
+                summary.bytes += len(raw)
+                origin = f"{source.path}#{number + 1}" if source.kind == "mbox" else str(source.path)
+                yield RawItem(raw, source="import", origin=origin, received_at=delivered)
+        except OSError as exc:  # removed or made unreadable since discovery: report, go on with the rest
+            summary.unreadable_files += 1
+            log.warning("cannot read %s: %s", source.path, exc.strerror or exc)
 
 
 def print_summary(summary: ImportSummary, stream: TextIO = sys.stdout) -> None:
@@ -120,5 +127,6 @@ def print_summary(summary: ImportSummary, stream: TextIO = sys.stdout) -> None:
         f"in {data['seconds']:.1f} s, {data['messages_per_second']:,.0f} msg/s\n"
         f"  archived {data['archived']:,}, merged into existing {data['merged']:,}, duplicates {data['duplicates']:,}, "
         f"skipped by rule {data['skipped_by_rule']:,}, malformed (archived with parse errors) {data['malformed']:,}, "
-        f"failed {data['failed']:,}; files skipped as not mail {data['skipped_files']:,}\n"
+        f"failed {data['failed']:,}; files skipped as not mail {data['skipped_files']:,}"
+        + (f", unreadable {data['unreadable_files']:,}" if data["unreadable_files"] else "") + "\n"
     )

@@ -58,9 +58,12 @@ def discover(paths: Iterable[str | os.PathLike]) -> tuple[list[Source], int]:
 
 def _source(path: Path, kind: str) -> Source:
     try:
-        return Source(path, kind, path.stat().st_size)
+        size = path.stat().st_size
     except OSError as exc:
         raise ImportPathError(f"cannot read {path}: {exc.strerror}") from None
+    if not os.access(path, os.R_OK):
+        raise ImportPathError(f"cannot read {path}: permission denied")
+    return Source(path, kind, size)
 
 
 def _walk(directory: Path) -> Iterator[tuple[Path, str | None]]:

@@ -191,3 +191,14 @@ def test_batches_are_bounded_by_count_and_bytes():
     assert [len(b) for b in _batches(items, 3, 60)] == [3, 3]
     assert [len(b) for b in _batches(items, 2, 1000)] == [2, 2, 2]
     assert [len(b) for b in _batches(items, 10, 15)] == [2, 1, 2, 1]
+
+
+def test_a_file_vanishing_during_the_import_is_counted_and_the_rest_imported(tmp_path):
+    from server.indexing.importer import ImportSummary, _items
+    from server.indexing.mailreaders import Source
+
+    (tmp_path / "ok.eml").write_bytes(make_mail())
+    sources = [Source(tmp_path / "gone.eml", "eml", 10), Source(tmp_path / "ok.eml", "eml", 10)]
+    summary = ImportSummary()
+    assert len(list(_items(sources, summary))) == 1
+    assert (summary.unreadable_files, summary.read) == (1, 1)
