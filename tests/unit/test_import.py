@@ -202,3 +202,15 @@ def test_a_file_vanishing_during_the_import_is_counted_and_the_rest_imported(tmp
     summary = ImportSummary()
     assert len(list(_items(sources, summary))) == 1
     assert (summary.unreadable_files, summary.read) == (1, 1)
+
+
+def test_attachment_names_of_nested_messages_and_cjk_names_are_searchable(tmp_path, store, config):
+    from tests.support.mail import nested
+
+    inner = make_mail(subject="Signed contract", attachments=[("合同终稿.pdf", b"%PDF-1.4", "application/pdf")])
+    (tmp_path / "fwd.eml").write_bytes(nested("Fwd: contract", inner, name="contract-mail.eml"))
+    run_import([str(tmp_path)], store, config, workers=1)
+    [found] = find(store, keyword="终稿", scope="attachment")
+    assert found.attachment_names == ["contract-mail.eml", "合同终稿.pdf"]
+    assert find(store, keyword="contract mail", scope="attachment")[0].id == found.id
+    assert find(store, keyword="终稿", scope="subject,body") == []
