@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "bench",
     "user",
     "archiving",
+    "demo",
 ]
 
 
