@@ -68,7 +68,8 @@ class ParsedMail:
     attachments: list[Attachment] = field(default_factory=list)
     content_types: set[str] = field(default_factory=set)  # every MIME type in the tree (DSN/MDN detection)
     report_type: str = ""  # multipart/report; report-type=...
-    headers: dict[str, list[str]] = field(default_factory=dict)  # top-level fields, lower-case names, decoded
+    headers: dict[str, list[str]] = field(default_factory=dict)  # top-level fields by lower-case name, raw
+    # text unfolded (encoded words kept as written: the rules only look at ASCII verdicts and markers)
     parse_errors: list[str] = field(default_factory=list)
 
 
