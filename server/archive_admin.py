@@ -35,12 +35,14 @@ class ArchiveSummary:
 
 
 def archivable_mailboxes(store: Store, internal_domains: tuple[str, ...]) -> int:
-    """Active accounts whose domain is internal; every active account when no domain is configured."""
+    """Active accounts on an internal domain (or a subdomain of one, as ingestion counts them);
+    every active account when no internal domain is configured."""
     accounts = store.list_accounts(status=AccountStatus.ACTIVE)
     if not internal_domains:
         return len(accounts)
-    domains = set(internal_domains)
-    return sum(1 for a in accounts if a.address.rpartition("@")[2].lower() in domains)
+    suffixes = tuple("." + d for d in internal_domains)
+    domains = (a.address.rpartition("@")[2].lower() for a in accounts)
+    return sum(1 for d in domains if d in internal_domains or d.endswith(suffixes))
 
 
 def archive_summary(store: Store, config: Config) -> ArchiveSummary:

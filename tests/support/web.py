@@ -4,18 +4,18 @@ Usage (each test module defines its own small fixtures, Flask-tutorial style)::
 
     @pytest.fixture
     def app(config):
-        app = make_app(config)
-        yield app
-        close_app(app)
+        with running_app(config, {"alice": Role.ARCHIVE_ADMIN}) as app:
+            yield app
 
     def test_x(app):
-        client = app.test_client()
-        login(client, "alice", add_user(app, "alice", Role.ARCHIVE_ADMIN))
+        client = signed_in(app, "alice")
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -41,6 +41,25 @@ def make_app(config: Config, **overrides: Any) -> Flask:
 
 def close_app(app: Flask) -> None:
     services_of(app).close()
+
+
+@contextmanager
+def running_app(config: Config, users: Mapping[str, str] | None = None, **overrides: Any) -> Iterator[Flask]:
+    """``make_app`` with console users already added (name -> role, password ``PASSWORD``), closed after."""
+    app = make_app(config, **overrides)
+    try:
+        for username, role in (users or {}).items():
+            add_user(app, username, role)
+        yield app
+    finally:
+        close_app(app)
+
+
+def signed_in(app: Flask, username: str, password: str = PASSWORD) -> FlaskClient:
+    """A test client with a session of ``username``."""
+    client = app.test_client()
+    assert login(client, username, password).status_code == 302, f"{username} could not sign in"
+    return client
 
 
 def add_user(app: Flask, username: str, role: str, password: str = PASSWORD) -> str:

@@ -14,15 +14,22 @@ from server.users import Role
 from server.web.context import services_of
 from server.web.nav import first_page
 from server.web.security import SECRET_FILE
-from tests.support.web import PASSWORD, add_user, api_token, close_app, csrf_token, login, make_app
+from tests.support.web import (
+    PASSWORD,
+    add_user,
+    api_token,
+    close_app,
+    csrf_token,
+    login,
+    make_app,
+    running_app,
+)
 
 
 @pytest.fixture
 def app(config) -> Iterator[Flask]:
-    app = make_app(config)
-    add_user(app, "alice", Role.ARCHIVE_ADMIN)
-    yield app
-    close_app(app)
+    with running_app(config, {"alice": Role.ARCHIVE_ADMIN}) as app:
+        yield app
 
 
 def url_for_nav(app: Flask, username: str) -> str:
