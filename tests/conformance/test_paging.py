@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import timedelta
 
 import pytest
@@ -94,3 +95,18 @@ def test_time_range_edges_are_inclusive(store: Store) -> None:
     assert store.count(exact) == 2
     narrow = crit(from_="2024-03-19T23:59:59.999", to="2024-03-20T00:00:00")
     assert [m.id for m in store.search(narrow).results] == ["first", "before"]
+
+
+def test_scan_memory_stays_flat(store: Store) -> None:
+    """Streaming 1,500 messages of 8 KB (12 MB of text) holds only about one batch at a time."""
+    body = "lorem ipsum dolor " * 450
+    for start in range(0, 1500, 500):
+        put(store, [make(f"big-{n:04d}", date=day(1 + n % 28), body=body) for n in range(start, start + 500)])
+    tracemalloc.start()
+    try:
+        seen = sum(1 for _ in store.scan(crit(), batch_size=50))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seen == 1500
+    assert peak < 4_000_000, f"scan held {peak} bytes"

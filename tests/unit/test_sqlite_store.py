@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,4 +107,28 @@ def test_probing_large_key_sets_finds_the_same(tmp_path: Path, monkeypatch: pyte
     loaded = all_pages(store, crit(**params), 4)
     monkeypatch.setattr(query, "LARGE_SET", 0)
     assert all_pages(store, crit(**params), 4) == loaded
+    store.close()
+
+
+def test_threads_share_one_store(tmp_path: Path) -> None:
+    """Writers and readers on several threads of one process, each on its own connection."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for batch in range(5):
+                store.put_messages([make(f"th{n}-{batch}-{i}", date=day(1 + i), mailboxes=[f"t{n}@corp.example"]) for i in range(20)])
+                page = store.search(crit(mailbox=f"t{n}@corp.example"), limit=10)
+                assert page.total == 20 * (batch + 1)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count() == 400
     store.close()
