@@ -43,6 +43,9 @@ _SERIOUS_DEFECTS = {
     "HeaderParsingLimitDefect",
 }
 MAX_ADDRESS_FIELD = 100_000
+MAX_MULTIPARTS = 300  # real mail has a handful of multipart containers; thousands are an attack
+MAX_SCANNED_FOR_BOUNDARIES = 4 * 1024 * 1024
+_BOUNDARY = re.compile(rb"(?i)boundary\s*=")
 _LOOSE_ADDR = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _COMPLEX = re.compile(r'["()\\:;]')
 _SIMPLE = re.compile(r"^(?:([^<>@]*?)\s*<([^<>\s]+)>|([^<>\s]+))$")
@@ -108,6 +111,10 @@ def message_tree(raw: bytes, errors: list[str]) -> email.message.Message | None:
     every field is read raw and decoded by ``charsets``, so the structured header objects of the
     default policy would only cost time (a third of building the tree).
     """
+    containers = len(_BOUNDARY.findall(raw, 0, MAX_SCANNED_FOR_BOUNDARIES))
+    if containers > MAX_MULTIPARTS:  # hostile nesting: the stdlib needs seconds to give up on it
+        errors.append(f"mime: {containers} multipart containers, more than {MAX_MULTIPARTS}; body not indexed")
+        return None
     parser = eml_parser_instance()
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)

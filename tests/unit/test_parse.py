@@ -139,6 +139,7 @@ def test_date_in_utc_missing_or_unreadable(date_header, expected, error):
         b"Content-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64\r\n",
         b"From: " + b"(" * 5000 + b"a@b.c\r\n\r\n",
         b"Subject: " + b"a" * 200_000 + b"\r\n\r\nbody",
+        b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(3000)),
     ],
 )
 def test_broken_input_never_raises(raw):
