@@ -170,7 +170,7 @@ def _add_nested(part: email.message.Message, parts: Parts, depth: int) -> None:
         data = inner.as_string(policy=_SERIALIZE).encode("utf-8", "surrogateescape")
     name = _filename(part)
     if not name:
-        subject, _ = decode_param(str(inner.get("subject", "") or ""))
+        subject, _ = decode_param(_raw_header(inner, "subject") or "")
         name = f"{subject.strip()[:120]}.eml" if subject.strip() else ""
     parts.attachments.append((_describe(name, part.get_content_type(), data), data))
     _walk(inner, parts, nested=True, depth=depth + 1)

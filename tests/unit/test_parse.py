@@ -110,10 +110,10 @@ def test_nested_message_attachment_names_are_searchable():
     assert "Forwarding" in mail.body_text
 
 
-def test_unnamed_nested_message_is_named_after_its_subject():
-    inner = make_mail(subject="Budget 2024")
-    raw = nested("Fwd", inner, name="")
-    assert attachment_names(parse(raw))[0] == "Budget 2024.eml"
+@pytest.mark.parametrize("subject", ["Budget 2024", "预算 2024 年度"])
+def test_unnamed_nested_message_is_named_after_its_subject(subject):
+    raw = nested("Fwd", make_mail(subject=subject), name="")
+    assert attachment_names(parse(raw))[0] == f"{subject}.eml"
 
 
 @pytest.mark.parametrize(
