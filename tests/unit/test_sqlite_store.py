@@ -31,8 +31,7 @@ def _writer(path: str, n: int) -> None:
 
 
 def test_several_processes_write_one_file(tmp_path: Path) -> None:
-    path = tmp_path / "archive.sqlite3"
-    SqliteStore(path).close()
+    path = tmp_path / "archive.sqlite3"  # created by whichever writer comes first
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(str(path), n)) for n in range(WRITERS)]
     for p in procs:
