@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from server.audit.log import AuditLog, AuditUnavailable
 from server.audit.operations import Op
@@ -54,13 +55,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"total": page.total, "results": [m.summary() for m in page.results]}, ensure_ascii=False))
     else:
-        _print_table(page.results, page.total)
+        _print_table(page.results, page.total, ZoneInfo(config.timezone))
     return 0
 
 
-def _print_table(results: list[Message], total: int) -> None:
+def _print_table(results: list[Message], total: int, zone: ZoneInfo) -> None:
+    """One line a message, times in the configured zone (the zone the --from/--to dates are in)."""
     for m in results:
         subject = m.subject if len(m.subject) <= SUBJECT_WIDTH else m.subject[: SUBJECT_WIDTH - 1] + "…"
-        print(f"{m.date:%Y-%m-%d %H:%M}  {m.sender or '-':<32}  {subject or '(no subject)'}  [{m.id}]")
+        print(f"{m.date.astimezone(zone):%Y-%m-%d %H:%M}  {m.sender or '-':<32}  {subject or '(no subject)'}  [{m.id}]")
     shown = f"{len(results)} of {total}" if len(results) < total else f"{total}"
     print(f"{shown} message{'s' if total != 1 else ''}")

@@ -79,6 +79,12 @@ def test_search_table(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert lines[-1] == "2 of 8 messages"
 
 
+def test_search_table_shows_the_configured_time_zone(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MAILARCHIVE_TIMEZONE", "Asia/Shanghai")
+    assert main(["search", "--from", "2024-03-08", "--to", "2024-03-08"]) == 0
+    assert capsys.readouterr().out.startswith("2024-03-08 18:00  news@external.com")
+
+
 def test_search_is_audited(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "budget"]) == 0
     [entry] = audited("search")
