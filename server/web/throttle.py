@@ -14,6 +14,8 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 
+MAX_KEYS = 10_000  # tracked (address, name) pairs before expired ones are swept
+
 
 class LoginThrottle:
     def __init__(
@@ -44,6 +46,8 @@ class LoginThrottle:
     def failed(self, ip: str, username: str) -> None:
         with self._lock:
             now = self.clock()
+            if len(self._failures) >= MAX_KEYS:  # many sprayed names: drop what has expired
+                self._forget_expired(now)
             self._failures[("ip", ip)].append(now)
             self._failures[(ip, username.lower())].append(now)
 
@@ -51,6 +55,10 @@ class LoginThrottle:
         """A correct password clears that user's count from that address (not the address's)."""
         with self._lock:
             self._failures.pop((ip, username.lower()), None)
+
+    def _forget_expired(self, now: float) -> None:
+        for key in [k for k, times in self._failures.items() if not times or times[-1] <= now - self.window]:
+            del self._failures[key]
 
     def _wait(self, key: tuple[str, str], limit: int, now: float) -> int:
         times = self._failures.get(key)
