@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import TextIO
 
 from server.config import Config
+from server.indexing.checkpoints import FileTracker
 from server.indexing.mailreaders import Source, discover, read_messages
 from server.indexing.pipeline import Ingestor, IngestOutcome, RawItem
 from server.store.protocol import Store
@@ -44,6 +45,8 @@ class ImportSummary:
     malformed: int = 0
     failed: int = 0
     unreadable_files: int = 0  # vanished or became unreadable during the import (exit code 1)
+    already_imported_files: int = 0  # mbox files stored completely by an earlier run: not read again
+    already_imported_messages: int = 0
     seconds: float = 0.0
 
     def count(self, outcome: IngestOutcome) -> None:
@@ -88,13 +91,15 @@ def run_import(paths: Sequence[str], store: Store, config: Config, *, mailbox: s
     """Import everything under ``paths``; raises ImportPathError (before writing anything) for a bad path."""
     sources, skipped = discover(paths)
     summary = ImportSummary(files=len(sources), skipped_files=skipped)
+    tracker = FileTracker(store, sources, mailbox)
     bar = Progress(progress, sum(s.size for s in sources))
     ingestor = Ingestor(store, config, extra_mailboxes=[mailbox] if mailbox else ())
     workers = workers if workers is not None else (os.cpu_count() or 1)
     started = time.monotonic()
     with _pool(workers) as pool:
-        for outcome in ingestor.ingest_many(_items(sources, summary), pool=pool):
+        for outcome in ingestor.ingest_many(_items(sources, summary, tracker, bar), pool=pool):
             summary.count(outcome)
+            tracker.outcome(outcome)
             bar.update(summary)
     summary.seconds = time.monotonic() - started
     bar.update(summary, final=True)
@@ -107,17 +112,27 @@ def _pool(workers: int):  # noqa: ANN202 - a Pool or nullcontext(None)
     return multiprocessing.get_context("fork").Pool(workers)
 
 
-def _items(sources: list[Source], summary: ImportSummary) -> Iterator[RawItem]:
-    for source in sources:
+def _items(sources: list[Source], summary: ImportSummary, tracker: FileTracker, bar: Progress) -> Iterator[RawItem]:
+    for index, source in enumerate(sources):
+        earlier = tracker.completed_before(index)
+        if earlier is not None:
+            summary.already_imported_files += 1
+            summary.already_imported_messages += earlier
+            bar.total -= source.size
+            continue
+        count = 0
         try:
-            for number, (raw, delivered) in enumerate(read_messages(source)):
+            for count, (raw, delivered) in enumerate(read_messages(source), start=1):
                 summary.read += 1
                 summary.bytes += len(raw)
-                origin = f"{source.path}#{number + 1}" if source.kind == "mbox" else str(source.path)
+                origin = f"{source.path}#{count}" if source.kind == "mbox" else str(source.path)
+                tracker.message_read(index)
                 yield RawItem(raw, source="import", origin=origin, received_at=delivered)
         except OSError as exc:  # removed or made unreadable since discovery: report, go on with the rest
             summary.unreadable_files += 1
             log.warning("cannot read %s: %s", source.path, exc.strerror or exc)
+            continue
+        tracker.file_read(index, count)
 
 
 def print_summary(summary: ImportSummary, stream: TextIO = sys.stdout) -> None:
@@ -128,5 +143,7 @@ def print_summary(summary: ImportSummary, stream: TextIO = sys.stdout) -> None:
         f"  archived {data['archived']:,}, merged into existing {data['merged']:,}, duplicates {data['duplicates']:,}, "
         f"skipped by rule {data['skipped_by_rule']:,}, malformed (archived with parse errors) {data['malformed']:,}, "
         f"failed {data['failed']:,}; files skipped as not mail {data['skipped_files']:,}"
-        + (f", unreadable {data['unreadable_files']:,}" if data["unreadable_files"] else "") + "\n"
+        + (f", unreadable {data['unreadable_files']:,}" if data["unreadable_files"] else "")
+        + (f"; {data['already_imported_files']:,} mbox files ({data['already_imported_messages']:,} messages)"
+           " already imported earlier, not read again" if data["already_imported_files"] else "") + "\n"
     )

@@ -82,8 +82,22 @@ def test_import_tree_then_reimport_adds_nothing(tmp_path, store, config):
         expected = raw.replace(b"\r\n", b"\n") if name in ("m2", "m3", "m4") else raw  # mbox stores LF
         assert store.get_raw(found.sha256) == expected
     again = run_import([str(tmp_path / "mail")], store, config, workers=1)
-    assert (again.read, again.archived, again.duplicates) == (9, 0, 9)
+    assert (again.read, again.archived, again.duplicates) == (6, 0, 6)
+    assert (again.already_imported_files, again.already_imported_messages) == (1, 3)  # the complete mbox
     assert store.count() == 9
+
+
+def test_a_completed_mbox_is_read_again_only_if_it_changed_or_for_another_mailbox(tmp_path, store, config):
+    box = tmp_path / "box.mbox"
+    box.write_bytes(mbox_of([make_mail(subject=f"Box {n}") for n in range(3)]))
+    assert run_import([str(box)], store, config, workers=1).archived == 3
+    assert run_import([str(box)], store, config, workers=1).already_imported_messages == 3
+    other = run_import([str(box)], store, config, mailbox="ann@corp.example", workers=1)
+    assert (other.read, other.merged) == (3, 3)
+    with box.open("ab") as fh:
+        fh.write(mbox_of([make_mail(subject="Box 3")]))
+    grown = run_import([str(box)], store, config, workers=1)
+    assert (grown.read, grown.archived, grown.duplicates, grown.already_imported_files) == (4, 1, 3, 0)
 
 
 def test_mailbox_option_adds_the_mailbox_and_merges_with_existing_copies(tmp_path, store, config):
@@ -193,14 +207,15 @@ def test_batches_are_bounded_by_count_and_bytes():
     assert [len(b) for b in _batches(items, 10, 15)] == [2, 1, 2, 1]
 
 
-def test_a_file_vanishing_during_the_import_is_counted_and_the_rest_imported(tmp_path):
-    from server.indexing.importer import ImportSummary, _items
+def test_a_file_vanishing_during_the_import_is_counted_and_the_rest_imported(tmp_path, store):
+    from server.indexing.checkpoints import FileTracker
+    from server.indexing.importer import ImportSummary, Progress, _items
     from server.indexing.mailreaders import Source
 
     (tmp_path / "ok.eml").write_bytes(make_mail())
     sources = [Source(tmp_path / "gone.eml", "eml", 10), Source(tmp_path / "ok.eml", "eml", 10)]
     summary = ImportSummary()
-    assert len(list(_items(sources, summary))) == 1
+    assert len(list(_items(sources, summary, FileTracker(store, sources, None), Progress(None, 20)))) == 1
     assert (summary.unreadable_files, summary.read) == (1, 1)
 
 
