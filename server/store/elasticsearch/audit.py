@@ -1,0 +1,113 @@
+"""The audit log in Elasticsearch: one index (``<prefix>-audit``, mapping ``mappings/audit-v1.json``),
+document ``_id`` = ``seq``.
+
+Append-only by construction: entries are written with ``op_type=create``, which fails with a
+conflict when that ``_id`` exists, so two writers racing for a seq cannot both win and nothing the
+application does overwrites an entry. "seq = last + 1" is checked with a real-time GET of
+``seq - 1`` (GETs see unrefreshed writes), so a gap is refused too. Each append refreshes the
+index, so the next ``audit_last`` search — from any process — sees it.
+
+``search_text`` holds the lower-cased target + details for the keyword filter (a ``wildcard``
+query on a keyword field: a substring match, with the user's ``*``/``?`` escaped).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
+
+from server.audit.chain import record_from_dict, record_to_dict, search_text
+from server.model import format_time
+from server.store.protocol import AuditQuery, AuditRecord, StoreError
+
+MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "audit-v1.json"
+SCAN_BATCH = 1000
+_ERRORS = (ApiError, TransportError)
+
+
+def audit_doc(record: AuditRecord) -> dict[str, Any]:
+    return {**record_to_dict(record), "search_text": search_text(record)}
+
+
+def audit_index_body() -> dict[str, Any]:
+    return json.loads(MAPPING.read_text(encoding="utf-8"))
+
+
+def _escape_wildcard(text: str) -> str:
+    return "".join("\\" + c if c in "\\*?" else c for c in text)
+
+
+def _filters(query: AuditQuery) -> list[dict[str, Any]]:
+    filters: list[dict[str, Any]] = [{"range": {"time": {"gte": format_time(query.start), "lte": format_time(query.end)}}}]
+    for field in ("actor", "operation"):
+        if getattr(query, field):
+            filters.append({"term": {field: getattr(query, field)}})
+    if query.keyword:
+        filters.append({"wildcard": {"search_text": {"value": f"*{_escape_wildcard(query.keyword.lower())}*"}}})
+    return filters
+
+
+def _records(response: Any) -> list[AuditRecord]:
+    return [record_from_dict(hit["_source"]) for hit in response["hits"]["hits"]]
+
+
+class AuditMixin:
+    """Needs ``self.es`` (the client) and ``self.audit_index`` (the index or alias name)."""
+
+    es: Elasticsearch
+    audit_index: str
+
+    def ensure_audit_index(self) -> None:
+        """Create the audit index with its strict mapping if it does not exist (idempotent)."""
+        try:
+            if not self.es.indices.exists(index=self.audit_index):
+                self.es.indices.create(index=self.audit_index, **audit_index_body())
+        except ApiError as exc:
+            if "resource_already_exists" not in str(exc):
+                raise StoreError(f"cannot create audit index {self.audit_index}: {exc}") from exc
+
+    def audit_append(self, record: AuditRecord) -> None:
+        try:
+            if record.seq > 1 and not self.es.exists(index=self.audit_index, id=str(record.seq - 1)):
+                raise StoreError(f"audit seq {record.seq} refused: entry {record.seq - 1} does not exist")
+            self.es.create(index=self.audit_index, id=str(record.seq), document=audit_doc(record), refresh=True)
+        except ConflictError as exc:
+            raise StoreError(f"audit seq {record.seq} refused: it exists already") from exc
+        except _ERRORS as exc:
+            raise StoreError(f"audit entry {record.seq} not written to {self.audit_index}: {exc}") from exc
+
+    def _audit_search(self, **body: Any) -> Any:
+        try:
+            return self.es.search(index=self.audit_index, **body)
+        except _ERRORS as exc:
+            raise StoreError(f"audit search on {self.audit_index} failed: {exc}") from exc
+
+    def audit_last(self) -> AuditRecord | None:
+        records = _records(self._audit_search(query={"match_all": {}}, sort=[{"seq": "desc"}], size=1))
+        return records[0] if records else None
+
+    def audit_query(self, query: AuditQuery) -> tuple[int, list[AuditRecord]]:
+        body: dict[str, Any] = {
+            "query": {"bool": {"filter": _filters(query)}}, "sort": [{"seq": "desc"}], "size": query.limit,
+            "track_total_hits": True,
+        }  # fmt: skip
+        if query.after_seq is not None:
+            body["search_after"] = [query.after_seq]  # total still counts every match
+        response = self._audit_search(**body)
+        return response["hits"]["total"]["value"], _records(response)
+
+    def audit_scan(self, *, from_seq: int = 1) -> Iterator[AuditRecord]:
+        after: list[int] | None = None
+        while True:
+            extra = {"search_after": after} if after else {}
+            response = self._audit_search(query={"range": {"seq": {"gte": from_seq}}}, sort=[{"seq": "asc"}],
+                                          size=SCAN_BATCH, **extra)  # fmt: skip
+            hits = response["hits"]["hits"]
+            yield from _records(response)
+            if len(hits) < SCAN_BATCH:
+                return
+            after = hits[-1]["sort"]
