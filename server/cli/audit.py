@@ -15,6 +15,7 @@ from server.audit.operations import Op
 from server.audit.query import csv_lines, iter_matches, parse_audit_query, query_page
 from server.audit.verify import verify
 from server.cli.common import config_from_env, opened_store
+from server.store import StoreError
 
 CLI_ACTOR = "cli"
 CLI_ROLE = "operator"
@@ -43,7 +44,11 @@ def run_verify(args: argparse.Namespace) -> int:
     config = config_from_env()
     with opened_store(config) as store:
         log = AuditLog.for_config(store, config)
-        verdict = verify(store, log.anchors)
+        try:
+            verdict = verify(store, log.anchors)
+        except StoreError as exc:
+            print(f"mailarchive: error: the audit log could not be read, nothing verified: {exc}", file=sys.stderr)
+            return 1
         if not verdict.ok:
             where = f"first bad entry: {verdict.first_bad}: " if verdict.first_bad else ""
             print(f"audit log TAMPERED: {where}{verdict.reason}", file=sys.stderr)
