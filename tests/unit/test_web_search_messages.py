@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
+from pathlib import Path
 
 from server.audit.operations import Op
 from tests.support.web import api_token, csrf_token
@@ -137,3 +139,12 @@ def test_other_roles_get_403_and_nothing_is_audited_as_read(app) -> None:  # noq
     assert others[0].post("/api/v1/messages/export", json={"ids": [app.sample_ids["contract"]]},
                           headers={"X-CSRFToken": csrf_token(others[0], "/")}).status_code == 403
     assert audit_entries(app, Op.MESSAGE_VIEW) == [] and audit_entries(app, Op.ATTACHMENT_DOWNLOAD) == []
+
+
+def test_every_messages_api_route_is_in_the_openapi_file(app) -> None:  # noqa: ANN001
+    spec = (Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^  (/messages\S*):$", spec, re.MULTILINE))
+    routes = {re.sub(r"<(?:int:)?(\w+)>", lambda m: "{" + {"message_id": "id", "index": "n"}[m.group(1)] + "}",
+                     rule.rule.removeprefix("/api/v1"))
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/messages")}
+    assert routes == documented
