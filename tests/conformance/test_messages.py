@@ -82,6 +82,16 @@ def test_strict_schema_rejects_an_unknown_field(store: Store) -> None:
     assert store.count() == 1
 
 
+def test_a_mistyped_field_fails_only_that_message(store: Store) -> None:
+    bad_message, bad_raw = make("mistyped")
+    bad_message.size = "big"  # type: ignore[assignment]
+    results = store.put_messages([(bad_message, bad_raw), make("fine")])
+    store.refresh()
+    assert [r.status for r in results] == ["failed", "created"]
+    assert results[0].error
+    assert store.get_message("mistyped") is None and store.get_message("fine") is not None
+
+
 RAWS = {
     "crlf": b"Subject: crlf\r\n\r\nline one\r\nline two\r\n",
     "bare-lf": b"Subject: lf\n\nline one\nline two\n",

@@ -87,6 +87,16 @@ def test_raw_bytes_must_match_the_sha256(tmp_path: Path) -> None:
     store.close()
 
 
+def test_wrongly_typed_lists_are_refused(tmp_path: Path) -> None:
+    """A string where a list belongs would otherwise be indexed character by character."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    message, raw = make("str-mailbox")
+    message.mailboxes = "alice@corp.example"  # type: ignore[assignment]
+    results = store.put_messages([(message, raw), make("ok")])
+    assert [r.status for r in results] == ["failed", "created"] and "mailboxes" in results[0].error
+    store.close()
+
+
 def test_many_messages_in_one_millisecond(tmp_path: Path) -> None:
     """Same-date messages share a rid group; order inside it is by id, whatever the arrival order."""
     store = SqliteStore(tmp_path / "archive.sqlite3")

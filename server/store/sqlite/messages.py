@@ -19,7 +19,7 @@ from server.query.tokenize import index_text
 from server.store.protocol import PutResult, StoreError
 from server.store.sqlite import codec
 from server.store.sqlite.keys import ARRAY_KINDS, SENDER, first_rid, key, last_rid, to_ms
-from server.store.sqlite.schema import unknown_fields
+from server.store.sqlite.schema import mistyped_fields, unknown_fields
 
 # Attachment names are indexed as one text with this token between names, so that a phrase cannot
 # match across two names (Elasticsearch keeps a position gap between array values). The Python
@@ -39,6 +39,8 @@ class _Prepared:
 
     message: Message
     doc: dict
+    packed: bytes  # the document, compressed
+    keys: set[str]  # its message_keys rows
     raw: bytes  # compressed
     raw_size: int
     text: tuple[str, str, str]  # subject, body, attachment names: pre-tokenized
@@ -59,13 +61,16 @@ def _prepare(message: Message, raw: bytes) -> _Prepared:
     extra = unknown_fields(doc)
     if extra:
         raise Rejected(f"unknown field(s) {', '.join(extra)}: not in the archive schema")
+    mistyped = mistyped_fields(doc)
+    if mistyped:
+        raise Rejected(f"field(s) {', '.join(mistyped)} have the wrong type for the archive schema")
     if not message.id:
         raise Rejected("message has no id")
     if hashlib.sha256(raw).hexdigest() != message.sha256:
         raise Rejected(f"sha256 {message.sha256!r} does not match the raw bytes")
     names = NAME_GAP.join(index_text(n) for n in message.attachment_names)
     text = (index_text(message.subject), index_text(message.body_text), names)
-    return _Prepared(message, doc, codec.compress(raw), len(raw), text)
+    return _Prepared(message, doc, codec.pack_doc(doc), message_keys(doc), codec.compress(raw), len(raw), text)
 
 
 def message_keys(doc: dict) -> set[str]:
@@ -132,12 +137,12 @@ def _put_one(conn: sqlite3.Connection, item: _Prepared) -> PutResult:
         return PutResult(message.id, "failed", f"more than {last_rid(0) + 1} messages dated {message.date.isoformat()}")
     rid = first_rid(date_ms) if top is None else top + 1
     conn.execute("INSERT INTO messages (rid, id, date_ms) VALUES (?, ?, ?)", (rid, message.id, date_ms))
-    conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, codec.pack_doc(item.doc)))
+    conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, item.packed))
     conn.execute("INSERT INTO message_text (rowid, subject, body, attachment) VALUES (?, ?, ?, ?)", (rid, *item.text))
     conn.execute(
         "INSERT OR IGNORE INTO raws (sha256, size, data) VALUES (?, ?, ?)", (message.sha256, item.raw_size, item.raw)
     )
-    _add_keys(conn, rid, message_keys(item.doc), item.doc.get("mailboxes") or [])
+    _add_keys(conn, rid, item.keys, item.doc["mailboxes"])
     return PutResult(message.id, "created")
 
 

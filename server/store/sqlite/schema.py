@@ -116,3 +116,17 @@ def unknown_fields(doc: dict) -> list[str]:
     for attachment in doc.get("attachments") or []:
         extra += [f"attachments.{k}" for k in sorted(set(attachment) - ATTACHMENT_FIELDS)]
     return extra
+
+
+_STRINGS = ("id", "sha256", "message_id", "subject", "sender", "sender_name", "body_text")
+_STRING_LISTS = ("recipients", "to", "cc", "bcc", "attachment_names", "mailboxes", "departments", "department_paths",
+                 "flags", "parse_errors")  # fmt: skip
+
+
+def mistyped_fields(doc: dict) -> list[str]:
+    """Fields whose values the schema cannot hold (Elasticsearch would refuse them at indexing)."""
+    bad = [f for f in _STRINGS if not isinstance(doc.get(f), str)]
+    bad += [f for f in _STRING_LISTS if not isinstance(doc.get(f), list) or not all(isinstance(v, str) for v in doc[f])]
+    if not isinstance(doc.get("size"), int) or isinstance(doc.get("size"), bool):
+        bad.append("size")
+    return bad
