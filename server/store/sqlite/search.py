@@ -39,12 +39,14 @@ class Row(NamedTuple):
     date_ms: int
 
 
-def _rows(conn: sqlite3.Connection, plan: Plan, lo: int, hi: int, limit: int | None = None) -> list[Row]:
-    """Matches in the rid range [lo, hi], newest first by rid (same-millisecond order unsorted)."""
+def _rids(conn: sqlite3.Connection, plan: Plan, lo: int, hi: int, limit: int | None = None) -> list[int]:
+    """Matching rids in the range [lo, hi], newest first (same-millisecond order unsorted)."""
     sql, params = plan.rids_sql(lo, hi, limit)
-    rids = [rid for (rid,) in conn.execute(sql, params)]
-    if not rids:
-        return []
+    return [rid for (rid,) in conn.execute(sql, params)]
+
+
+def _rows(conn: sqlite3.Connection, rids: list[int]) -> list[Row]:
+    """The (rid, id, date) of each rid, in the given order."""
     found: dict[int, Row] = {}
     for start in range(0, len(rids), 500):
         chunk = rids[start : start + 500]
@@ -59,7 +61,7 @@ def _sort(rows: list[Row]) -> list[Row]:
 
 def _group_rows(conn: sqlite3.Connection, plan: Plan, date_ms: int, before_id: str | None, limit: int) -> list[Row]:
     """Matches dated ``date_ms`` (one rid group), id descending, ids below ``before_id`` if given."""
-    rows = _rows(conn, plan, max(plan.lo, first_rid(date_ms)), min(plan.hi, last_rid(date_ms)))
+    rows = _rows(conn, _rids(conn, plan, max(plan.lo, first_rid(date_ms)), min(plan.hi, last_rid(date_ms))))
     if before_id is not None:
         rows = [r for r in rows if r.id < before_id]
     return sorted(rows, key=lambda r: r.id, reverse=True)[:limit]
@@ -69,8 +71,8 @@ def _all_rows_if_few(conn: sqlite3.Connection, plan: Plan) -> list[Row] | None:
     """All matches in search order when there are at most FEW (one walk gives total and page;
     otherwise the count and the page are separate statements, and a selective filter over a
     large driver would be walked three times)."""
-    rows = _rows(conn, plan, plan.lo, plan.hi, FEW + 1)
-    return None if len(rows) > FEW else _sort(rows)
+    rids = _rids(conn, plan, plan.lo, plan.hi, FEW + 1)
+    return None if len(rids) > FEW else _sort(_rows(conn, rids))
 
 
 def _page_rows(conn: sqlite3.Connection, plan: Plan, limit: int, after: tuple[int, str] | None) -> list[Row]:
@@ -83,7 +85,7 @@ def _page_rows(conn: sqlite3.Connection, plan: Plan, limit: int, after: tuple[in
     need = limit - len(out)
     if need <= 0 or upper < plan.lo:
         return out
-    rows = _rows(conn, plan, plan.lo, upper, need)
+    rows = _rows(conn, _rids(conn, plan, plan.lo, upper, need))
     if len(rows) < need:
         return out + _sort(rows)
     last_group = group_of(rows[-1].rid)  # may be cut short: fetch it whole, in id order
