@@ -38,14 +38,16 @@ def _parse_function(kind: str):
     return _eml_parser().decode_email_bytes
 
 
-def _worker(kind: str, paths: list[str], share: int, shares: int) -> tuple[int, int, int, float]:
-    """Parse every ``shares``-th message starting at ``share``; returns (ok, failed, bytes, cpu s)."""
+def _worker(kind: str, paths: list[str], share: int, shares: int, limit: int) -> tuple[int, int, int, float]:
+    """Parse every ``shares``-th of the first ``limit`` messages from ``share`` on; (ok, failed, bytes, cpu s)."""
     parse = _parse_function(kind)
     ok = failed = size = 0
     started = time.process_time()
     index = 0
     for path in paths:
         for raw in iter_raw(Path(path)):
+            if limit and index >= limit:
+                break
             if index % shares == share:
                 hashlib.sha256(raw).digest()
                 try:
@@ -58,11 +60,12 @@ def _worker(kind: str, paths: list[str], share: int, shares: int) -> tuple[int, 
     return ok, failed, size, time.process_time() - started
 
 
-def bare_parse_loop(paths: list[Path], kind: str = "eml-parser", workers: int | None = None) -> dict[str, float]:
+def bare_parse_loop(paths: list[Path], kind: str = "eml-parser", workers: int | None = None,
+                    limit: int = 0) -> dict[str, float]:
     workers = workers or os.cpu_count() or 1
     started = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(_worker, kind, [str(p) for p in paths], k, workers) for k in range(workers)]
+        futures = [pool.submit(_worker, kind, [str(p) for p in paths], k, workers, limit) for k in range(workers)]
         results = [f.result() for f in futures]
     seconds = time.perf_counter() - started
     ok, failed, size = (sum(r[i] for r in results) for i in range(3))

@@ -20,8 +20,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # run as a script: import bench.* from the repository, not bench/ itself
+    sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
 
 from bench.options import ROOT, add_arguments
 

@@ -43,7 +43,7 @@ def run_size(size: int, args: argparse.Namespace, skip: set[str]) -> list[dict]:
     _say(f"  {info.bytes / 1e6:,.0f} MB, mean {corpus['mean_size']:,} B, "
          + ("reused from cache" if generated is None else f"generated in {generated:.0f} s"))
     paths = info.paths(root)
-    loops = {kind: _parse_stage(kind, paths, skip) for kind in ("eml-parser", "pipeline")}
+    loops = {kind: _parse_stage(kind, paths, skip, args.parse_limit) for kind in ("eml-parser", "pipeline")}
     runs = []
     for backend in args.backends:
         run = {"size": size, "backend": backend, "corpus": corpus, "parse_loop": loops["eml-parser"],
@@ -57,13 +57,13 @@ def run_size(size: int, args: argparse.Namespace, skip: set[str]) -> list[dict]:
     return runs
 
 
-def _parse_stage(kind: str, paths: list[Path], skip: set[str]) -> dict:
+def _parse_stage(kind: str, paths: list[Path], skip: set[str], limit: int) -> dict:
     if "parse" in skip:
         return {"skipped": "--skip parse"}
-    loop = _guarded(f"{kind} parse loop", lambda: bare_parse_loop(paths, kind))
+    loop = _guarded(f"{kind} parse loop", lambda: bare_parse_loop(paths, kind, limit=limit))
     if "msg_per_s" in loop:
-        _say(f"  bare {kind} parse loop: {loop['msg_per_s']:,.0f} msg/s, {loop['mb_per_s']:.1f} MB/s "
-             f"on {loop['workers']} cores")
+        _say(f"  bare {kind} parse loop ({loop['messages']:,} messages): {loop['msg_per_s']:,.0f} msg/s, "
+             f"{loop['mb_per_s']:.1f} MB/s on {loop['workers']} cores, {loop['cpu_ms_per_msg']:.2f} CPU ms/msg")
     return loop
 
 
@@ -100,7 +100,7 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
 
 def _profile(paths: list[Path], env: dict[str, str], count: int, seed: int, data_dir: Path) -> dict:
     """Stage costs and a cProfile of the pipeline, each in a fresh store of this backend."""
-    from bench.profile import profile_ingest, stage_costs
+    from bench.costs import profile_ingest, stage_costs
 
     _say(f"  profiling the pipeline on {count:,} messages (single process, CPU time)")
     result = {}
