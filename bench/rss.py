@@ -41,6 +41,18 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _rss_anon(pid: int) -> int:
+    """Anonymous resident memory: the heap, without file pages (SQLite's mmap of the database
+    file shows up in RSS but is page cache the kernel can drop)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _read_bytes(pid: int) -> int:
     """Bytes the process has read so far (``rchar``): the import's progress through the corpus."""
     try:
@@ -50,6 +62,20 @@ def _read_bytes(pid: int) -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+def _position(pid: int) -> dict[str, float | str]:
+    """Which mail file the process is reading and how far into it (its progress through a corpus)."""
+    for fd in Path(f"/proc/{pid}/fd").glob("*"):
+        try:
+            target = os.readlink(fd)
+            if target.endswith((".mbox", ".eml")):
+                pos = next(line for line in Path(f"/proc/{pid}/fdinfo/{fd.name}").read_text().splitlines()
+                           if line.startswith("pos:"))
+                return {"file": Path(target).name, "pos_mb": round(int(pos.split()[1]) / 1e6, 1)}
+        except (OSError, ValueError, StopIteration):
+            continue
+    return {}
 
 
 def _pss(pid: int) -> int:
@@ -72,7 +98,7 @@ class TreeMemorySampler:
         self.timeline: list[dict[str, float]] = []  # memory and bytes read over time: is memory flat?
         self._started = time.monotonic()
         self._next_point = 0.0
-        self.peak_rss = self.peak_pss = self.peak_processes = self.samples = 0
+        self.peak_rss = self.peak_pss = self.peak_anon = self.peak_processes = self.samples = 0
         self.peak_single_rss = 0  # largest single process (the importer itself, usually)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -89,6 +115,7 @@ class TreeMemorySampler:
         self.peak_processes = max(self.peak_processes, len(pids))
         if self.samples % 4 == 0:  # smaps_rollup is costlier to read; once a second is plenty
             self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in pids))
+            self.peak_anon = max(self.peak_anon, sum(_rss_anon(p) for p in pids))
         self.samples += 1
         elapsed = time.monotonic() - self._started
         if elapsed >= self._next_point:
@@ -96,7 +123,10 @@ class TreeMemorySampler:
             self._record(elapsed, sum(rss))
 
     def _record(self, elapsed: float, rss: int) -> None:
-        point = {"t": round(elapsed, 1), "rss_mb": round(rss / 2**20, 1), "read_mb": round(_read_bytes(self.pid) / 1e6, 1)}
+        pids = tree(self.pid)
+        point = {"t": round(elapsed, 1), "rss_mb": round(rss / 2**20, 1),
+                 "anon_mb": round(sum(_rss_anon(p) for p in pids) / 2**20, 1),
+                 "read_mb": round(_read_bytes(self.pid) / 1e6, 1), **_position(self.pid)}
         self.timeline.append(point)
         if self.progress is not None:
             with self.progress.open("a") as fh:
@@ -114,6 +144,7 @@ class TreeMemorySampler:
         return {
             "peak_rss_mb": round(self.peak_rss / mb, 1),
             "peak_pss_mb": round(self.peak_pss / mb, 1),
+            "peak_anon_rss_mb": round(self.peak_anon / mb, 1),
             "peak_single_process_rss_mb": round(self.peak_single_rss / mb, 1),
             "peak_processes": self.peak_processes,
             "samples": self.samples,
