@@ -103,7 +103,12 @@ class Store(Protocol):
         """Matches of ``criteria``, or all archived messages when None."""
 
     def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
-        """Counts per UTC day (``YYYY-MM-DD``), per exact department, or per mailbox."""
+        """Counts per UTC day (``YYYY-MM-DD``), per exact department, or per mailbox.
+
+        Order (both backends, checked by the conformance suite): days ascending, days without
+        mail left out, ``size`` not applied; departments and mailboxes by count descending, then
+        key ascending, the ``size`` largest.
+        """
 
     def distinct_mailboxes(self) -> int:
         """How many different mailboxes have archived mail (summary page)."""
