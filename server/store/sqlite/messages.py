@@ -153,7 +153,8 @@ def _merge(conn: sqlite3.Connection, rid: int, item: _Prepared) -> PutResult:
     changed = False
     for field in MERGED_FIELDS:
         old = doc.get(field) or []
-        new = [v for v in item.doc.get(field) or [] if v not in old]
+        seen = set(old)  # a journal copy can carry thousands of recipients
+        new = [v for v in dict.fromkeys(item.doc.get(field) or []) if v not in seen]
         if new:
             doc[field] = old + new
             changed = True
