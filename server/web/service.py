@@ -50,10 +50,11 @@ class WebService:
                 f"shown again\n{accounts}")  # fmt: skip
 
     def stop(self) -> None:
-        """Close the listener and open connections (the loop ends when nothing is left to watch)."""
-        self.server.task_dispatcher.shutdown()
-        wasyncore.close_all(self.server._map)
+        """Close the listener and open connections from inside the server's loop (closing them from
+        this thread would pull sockets from under its select()); the loop ends when none are left."""
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
         self.thread.join(timeout=10)
+        self.server.task_dispatcher.shutdown()
         services_of(self.app).close()
 
 
