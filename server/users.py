@@ -205,14 +205,19 @@ class UserService:
 
 
 def bootstrap_first_start(store: Store) -> list[Credentials]:
-    """On a fresh data dir create the postmaster and a first email admin; return their passwords.
+    """Make sure the built-in postmaster and an email administrator exist; return new passwords.
 
-    Does nothing once any user exists, so the passwords are generated and shown exactly once.
+    On a fresh data dir both are created (``postmaster`` and ``admin``) with generated passwords,
+    shown once by the caller. Later starts create nothing (a data dir prepared with ``mailarchive
+    user add`` still gets its postmaster), so each password is generated and shown exactly once.
     """
     users = UserService(store)
-    if users.list():
-        return []
-    return [users.add(POSTMASTER, Role.POSTMASTER), users.add(FIRST_EMAIL_ADMIN, Role.EMAIL_ADMIN)]
+    created = []
+    if users.get(POSTMASTER) is None:
+        created.append(users.add(POSTMASTER, Role.POSTMASTER))
+    if not users.with_role(Role.EMAIL_ADMIN) and users.get(FIRST_EMAIL_ADMIN) is None:
+        created.append(users.add(FIRST_EMAIL_ADMIN, Role.EMAIL_ADMIN))
+    return created
 
 
 def check_password(password: str) -> None:

@@ -14,7 +14,7 @@ from server.cli import main
 from server.config import Config
 from server.store.protocol import Store
 from server.store.sqlite import SqliteStore
-from server.users import UserService, token_key
+from server.users import UserService, bootstrap_first_start, token_key
 
 
 @pytest.fixture(autouse=True)
@@ -102,3 +102,11 @@ def test_archiving_switch_and_status(capsys, store: Store) -> None:  # noqa: ANN
         ("cli", "operator", "archiving_enable"), ("cli", "operator", "archiving_disable")]
     code, out, _ = run(capsys, "archiving", "status")
     assert "status                   disabled" in out
+
+
+def test_first_start_after_cli_setup_still_creates_the_postmaster(capsys, store: Store) -> None:  # noqa: ANN001
+    run(capsys, "user", "add", "eve", "--role", "email-admin")
+    created = bootstrap_first_start(store)
+    assert [(c.username, c.role) for c in created] == [("postmaster", "postmaster")]
+    assert UserService(store).authenticate("postmaster", created[0].password)
+    assert bootstrap_first_start(store) == []
