@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask, url_for
 
+from server.config import with_overrides
 from server.store.protocol import AuditRecord
 from server.users import Role
 from server.web.context import services_of
@@ -154,3 +155,14 @@ def test_disabled_role_check_is_immediate(app: Flask) -> None:
     assert client.get("/archiving/summary").status_code == 200
     services_of(app).users.set_role("alice", "none")
     assert client.get("/archiving/summary").status_code == 403
+
+
+def test_behind_a_trusted_tls_proxy_the_cookie_is_secure(config) -> None:  # noqa: ANN001
+    proxied = with_overrides(config, extra={"web_trusted_proxies": 1})
+    with running_app(proxied, {"alice": Role.ARCHIVE_ADMIN}) as app:
+        client = app.test_client()
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7", "Referer": "https://localhost/login"}
+        token = csrf_token(client)
+        response = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token}, headers=headers)
+        assert "Secure" in response.headers["Set-Cookie"]
+        assert services_of(app).store.audit_last().source_ip == "203.0.113.7"
