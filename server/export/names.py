@@ -37,7 +37,9 @@ def safe_filename(name: str, *, default: str = "file", max_bytes: int = MAX_NAME
     The extension (if short and plain) is kept when the stem has to be shortened.
     """
     text = unicodedata.normalize("NFC", name or "")
-    text = "".join(_visible(c) for c in _FORBIDDEN.sub("_", text))
+    text = _FORBIDDEN.sub("_", text)
+    if not text.isprintable():  # the common case needs no per-character look-up
+        text = "".join(_visible(c) for c in text)
     text = _SPACES.sub(" ", text).strip(" ._")
     if not text:
         return default
