@@ -96,7 +96,10 @@ class AuditMixin:
             page_args.append(query.after_seq)
         with self._read() as conn:
             (total,) = conn.execute(f"SELECT count(*) FROM audit WHERE {where}", args).fetchone()
-            rows = conn.execute(f"{_SELECT} WHERE {page_where} ORDER BY seq DESC LIMIT ?", [*page_args, query.limit])
+            # Pick the page's seqs first: over a wide range the time index covers that step, and only
+            # the page's rows are read (sorting whole rows by seq took seconds at 300k entries).
+            page = f"SELECT seq FROM audit WHERE {page_where} ORDER BY seq DESC LIMIT ?"
+            rows = conn.execute(f"{_SELECT} WHERE seq IN ({page}) ORDER BY seq DESC", [*page_args, query.limit])
             return total, [_record(row) for row in rows]
 
     def audit_scan(self, *, from_seq: int = 1) -> Iterator[AuditRecord]:
