@@ -47,15 +47,26 @@ def _cell(value, fmt: str = "{:,.0f}") -> str:
     return "–" if value in (None, "") else fmt.format(value)
 
 
+def _ratio(run: dict, loop_key: str) -> str:
+    """Import speed as a share of a parse loop's: by wall clock and by CPU per message."""
+    imp, loop = run.get("import", {}), run.get(loop_key, {})
+    wall = imp.get("msg_per_s", 0) / loop["msg_per_s"] if loop.get("msg_per_s") else None
+    cpu = loop["cpu_ms_per_msg"] / imp["cpu_ms_per_msg"] if loop.get("cpu_ms_per_msg") and imp.get("cpu_ms_per_msg") else None
+    return f"{_cell(wall, '{:.0%}')} / {_cell(cpu, '{:.0%}')}"
+
+
 def _row(run: dict) -> str:
     imp, parse = run.get("import", {}), run.get("parse_loop", {})
+    pipeline = run.get("pipeline_parse_loop", {})
     store = run.get("search", {}).get("store", {}).get("overall", {})
     api = run.get("search", {}).get("api", {}).get("overall", {})
+    rss = f"{_cell(imp.get('peak_rss_mb'))} ({_cell(imp.get('peak_anon_rss_mb'))})"
     cells = [
         run["backend"], _cell(run["size"]), _cell(run.get("corpus", {}).get("bytes", 0) / 1e6),
-        _cell(imp.get("msg_per_s")), _cell(imp.get("mb_per_s"), "{:.1f}"), _cell(parse.get("msg_per_s")),
-        _cell(run.get("import_vs_parse"), "{:.0%}"), _cell(run.get("pipeline_parse_loop", {}).get("msg_per_s")),
-        _cell(imp.get("peak_rss_mb")),
+        _cell(imp.get("msg_per_s")), _cell(imp.get("mb_per_s"), "{:.1f}"),
+        _cell(imp.get("cpu_ms_per_msg"), "{:.2f}"), _cell(imp.get("cpu_bound_msg_per_s")),
+        _cell(parse.get("cpu_ms_per_msg"), "{:.2f}"), _ratio(run, "parse_loop"),
+        _cell(pipeline.get("cpu_ms_per_msg"), "{:.2f}"), rss,
         f"{_cell(store.get('p50'), '{:.0f}')} / {_cell(store.get('p95'), '{:.0f}')} / {_cell(store.get('p99'), '{:.0f}')}",
         _cell(api.get("p95"), "{:.0f}"), f"{run['date']} ({run['file']})",
     ]
@@ -63,9 +74,10 @@ def _row(run: dict) -> str:
 
 
 def table(results_dir: Path = RESULTS) -> str:
-    head = ("| backend | messages | corpus MB | import msg/s | import MB/s | eml-parser loop msg/s | import ÷ loop "
-            "| pipeline parse loop msg/s "
-            "| peak RSS MB (tree) | search ms p50 / p95 / p99 (store) | API p95 ms | run |")
+    head = ("| backend | messages | corpus MB | import msg/s (wall) | import MB/s (wall) | import CPU ms/msg "
+            "| import msg/s, 2 free cores | eml-parser loop CPU ms/msg | import ÷ eml-parser loop (wall / CPU) "
+            "| pipeline parse CPU ms/msg | peak RSS MB, tree (anon) | search ms p50 / p95 / p99 (store) "
+            "| API p95 ms | run |")
     rule = "|" + "---|" * (head.count("|") - 1)
     lines = [head, rule, *(_row(run) for run in _latest_runs(results_dir))]
     smtp = [(path, r["smtp"]) for path, r in _results(results_dir) if r.get("smtp", {}).get("messages_per_s")]
