@@ -4,6 +4,7 @@ single-instance raw storage, durability settings, the integrity check on raw byt
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import threading
 from dataclasses import replace
@@ -44,6 +45,22 @@ def test_several_processes_write_one_file(tmp_path: Path) -> None:
     assert store.get_counter("batches") == WRITERS * PER_WRITER // BATCH
     assert sorted(store.get_message("shared-0").mailboxes) == [f"p{n}@corp.example" for n in range(WRITERS)]
     assert store.count(crit(mailbox="p1@corp.example")) == PER_WRITER + 10
+    store.close()
+
+
+def _put_and_die(path: str) -> None:
+    store = SqliteStore(Path(path))
+    store.put_messages([make(f"acked-{i}") for i in range(50)])
+    os._exit(0)  # no close, no cleanup: as if the process were killed right after the acknowledgement
+
+
+def test_a_returned_batch_survives_the_process_dying(tmp_path: Path) -> None:
+    path = tmp_path / "archive.sqlite3"
+    proc = multiprocessing.get_context("spawn").Process(target=_put_and_die, args=(str(path),))
+    proc.start()
+    proc.join(60)
+    store = SqliteStore(path)
+    assert store.count() == 50
     store.close()
 
 
