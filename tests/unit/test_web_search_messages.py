@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import re
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -148,3 +149,19 @@ def test_every_messages_api_route_is_in_the_openapi_file(app) -> None:  # noqa: 
                      rule.rule.removeprefix("/api/v1"))
               for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/messages")}
     assert routes == documented
+
+
+def test_no_content_leaves_when_the_audit_log_cannot_be_written(app, admin, config) -> None:  # noqa: ANN001
+    """The store refuses audit entries (as a full disk would): every read answers 503 without content."""
+    token = csrf_token(admin, "/search")
+    with sqlite3.connect(config.sqlite_path) as db:
+        db.execute("CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    mid = app.sample_ids["contract"]
+    for response in (admin.get(f"/messages/{mid}/raw"), admin.get(f"/messages/{mid}/attachments/0"),
+                     admin.get(f"/messages/{mid}"), admin.get(f"/api/v1/messages/{mid}"),
+                     admin.post("/search/export", data={"id": [mid], "csrf_token": token}),
+                     admin.get(f"/search?from={WHEN.date()}&to={WHEN.date()}&keyword=合同"),
+                     admin.get(f"/api/v1/messages?from={WHEN.date()}&to={WHEN.date()}")):
+        assert response.status_code == 503
+        text = response.get_data(as_text=True)
+        assert PDF not in response.data and "请审核" not in text and "季度合同审核" not in text
