@@ -97,11 +97,14 @@ class ConnectionBase:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot for several statements (a count and its page agree)."""
         conn = self._conn()
-        conn.execute("BEGIN")
         try:
-            yield conn
-        finally:
-            conn.execute("COMMIT")
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"reading SQLite store {self.path} failed: {exc}") from exc
 
     def refresh(self) -> None:
         """Nothing to do: a committed write is visible to every connection."""

@@ -113,16 +113,17 @@ class MessagesMixin:
     def get_messages(self, ids: Sequence[str]) -> list[Message]:
         wanted = list(dict.fromkeys(ids))
         docs: dict[str, bytes] = {}
-        conn = self._conn()
-        for start in range(0, len(wanted), 500):  # stay well under SQLite's bound-parameter limit
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT m.id, d.doc FROM messages m JOIN message_docs d ON d.rid = m.rid WHERE m.id IN ({marks})"
-            docs.update(conn.execute(sql, chunk))
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):  # stay well under SQLite's bound-parameter limit
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT m.id, d.doc FROM messages m JOIN message_docs d ON d.rid = m.rid WHERE m.id IN ({marks})"
+                docs.update(conn.execute(sql, chunk))
         return [Message.from_dict(codec.unpack_doc(docs[i])) for i in wanted if i in docs]
 
     def get_raw(self, sha256: str) -> bytes | None:
-        row = self._conn().execute("SELECT data FROM raws WHERE sha256 = ?", (sha256,)).fetchone()
+        with self._read() as conn:
+            row = conn.execute("SELECT data FROM raws WHERE sha256 = ?", (sha256,)).fetchone()
         return codec.decompress(row[0]) if row else None
 
 

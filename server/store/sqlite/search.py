@@ -114,43 +114,42 @@ class SearchMixin:
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Message]:
         """Keyset pages of ``batch_size``; each page query starts where the last one ended."""
-        query = plan(criteria, self._conn())
+        with self._read() as conn:
+            query = plan(criteria, conn)
         after: tuple[int, str] | None = None
         while True:
-            conn = self._conn()
-            rows = _page_rows(conn, query, batch_size, after)
+            with self._read() as conn:  # one snapshot per batch, none held between batches
+                rows = _page_rows(conn, query, batch_size, after)
+                messages = self._docs(conn, rows)
             if not rows:
                 return
-            messages = self._docs(conn, rows)
             after = (rows[-1].date_ms, rows[-1].id)
             yield from messages
             if len(rows) < batch_size:
                 return
 
     def count(self, criteria: Criteria | None = None) -> int:
-        if criteria is None:
-            return self._conn().execute("SELECT count(*) FROM messages").fetchone()[0]
-        conn = self._conn()
-        return _count(conn, plan(criteria, conn))
+        with self._read() as conn:
+            return _count(conn, plan(criteria, conn))
 
     def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
         """Days ascending (days without mail left out); departments and mailboxes by count
         descending, then name ascending, the ``size`` largest."""
-        conn = self._conn()
-        query = plan(criteria, conn)
-        rids, params = query.rids_sql(query.lo, query.hi)
-        if by == "day":
-            span = DAY_MS << SLOT_BITS  # rids per day
-            day = f"CASE WHEN rid >= 0 THEN rid / {span} ELSE -((-rid + {span - 1}) / {span}) END"
-            rows = conn.execute(f"SELECT {day} AS d, count(*) FROM ({rids}) GROUP BY d ORDER BY d", params)
-            return Aggregation({from_ms(d * DAY_MS).strftime("%Y-%m-%d"): n for d, n in rows})
-        lo, hi = prefix_bounds({"department": DEPARTMENT, "mailbox": MAILBOX}[by])
-        sql = "SELECT substr(key, 3), count(*) AS n FROM message_keys WHERE key >= ? AND key < ? AND rid BETWEEN ? AND ?"
-        args = [lo, hi, query.lo, query.hi]
-        if not query.range_only:  # more than a time range: keep only the matches
-            sql, args = sql + f" AND +rid IN ({rids})", args + params
-        rows = conn.execute(sql + " GROUP BY key ORDER BY n DESC, key LIMIT ?", [*args, size])
-        return Aggregation(dict(rows.fetchall()))
+        with self._read() as conn:
+            query = plan(criteria, conn)
+            rids, params = query.rids_sql(query.lo, query.hi)
+            if by == "day":
+                span = DAY_MS << SLOT_BITS  # rids per day
+                day = f"CASE WHEN rid >= 0 THEN rid / {span} ELSE -((-rid + {span - 1}) / {span}) END"
+                rows = conn.execute(f"SELECT {day} AS d, count(*) FROM ({rids}) GROUP BY d ORDER BY d", params)
+                return Aggregation({from_ms(d * DAY_MS).strftime("%Y-%m-%d"): n for d, n in rows})
+            lo, hi = prefix_bounds({"department": DEPARTMENT, "mailbox": MAILBOX}[by])
+            sql = "SELECT substr(key, 3), count(*) AS n FROM message_keys WHERE key >= ? AND key < ? AND rid BETWEEN ? AND ?"
+            args = [lo, hi, query.lo, query.hi]
+            if not query.range_only:  # more than a time range: keep only the matches
+                sql, args = sql + f" AND +rid IN ({rids})", args + params
+            rows = conn.execute(sql + " GROUP BY key ORDER BY n DESC, key LIMIT ?", [*args, size])
+            return Aggregation(dict(rows.fetchall()))
 
     def distinct_mailboxes(self) -> int:
         return self._conn().execute("SELECT count(*) FROM mailbox_names").fetchone()[0]
