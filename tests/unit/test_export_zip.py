@@ -117,18 +117,19 @@ def _check_with_unzip(path) -> None:  # noqa: ANN001
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("force_zip64", [False, True])
-def test_zip_and_zip64_structures_read_by_python_and_info_zip(tmp_path, force_zip64: bool) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("force_zip64, compress", [(False, True), (True, True), (False, False)])
+def test_zip_and_zip64_structures_read_by_python_and_info_zip(tmp_path, force_zip64: bool, compress: bool) -> None:  # noqa: ANN001
     """Zip64 records (archives over 4 GiB or 65,535 entries) are forced here on a small archive."""
     items = [(_message(i, f"邮件 {i}", f"Subject: {i}\r\n\r\n{'x' * i}".encode()), f"Subject: {i}\r\n\r\n{'x' * i}".encode())
              for i in range(30)]
     path = tmp_path / "out.zip"
-    path.write_bytes(_zip_of(items, force_zip64=force_zip64))
+    path.write_bytes(_zip_of(items, force_zip64=force_zip64, compress=compress))
     archive = zipfile.ZipFile(path)
     assert archive.testzip() is None
     infos = [i for i in archive.infolist() if i.filename != MANIFEST_NAME]
     assert [archive.read(i) for i in infos] == [raw for _, raw in items]
     assert infos[3].date_time[:5] == (2025, 3, 14, 6, 26)  # T0 - 3 hours
+    assert {i.compress_type for i in infos} == {zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED}
     _check_with_unzip(path)
 
 
