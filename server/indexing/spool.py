@@ -3,12 +3,12 @@
 The receiver may answer ``250`` only when the message can no longer be lost (DESIGN.md §1). Storing
 synchronously would tie the SMTP reply latency to parsing and indexing; instead each message is
 written to ``tmp/``, fsynced, renamed into ``new/`` and the directory fsynced — from then on a crash
-(even SIGKILL or power loss) cannot lose it. A background thread (``SpoolDrainer``) hands the
-spooled files to the ingestion pipeline in batches and deletes a file only after the store holds it
-durably; it runs in a process of its own (``DrainerProcess``), so parsing and indexing never take the
-receiver's GIL or delay a ``250``. After a crash, whatever is still in ``new/`` is simply ingested again: the store's
+(even SIGKILL or power loss) cannot lose it. The drainer (``SpoolDrainer``) hands the spooled files
+to the ingestion pipeline in batches and deletes a file only after the store holds it durably; it runs
+in a process of its own (``DrainerProcess``), so parsing and indexing never take the receiver's GIL or
+delay a ``250``. After a crash, whatever is still in ``new/`` is simply ingested again: the store's
 ``put_messages`` is idempotent by message id, so a message replayed after it was stored is not
-archived twice.
+archived twice. (A message counted as "not stored, archiving disabled" may be counted again.)
 
 File format (one file per message): the line ``MAILARCHIVE-SPOOL 1``, one line of JSON with the
 envelope, then the raw message bytes exactly as received. ``hold/`` keeps files that failed to ingest
@@ -288,11 +288,17 @@ class DrainerProcess:
     its spawn start method re-runs the parent's ``__main__``, and fork is unsafe in a threaded server.)
     """
 
+    RESTART_AFTER = 10.0  # seconds between restarts of a drainer that died
+
     def __init__(self, spool_root: Path, make_sink: Callable[[], IngestBatch], *, niceness: int = 10) -> None:
         self.args = (spool_root, make_sink, niceness)
         self.process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self._started_at = 0.0
+        self._stopped = False
 
     def start(self) -> None:
+        self._started_at = time.monotonic()
         payload = pickle.dumps(self.args)
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from server.indexing.spool import drainer_main; drainer_main()"],
@@ -304,14 +310,27 @@ class DrainerProcess:
         os.set_blocking(self.process.stdin.fileno(), False)
 
     def notify(self) -> None:
+        self._restart_if_dead()
         # Full pipe: a wake-up is pending already; closed: the drainer is gone (it polls the spool anyway).
         with contextlib.suppress(OSError, AttributeError, ValueError):
             os.write(self.process.stdin.fileno(), b"w")  # type: ignore[union-attr]
 
+    def _restart_if_dead(self) -> None:
+        """A drainer that died (killed, out of memory...) is started again; the spool waits meanwhile."""
+        if self.process is None or self.process.poll() is None or self._stopped:
+            return
+        with self._lock:
+            if self.process.poll() is not None and time.monotonic() - self._started_at > self.RESTART_AFTER:
+                log.error("spool drainer exited with %s; starting it again", self.process.returncode)
+                self.process.stdin.close()  # type: ignore[union-attr]
+                self.start()
+
     def stop(self, timeout: float = 30.0) -> None:
+        self._stopped = True
         if self.process is None:
             return
-        self.process.stdin.close()  # type: ignore[union-attr]
+        with self._lock:
+            self.process.stdin.close()  # type: ignore[union-attr]
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:

@@ -167,3 +167,14 @@ def test_every_spooled_message_is_stored_with_its_exact_bytes(
     stored = {store.get_raw(m.sha256) for m in store.scan(parse_criteria({"from": "1970-01-01", "to": "2099-12-31"}))}
     expected = {raw if raw.endswith(b"\r\n") else raw + b"\r\n" for raw in raws}  # smtplib ends DATA with CRLF
     assert expected <= stored
+
+
+def test_a_drainer_that_died_is_started_again(service: JournalService, store: SqliteStore) -> None:
+    service.drainer.RESTART_AFTER = 0.0
+    dead = service.drainer.process
+    dead.kill()
+    dead.wait(10)
+    assert deliver(service.settings, "alice@corp.example", ["bob@corp.example"], make_mail(subject="after")) == {}
+    drained(service)
+    assert service.drainer.process is not dead
+    assert len(archived(store, keyword="after")) == 1
