@@ -1,14 +1,13 @@
 """The console in a real browser: Debian's Chromium driven by Playwright against a real server.
 
-The server is the production app (``create_app``) under waitress on a free loopback port, with a
-temporary data dir; mail reaches it through the real ingestion pipeline. ``make test`` installs
+The server is the web service as ``mailarchive serve`` runs it (waitress) on a free loopback port,
+with a temporary data dir; mail reaches it through the real ingestion pipeline. ``make test`` installs
 Chromium (``chromium`` Debian package); only its absence skips these tests.
 """
 
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +17,8 @@ import pytest
 from server.config import Config, load_config
 from server.indexing.pipeline import Ingestor
 from server.store import open_store
-from server.web.app import create_app
 from server.web.context import services_of
+from server.web.service import start as start_web
 from tests.support.webdata import PASSWORD, load_samples, sample_mail
 
 pytestmark = pytest.mark.e2e
@@ -39,25 +38,18 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from waitress import create_server
-
+    """The web service exactly as ``mailarchive serve`` starts it, on a free loopback port."""
     root = tmp_path_factory.mktemp("browser")
-    config = load_config(env={"MAILARCHIVE_CONFIG": str(root / "none.toml")}, data_dir=root / "data")
-    app = create_app(config)
-    svc = services_of(app)
-    ids = load_samples(svc.store, config, names=("report", "hostile", "old"))  # "contract" comes by journal
-    svc.users.add("archie", "archive-admin", PASSWORD)
-    if svc.users.get("postmaster") is None:
-        svc.users.add("postmaster", "postmaster", PASSWORD)
-    svc.users.set_password("postmaster", PASSWORD)
-    web = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=web.run, daemon=True)
-    thread.start()
+    config = load_config(env={"MAILARCHIVE_CONFIG": str(root / "none.toml")}, data_dir=root / "data", web_port=0)
+    web = start_web(config)
     try:
-        yield Server(f"http://127.0.0.1:{web.effective_port}", config, ids)
+        svc = services_of(web.app)
+        ids = load_samples(svc.store, config, names=("report", "hostile", "old"))  # "contract" comes by journal
+        svc.users.add("archie", "archive-admin", PASSWORD)
+        svc.users.set_password("postmaster", PASSWORD)  # created at first start
+        yield Server(web.url.removesuffix("/login"), config, ids)
     finally:
-        web.close()
-        svc.close()
+        web.stop()
 
 
 @pytest.fixture(scope="module")
