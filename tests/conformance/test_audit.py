@@ -31,7 +31,7 @@ def _chain(count: int, start: datetime = T0) -> list[AuditRecord]:
     for seq in range(1, count + 1):
         record = AuditRecord(
             seq=seq, time=start + timedelta(hours=seq - 1), actor=("alice", "bob")[seq % 2],
-            role="archive-admin", source_ip="10.0.0.%d" % seq, operation=(Op.SEARCH, Op.MESSAGE_VIEW, Op.LOGIN)[seq % 3],
+            role="archive-admin", source_ip=f"10.0.0.{seq}", operation=(Op.SEARCH, Op.MESSAGE_VIEW, Op.LOGIN)[seq % 3],
             target=f"msg-{seq}", details={"keyword": "合同" if seq == 4 else "Budget", "hits": seq, "nested": {"a": [1, 2.5]}},
             result="success", prev_hash=prev, hash="",
         )  # fmt: skip
@@ -167,3 +167,13 @@ def test_verify_detects_a_rewritten_chain_through_the_anchors(store: Store, tmp_
     tamper_for(store).rewrite_from(3, actor="nobody")
     verdict = verify(store, log.anchors)
     assert verdict.first_bad == 3 and "anchor" in verdict.reason
+
+
+def test_long_targets_and_large_details_are_stored_and_searchable(store: Store, tmp_path: Path) -> None:
+    """An import of thousands of files names them all; the entry must not be refused for its size."""
+    target = " ".join(f"/imports/box{n}/{'邮件' * 20}.mbox" for n in range(2000))
+    details = {"files": [f"f{n}.eml" for n in range(5000)]}
+    written = AuditLog(store, tmp_path).record(actor="cli", role="operator", operation=Op.IMPORT, target=target, details=details)
+    assert store.audit_last() == written
+    assert store.audit_query(_query(keyword="box1999"))[0] == 0  # beyond the searched prefix: documented
+    assert store.audit_query(_query(keyword="/imports/box0/"))[0] == 1
