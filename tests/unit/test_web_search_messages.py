@@ -165,3 +165,10 @@ def test_no_content_leaves_when_the_audit_log_cannot_be_written(app, admin, conf
         assert response.status_code == 503
         text = response.get_data(as_text=True)
         assert PDF not in response.data and "请审核" not in text and "季度合同审核" not in text
+
+
+def test_api_export_with_the_session_needs_the_csrf_header(app, admin) -> None:  # noqa: ANN001
+    body = {"ids": [app.sample_ids["report"]]}
+    assert admin.post("/api/v1/messages/export", json=body).status_code == 400
+    response = admin.post("/api/v1/messages/export", json=body, headers={"X-CSRFToken": csrf_token(admin, "/search")})
+    assert response.status_code == 200 and list(_zip_members(response.data)[0].values()) == [sample_mail()["report"]]
