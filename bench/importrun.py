@@ -81,6 +81,7 @@ def run_import(paths: list[Path], env: dict[str, str], total_bytes: int, log: Pa
         "mb_per_s": round(total_bytes / seconds / 1e6, 2) if ok else 0.0,
         **memory,
         **cpu_figures(cpu, processed),
+        **_serial_bound(memory.get("root_process_cpu_seconds", 0.0), processed),
         "summary": summary,
         "stderr_tail": log.read_text(errors="replace")[-1500:] if proc.returncode else "",
     }
@@ -102,6 +103,15 @@ def cpu_figures(cpu_seconds: float, messages: int) -> dict:
         "cpu_ms_per_msg": round(per_msg * 1000, 3),
         "cpu_bound_msg_per_s": round(cores / per_msg, 1) if per_msg else 0.0,
     }
+
+
+def _serial_bound(root_cpu: float, messages: int) -> dict:
+    """The importer's own process reads, enriches and stores while its pool parses: it can use
+    one core at most, so its CPU per message caps the rate however many cores are free."""
+    if not root_cpu or not messages:
+        return {}
+    per_msg = root_cpu / messages
+    return {"main_process_cpu_ms_per_msg": round(per_msg * 1000, 3), "main_process_bound_msg_per_s": round(1 / per_msg, 1)}
 
 
 def _processed(summary: dict) -> int:

@@ -41,6 +41,15 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of one live process so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _rss_anon(pid: int) -> int:
     """Anonymous resident memory: the heap, without file pages (SQLite's mmap of the database
     file shows up in RSS but is page cache the kernel can drop)."""
@@ -100,6 +109,7 @@ class TreeMemorySampler:
         self._next_point = 0.0
         self.peak_rss = self.peak_pss = self.peak_anon = self.peak_processes = self.samples = 0
         self.peak_single_rss = 0  # largest single process (the importer itself, usually)
+        self.root_cpu = 0.0  # CPU of the root process alone: the serial part when it farms out work
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -117,6 +127,7 @@ class TreeMemorySampler:
             self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in pids))
             self.peak_anon = max(self.peak_anon, sum(_rss_anon(p) for p in pids))
         self.samples += 1
+        self.root_cpu = max(self.root_cpu, cpu_seconds(self.pid))
         elapsed = time.monotonic() - self._started
         if elapsed >= self._next_point:
             self._next_point = elapsed + self.timeline_every
@@ -148,5 +159,6 @@ class TreeMemorySampler:
             "peak_single_process_rss_mb": round(self.peak_single_rss / mb, 1),
             "peak_processes": self.peak_processes,
             "samples": self.samples,
+            "root_process_cpu_seconds": round(self.root_cpu, 2),
             "timeline": self.timeline,
         }
