@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/performance.md")
     parser.add_argument("--es-url", default=os.environ.get("MAILARCHIVE_BENCH_ES_URL"),
                         help="a real Elasticsearch to use instead of osmem-server")
-    parser.add_argument("--skip", default="", help="comma-separated stages to skip: parse,search,api,smtp")
+    parser.add_argument("--skip", default="", help="comma-separated stages to skip: parse,search,api,smtp,profile")
     parser.add_argument("--parse-limit", type=int, default=20_000, metavar="N",
                         help="parse loops over the first N messages only (the per-message cost does not depend "
                              "on corpus size; eml-parser needs ~6 CPU ms a message); 0 = all")
