@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from server.synthetic.directory import build_directory, write_directory
-from server.synthetic.messages import MailGenerator, MailProfile
+from server.synthetic.messages import MailGenerator
 
 GENERATOR_VERSION = 1  # bump when the output changes, so cached corpora are regenerated
 CHUNK = 10_000
@@ -38,9 +38,9 @@ class CorpusInfo:
         return [root / name for name in self.files]
 
 
-def _mbox_from_line(raw: bytes) -> bytes:
-    # The importer takes the envelope from the journal headers, not from here; keep it simple.
-    return b"From MAILER-DAEMON Thu Jan  1 00:00:00 2025\n"
+# Every message gets the same From_ line: the archive dates mail by its Date header, and journal
+# copies carry their recipient in the trace headers, not in the mbox envelope.
+_FROM_LINE = b"From MAILER-DAEMON Thu Jan  1 00:00:00 2025\n"
 
 
 def _write_chunk(root: str, fmt: str, seed: int, chunk: int, total: int) -> tuple[str, int, list[int]]:
@@ -53,7 +53,7 @@ def _write_chunk(root: str, fmt: str, seed: int, chunk: int, total: int) -> tupl
         name = f"mail-{chunk:05d}.mbox"
         with open(os.path.join(root, name), "wb", buffering=1 << 20) as fh:
             for raw in gen:
-                fh.write(_mbox_from_line(raw) + raw + b"\n")
+                fh.write(_FROM_LINE + raw + b"\n")
                 sizes.append(len(raw))
     else:
         name = f"maildir-{chunk:05d}"
@@ -125,7 +125,3 @@ def iter_raw(path: Path) -> Iterator[bytes]:
             current.append(line)
         if current:
             yield b"".join(current[:-1] if current[-1] == b"\n" else current)
-
-
-def default_profile() -> MailProfile:
-    return MailProfile()
