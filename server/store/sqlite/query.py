@@ -10,13 +10,15 @@ it is never pushed into FTS5, which handles ``rowid IN`` very badly).
 The driver is the keyword match when there is a keyword (FTS5 cannot be probed cheaply row by
 row: 0.3-1 ms a probe, it re-parses and re-seeks per call), else the smallest key set.
 
-Measured (one search = exact total + first page of 50, 2 cores shared with other jobs, load 3-8;
-200k synthetic messages over one year, 300 Zipf-distributed words + 60 CJK characters each):
-filters alone, rare words, CJK, one day or one month of anything: 1-20 ms; a word found in every
-message over the whole year: 30-70 ms (the count walks its doclist); a department with
-sub-departments (a third of the archive) over the year: ~20 ms; that department AND a word found
-in every message: 100-330 ms; a phrase of the two most frequent words over the year: ~190-250 ms
-(position checks). Tried and rejected: a correlated FTS ``MATCH ... AND rowid = ?`` probe per
+Measured (one search = exact total + first page of 50; 2 cores shared with other jobs; synthetic
+mail over one year, 300 Zipf-distributed words + 60 CJK characters each; 1M messages, 3.6 GB):
+one day or one month of anything, filters alone, rare words, CJK: 2-25 ms; the whole year unfiltered
+(count of 1M): ~90 ms; a department with sub-departments (311k messages) over the year: ~25 ms;
+that department AND a word in 1% / 5% of mail: ~30 / ~85 ms; a word in every message over the
+year: ~90-150 ms; a mailbox (811 messages) AND that word: ~220 ms; the department AND that word:
+~600 ms; a phrase of the two most frequent words: ~420-580 ms. At 200k messages the same
+whole-year queries took about a fifth of that: cost follows the matches in the range.
+Tried and rejected: a correlated FTS ``MATCH ... AND rowid = ?`` probe per
 row (0.3-1 ms each), ``rowid IN (subquery)`` inside MATCH (23 s), and one IN-subquery per filter
 over the narrow ``messages`` table (5-25x slower than walking a driver).
 
@@ -52,7 +54,9 @@ def fts_expression(phrases: tuple[tuple[str, ...], ...], scope: frozenset[str]) 
     return " AND ".join(f"({{{columns}}} : {q})" for q in quoted)
 
 
-LARGE_SET = 20_000  # key sets above this are probed row by row instead of loaded into memory
+LARGE_SET = 20_000  # key sets above this may be probed row by row instead of loaded into memory
+PROBE_RATIO = 0.3  # ... when the walk is below this fraction of the set (see _probe_large_sets)
+PROBE_MAX_MATCHES = 100_000  # keyword matches counted while planning, at most
 
 
 @dataclass
@@ -106,11 +110,11 @@ class Plan:
         return f"SELECT count(*) {where}", params
 
 
-def _set_size(conn: sqlite3.Connection, keys: list[str], lo: int, hi: int) -> int:
-    """Rows of the key set in the range, counted up to LARGE_SET + 1 (cheap: index only)."""
+def _set_size(conn: sqlite3.Connection, keys: list[str], lo: int, hi: int, cap: int = LARGE_SET + 1) -> int:
+    """Rows of the key set in the range, counted up to ``cap`` (index only: ~0.05 us a row)."""
     marks = ",".join("?" * len(keys))
     sql = f"SELECT count(*) FROM (SELECT 1 FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ? LIMIT ?)"
-    return conn.execute(sql, [*keys, lo, hi, LARGE_SET + 1]).fetchone()[0]
+    return conn.execute(sql, [*keys, lo, hi, cap]).fetchone()[0]
 
 
 def _key_sets(criteria: Criteria) -> list[list[str]]:
@@ -124,9 +128,27 @@ def _key_sets(criteria: Criteria) -> list[list[str]]:
     return sets
 
 
-def _fts_size(conn: sqlite3.Connection, match: str, lo: int, hi: int) -> int:
+def _fts_size(conn: sqlite3.Connection, match: str, lo: int, hi: int, cap: int) -> int:
     sql = "SELECT count(*) FROM (SELECT 1 FROM message_text WHERE message_text MATCH ? AND rowid BETWEEN ? AND ? LIMIT ?)"
-    return conn.execute(sql, [match, lo, hi, LARGE_SET + 1]).fetchone()[0]
+    return conn.execute(sql, [match, lo, hi, cap]).fetchone()[0]
+
+
+def _probe_large_sets(conn: sqlite3.Connection, result: Plan, match: str) -> None:
+    """Probe the large key sets when the keyword matches fewer than PROBE_RATIO of their rows.
+
+    Loading a set costs ~0.26 us a row once per statement; probing costs ~1.3 us per keyword
+    match (measured at 1M messages: a 311k-row department AND a word in 9.6k messages: 80 ms
+    loaded, 19 ms probed; AND a word in 251k messages: 275 ms either way).
+    """
+    large = [flt for flt in result.filters if _set_size(conn, flt.keys, result.lo, result.hi) > LARGE_SET]
+    if not large:
+        return
+    matches = _fts_size(conn, match, result.lo, result.hi, PROBE_MAX_MATCHES)
+    if matches >= PROBE_MAX_MATCHES:
+        return  # a word this common: loading the sets once is cheaper
+    enough = int(matches / PROBE_RATIO) + 1  # set sizes only need counting up to here
+    for flt in large:
+        flt.probe = _set_size(conn, flt.keys, result.lo, result.hi, cap=enough) >= enough
 
 
 def plan(criteria: Criteria | None, conn: sqlite3.Connection) -> Plan:
@@ -134,20 +156,20 @@ def plan(criteria: Criteria | None, conn: sqlite3.Connection) -> Plan:
 
     A set is checked by loading it once per statement (``IN``) when it is small, or by looking
     each walked row up in the index (``EXISTS``, ~1-2 us a row) when the walk is the smaller side.
-    Sizes are counted up to LARGE_SET only, so planning costs a few milliseconds at most.
+    Planning counts index entries only (a 311k-row department: ~17 ms), never a whole doclist.
     """
     if criteria is None:
         return Plan(*FULL_RANGE)
     lo, hi = rid_range(criteria.start, criteria.end)
-    sized = sorted(((_set_size(conn, keys, lo, hi), keys) for keys in _key_sets(criteria)), key=lambda s: s[0])
-    result = Plan(lo, hi, filters=[KeyFilter(keys) for _, keys in sized])
     if criteria.phrases:
         match = fts_expression(criteria.phrases, criteria.scope)
+        result = Plan(lo, hi, filters=[KeyFilter(keys) for keys in _key_sets(criteria)])
         result.source, result.rid, result.params = "FROM message_text d WHERE d.message_text MATCH ?", "d.rowid", [match]
-        if sized and sized[-1][0] > LARGE_SET and _fts_size(conn, match, lo, hi) <= LARGE_SET:
-            for (size, _), flt in zip(sized, result.filters, strict=True):
-                flt.probe = size > LARGE_SET
-    elif result.filters:  # walk the smallest set, look the others up row by row
+        _probe_large_sets(conn, result, match)
+        return result
+    sized = sorted(((_set_size(conn, keys, lo, hi), keys) for keys in _key_sets(criteria)), key=lambda s: s[0])
+    result = Plan(lo, hi, filters=[KeyFilter(keys) for _, keys in sized])
+    if result.filters:  # walk the smallest set, look the others up row by row
         keys = result.filters.pop(0).keys
         for flt in result.filters:
             flt.probe = True
