@@ -19,7 +19,7 @@ _CJK = (
     "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"  # hangul
     "\U00020000-\U0002fa1f"  # CJK extensions B-F and supplement
 )
-_TOKEN = re.compile(rf"[{_CJK}]|(?:(?![{_CJK}])[^\W_])+")
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _PHRASE = re.compile(r'"([^"]*)"|(\S+)')
 MAX_INDEXED_CHARS = 1_000_000  # body text beyond this is kept in the raw message, not indexed
 
