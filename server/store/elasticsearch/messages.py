@@ -1,0 +1,192 @@
+"""Writing and reading archived messages in Elasticsearch.
+
+A message lives in the monthly index of its date. Copies of one message can compute different
+dates (no Date header: arrival time), so ``put_messages`` first looks the batch's ids up through
+the read alias (one ``ids`` query), then per id either *creates* in the month of the first copy
+(``op_type=create``: a concurrent writer makes it a conflict) or *merges* into the index where it
+lives (``if_seq_no``/``if_primary_term``). A conflict re-reads and merges again, a few times.
+
+Visibility: the message bulk uses ``refresh=wait_for``, so when ``put_messages`` returns its
+documents are durable (the translog is fsynced before ES acknowledges) AND searchable — which
+also lets the next batch's ``ids`` lookup find them in another month. Raw bytes go first (a
+message never points at missing bytes), ``create`` by SHA-256: a conflict means already stored.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from server.model import Message
+from server.store.elasticsearch.bulk import Action, bulk
+from server.store.elasticsearch.connection import ERRORS, Indices
+from server.store.elasticsearch.documents import from_document, merge_into, to_document
+from server.store.protocol import PutResult, StoreError
+from server.store.sqlite import codec
+
+MAX_CONFLICT_RETRIES = 5
+LOOKUP_CHUNK = 1000
+
+
+@dataclass
+class _Stored:
+    index: str
+    seq_no: int
+    primary_term: int
+    source: dict[str, Any]
+
+
+@dataclass
+class _Group:
+    """Every copy of one id in the batch: (position in results, document, raw bytes)."""
+
+    id: str
+    copies: list[tuple[int, dict[str, Any], bytes]] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    action: Action | None = None
+    known: _Stored | None = None  # read in real time after a conflict (search may not see it yet)
+
+
+def _plan(group: _Group, stored: _Stored | None, names: Indices) -> None:
+    """Statuses of the copies against ``stored`` and the one write (if any) that gets there."""
+    current = None if stored is None else {**stored.source}
+    group.statuses = []
+    for _, doc, _ in group.copies:
+        if current is None:
+            current, status = dict(doc), "created"
+        else:
+            status = "merged" if merge_into(current, doc) else "unchanged"
+        group.statuses.append(status)
+    if stored is None:
+        date = group.copies[0][1]["date"]
+        index = names.month(int(date[:4]), int(date[5:7]))
+        group.action = Action("create", {"_index": index, "_id": group.id}, current)
+    elif "merged" in group.statuses:
+        meta = {
+            "_index": stored.index,
+            "_id": group.id,
+            "if_seq_no": stored.seq_no,
+            "if_primary_term": stored.primary_term,
+        }
+        group.action = Action("index", meta, current)
+    else:
+        group.action = None
+
+
+def _status(exc: Exception) -> int | None:
+    return getattr(getattr(exc, "meta", None), "status", None)
+
+
+class MessagesMixin:
+    es: Elasticsearch
+    names: Indices
+
+    def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
+        results: list[PutResult | None] = [None] * len(items)
+        groups: dict[str, _Group] = {}
+        for position, (message, raw) in enumerate(items):
+            try:
+                doc = to_document(message, raw)
+            except Exception as exc:  # noqa: BLE001 - any bad document is reported, never raised
+                results[position] = PutResult(getattr(message, "id", ""), "failed", str(exc))
+                continue
+            groups.setdefault(message.id, _Group(message.id)).copies.append((position, doc, raw))
+        pending = list(groups.values())
+        for _ in range(MAX_CONFLICT_RETRIES + 1):
+            if not pending:
+                break
+            pending = self._put_round(pending, results)
+        for group in pending:
+            self._fail(group, results, "version conflict: other writers kept changing this message")
+        return results  # type: ignore[return-value]
+
+    def _put_round(self, groups: list[_Group], results: list[PutResult | None]) -> list[_Group]:
+        """Plan every group against what is stored, write; returns the groups that hit a conflict."""
+        stored = self._lookup([g.id for g in groups])
+        for group in groups:
+            _plan(group, group.known or stored.get(group.id), self.names)
+        creating = [g for g in groups if g.action and g.action.op == "create"]
+        for group, error in zip(creating, self._put_raws(creating), strict=True):
+            if error:
+                self._fail(group, results, f"raw bytes not stored: {error}")
+                group.action = None
+        writing = [g for g in groups if g.action]
+        outcomes = bulk(self.es, [g.action for g in writing], refresh="wait_for")  # type: ignore[misc]
+        retry = []
+        for group, outcome in zip(writing, outcomes, strict=True):
+            if outcome.get("status") == 409:
+                group.known = self._get_stored(group.action.meta["_index"], group.id)  # type: ignore[union-attr]
+                retry.append(group)
+            elif "error" in outcome:
+                self._fail(group, results, outcome["error"])
+        for group in groups:
+            if group not in retry and results[group.copies[0][0]] is None:
+                for (position, _, _), status in zip(group.copies, group.statuses, strict=True):
+                    results[position] = PutResult(group.id, status)  # type: ignore[arg-type]
+        return retry
+
+    @staticmethod
+    def _fail(group: _Group, results: list[PutResult | None], error: str) -> None:
+        for position, _, _ in group.copies:
+            results[position] = PutResult(group.id, "failed", error)
+
+    def _put_raws(self, groups: list[_Group]) -> list[str | None]:
+        actions = []
+        for group in groups:
+            _, doc, raw = group.copies[0]
+            data = base64.b64encode(codec.compress(raw)).decode("ascii")
+            source = {"size": len(raw), "compression": "zstd", "data": data}
+            actions.append(Action("create", {"_index": self.names.raw, "_id": doc["sha256"]}, source))
+        outcomes = bulk(self.es, actions)
+        return [None if o.get("status") == 409 else o.get("error") for o in outcomes]
+
+    def _lookup(self, ids: list[str]) -> dict[str, _Stored]:
+        """Where each id lives, across every monthly index (search through the read alias)."""
+        found: dict[str, _Stored] = {}
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = ids[start : start + LOOKUP_CHUNK]
+            for hit in self._search_hits(
+                query={"ids": {"values": chunk}}, size=len(chunk), seq_no_primary_term=True
+            ):
+                found[hit["_id"]] = _Stored(
+                    hit["_index"], hit["_seq_no"], hit["_primary_term"], hit["_source"]
+                )
+        return found
+
+    def _get_stored(self, index: str, message_id: str) -> _Stored | None:
+        try:
+            doc = self.es.get(index=index, id=message_id)
+        except ERRORS as exc:
+            if _status(exc) == 404:
+                return None
+            raise StoreError(f"reading {message_id} from {index} failed: {exc}") from exc
+        return _Stored(doc["_index"], doc["_seq_no"], doc["_primary_term"], doc["_source"])
+
+    def _search_hits(self, **body: Any) -> list[dict[str, Any]]:
+        try:
+            response = self.es.search(index=self.names.messages, ignore_unavailable=True, **body)
+        except ERRORS as exc:
+            raise StoreError(f"search on {self.names.messages} failed: {exc}") from exc
+        return response["hits"]["hits"]
+
+    def get_message(self, message_id: str) -> Message | None:
+        found = self.get_messages([message_id])
+        return found[0] if found else None
+
+    def get_messages(self, ids: Sequence[str]) -> list[Message]:
+        wanted = list(dict.fromkeys(ids))
+        stored = self._lookup(wanted)
+        return [from_document(stored[i].source) for i in wanted if i in stored]
+
+    def get_raw(self, sha256: str) -> bytes | None:
+        try:
+            response = self.es.get(index=self.names.raw, id=sha256)
+        except ERRORS as exc:
+            if _status(exc) == 404:
+                return None
+            raise StoreError(f"reading raw {sha256} from {self.names.raw} failed: {exc}") from exc
+        return codec.decompress(base64.b64decode(response["_source"]["data"]))

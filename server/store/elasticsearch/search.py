@@ -1,0 +1,122 @@
+"""Search, scan, count and aggregations through the read alias over the monthly indices.
+
+Paging is ``search_after`` on (date desc, id desc) — id is unique, so the order is total and a
+cursor (the same encoding as SQLite's) resumes exactly. No scroll and no point-in-time: a scan
+is repeated ``search_after``, which also works on osmem-server (no PIT there). Terms-type
+counts use composite aggregation paging, which is exact across indices (a plain ``terms``
+aggregation is approximate over several shards, ``cardinality`` always approximate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from server.query.criteria import Criteria, decode_cursor, encode_cursor
+from server.store.elasticsearch.connection import ERRORS, Indices
+from server.store.elasticsearch.documents import TOKEN_FIELDS, from_document
+from server.store.elasticsearch.query import SORT, build_query
+from server.store.protocol import AggregateBy, Aggregation, SearchPage, StoreError
+from server.store.sqlite.keys import to_ms
+
+COMPOSITE_PAGE = 1000
+_SOURCE_EXCLUDES = list(TOKEN_FIELDS.values())
+_AGG_FIELDS = {"department": "departments", "mailbox": "mailboxes"}
+
+
+class SearchMixin:
+    es: Elasticsearch
+    names: Indices
+
+    def _search(self, **body: Any) -> dict[str, Any]:
+        try:
+            return self.es.search(index=self.names.messages, ignore_unavailable=True, **body)  # type: ignore[return-value]
+        except ERRORS as exc:
+            raise StoreError(f"search on {self.names.messages} failed: {exc}") from exc
+
+    def _page(
+        self, criteria: Criteria | None, size: int, after: list[Any] | None, *, total: bool
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"query": build_query(criteria), "sort": SORT, "size": size,
+                                "_source": {"excludes": _SOURCE_EXCLUDES}, "track_total_hits": total}  # fmt: skip
+        if after:
+            body["search_after"] = after
+        return self._search(**body)
+
+    def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None) -> SearchPage:
+        after = None
+        if cursor:
+            moment, last_id = decode_cursor(cursor)
+            after = [to_ms(moment), last_id]
+        response = self._page(criteria, limit + 1, after, total=True)
+        hits = response["hits"]["hits"]
+        page = [from_document(h["_source"]) for h in hits[:limit]]
+        more = len(hits) > limit and page
+        next_cursor = encode_cursor(page[-1].date, page[-1].id) if more else None
+        return SearchPage(total=response["hits"]["total"]["value"], results=page, next_cursor=next_cursor)
+
+    def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Any]:
+        after = None
+        while True:
+            hits = self._page(criteria, batch_size, after, total=False)["hits"]["hits"]
+            for hit in hits:
+                yield from_document(hit["_source"])
+            if len(hits) < batch_size:
+                return
+            after = hits[-1]["sort"]
+
+    def count(self, criteria: Criteria | None = None) -> int:
+        try:
+            response = self.es.count(
+                index=self.names.messages, ignore_unavailable=True, query=build_query(criteria)
+            )
+        except ERRORS as exc:
+            raise StoreError(f"count on {self.names.messages} failed: {exc}") from exc
+        return response["count"]
+
+    def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
+        if by == "day":
+            return Aggregation(self._days(criteria))
+        counts = self._exact_terms(criteria, _AGG_FIELDS[by])
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+        return Aggregation(dict(ranked))
+
+    def _days(self, criteria: Criteria | None) -> dict[str, int]:
+        histogram = {
+            "field": "date",
+            "calendar_interval": "day",
+            "min_doc_count": 1,
+            "format": "yyyy-MM-dd",
+            "time_zone": "UTC",
+        }
+        response = self._search(
+            query=build_query(criteria), size=0, aggs={"days": {"date_histogram": histogram}}
+        )
+        buckets = response.get("aggregations", {}).get("days", {}).get("buckets", [])
+        return {b["key_as_string"]: b["doc_count"] for b in buckets if b["doc_count"]}
+
+    def _exact_terms(self, criteria: Criteria | None, field: str) -> dict[str, int]:
+        """Every value of ``field`` with its exact count, paging a composite aggregation."""
+        counts: dict[str, int] = {}
+        after = None
+        while True:
+            composite: dict[str, Any] = {
+                "size": COMPOSITE_PAGE,
+                "sources": [{"v": {"terms": {"field": field}}}],
+            }
+            if after:
+                composite["after"] = after
+            response = self._search(
+                query=build_query(criteria), size=0, aggs={"values": {"composite": composite}}
+            )
+            agg = response.get("aggregations", {}).get("values", {})
+            buckets = agg.get("buckets", [])
+            counts.update((b["key"]["v"], b["doc_count"]) for b in buckets)
+            after = agg.get("after_key")
+            if len(buckets) < COMPOSITE_PAGE or not after:
+                return counts
+
+    def distinct_mailboxes(self) -> int:
+        return len(self._exact_terms(None, "mailboxes"))

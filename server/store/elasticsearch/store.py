@@ -1,0 +1,60 @@
+"""``ElasticsearchStore``: the production store, composed of one mixin per concern.
+
+Each mixin uses ``self.es`` (the client) and ``self.names`` (index names, connection.py). The
+audit log's mixin (audit.py) joins the bases like the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from server.config import Config
+from server.store.elasticsearch.audit import AuditMixin
+from server.store.elasticsearch.connection import ERRORS, Indices, client_options, ensure_layout
+from server.store.elasticsearch.directory import DirectoryMixin
+from server.store.elasticsearch.messages import MessagesMixin
+from server.store.elasticsearch.search import SearchMixin
+from server.store.elasticsearch.settings import SettingsMixin
+from server.store.protocol import StoreError
+
+
+class ElasticsearchStore(MessagesMixin, SearchMixin, DirectoryMixin, SettingsMixin, AuditMixin):
+    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+        self.es = es
+        self.names = Indices(prefix)
+        self.audit_index = self.names.audit
+        ensure_layout(es, self.names)
+        self.ensure_audit_index()
+
+    @classmethod
+    def from_config(
+        cls, config: Config, *, client: Elasticsearch | None = None, node_class: Any = None
+    ) -> ElasticsearchStore:
+        """``client``/``node_class`` exist for tests only (osmem-server speaks plain JSON)."""
+        if client is None:
+            options = client_options(config)
+            if node_class is not None:
+                options["node_class"] = node_class
+            client = Elasticsearch(**options)
+        return cls(client, config.es_index_prefix)
+
+    def refresh(self) -> None:
+        indices = [
+            self.names.messages,
+            self.names.raw,
+            self.names.directory,
+            self.names.docs,
+            self.audit_index,
+        ]
+        try:
+            self.es.indices.refresh(index=",".join(indices), ignore_unavailable=True)
+        except ERRORS as exc:
+            raise StoreError(f"refresh of {self.names.prefix}-* failed: {exc}") from exc
+
+    def close(self) -> None:
+        self.es.close()
+
+    def __repr__(self) -> str:
+        return f"ElasticsearchStore(prefix={self.names.prefix!r})"
