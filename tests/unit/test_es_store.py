@@ -1,0 +1,131 @@
+"""Elasticsearch-specific behaviour of the store (osmem-server, or MAILARCHIVE_TEST_ES_URL)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from elasticsearch import BadRequestError
+
+from server.store.elasticsearch import ElasticsearchStore
+from server.store.elasticsearch import bulk as bulk_module
+from server.store.elasticsearch.bulk import Action, bulk
+from tests.conformance.factory import ALICE, BOB, CAROL, make, put, search_ids
+from tests.support.es import es_store
+
+MAY, JUNE = datetime(2024, 5, 20, 9, tzinfo=UTC), datetime(2024, 6, 2, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(request: pytest.FixtureRequest) -> Iterator[ElasticsearchStore]:
+    backend = es_store(request)
+    yield backend
+    backend.close()
+
+
+def test_monthly_indices_behind_the_read_alias(store: ElasticsearchStore) -> None:
+    put(store, [make("may", date=MAY), make("june", date=JUNE)])
+    names = store.names
+    months = sorted(store.es.indices.get(index=names.pattern))
+    assert months == [f"{names.prefix}-messages-2024.05", f"{names.prefix}-messages-2024.06"]
+    assert sorted(store.es.indices.get_alias(name=names.messages)) == months
+    template = store.es.indices.get_index_template(name=names.template)["index_templates"][0][
+        "index_template"
+    ]
+    assert template["index_patterns"] == [names.pattern]
+    assert template["template"]["mappings"]["dynamic"] == "strict"
+    assert store.es.get(index=months[0], id="may")["found"]
+
+
+def test_raw_bytes_single_instance_and_compressed(store: ElasticsearchStore) -> None:
+    message, raw = make("r", body="x" * 5000)
+    put(store, [(message, raw)])
+    doc = store.es.get(index=store.names.raw, id=message.sha256)["_source"]
+    assert doc["compression"] == "zstd" and doc["size"] == len(raw)
+    assert len(doc["data"]) < len(raw) / 4  # base64 of zstd of a repetitive body
+    assert store.get_raw(message.sha256) == raw
+
+
+def test_strict_mapping_refuses_an_unknown_field_from_a_raw_client(store: ElasticsearchStore) -> None:
+    put(store, [make("seed", date=MAY)])
+    index = store.names.month(2024, 5)
+    with pytest.raises(BadRequestError, match="strict_dynamic_mapping"):
+        store.es.index(index=index, id="intruder", document={"id": "intruder", "colour": "red"})
+    for index in (store.names.raw, store.names.directory, store.names.docs):
+        with pytest.raises(BadRequestError, match="strict_dynamic_mapping"):
+            store.es.index(index=index, id="intruder", document={"colour": "red"})
+
+
+def test_a_copy_dated_in_another_month_merges_where_the_message_lives(store: ElasticsearchStore) -> None:
+    """No Date header: each copy gets its own arrival time, possibly in the next month."""
+    first, raw = make("late", date=MAY, mailboxes=[ALICE])
+    copy, _ = make("late", date=JUNE, mailboxes=[BOB])
+    assert put(store, [(first, raw)]) == ["created"]
+    assert put(store, [(copy, raw)]) == ["merged"]
+    assert store.count() == 1
+    assert store.es.indices.exists(index=store.names.month(2024, 6)).body is False
+    assert store.get_message("late").mailboxes == [ALICE, BOB]
+    assert store.get_message("late").date == first.date
+
+
+def test_concurrent_writers_of_one_message_both_land(store: ElasticsearchStore) -> None:
+    """Two processes archiving copies at once: one creates, the other conflicts, re-reads, merges."""
+    ids = [f"race-{n}" for n in range(15)]
+    statuses: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def writer(mailbox: str) -> None:
+        barrier.wait()
+        statuses.extend(r.status for r in store.put_messages([make(i, mailboxes=[mailbox]) for i in ids]))
+
+    threads = [threading.Thread(target=writer, args=(m,)) for m in (ALICE, CAROL)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.refresh()
+    assert sorted(statuses) == sorted(["created"] * len(ids) + ["merged"] * len(ids))
+    assert all(sorted(m.mailboxes) == [ALICE, CAROL] for m in store.get_messages(ids))
+    assert store.count() == len(ids)
+
+
+def test_bulk_reports_each_rejected_document(
+    store: ElasticsearchStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks bounded by count and bytes; every action keeps its own outcome, in order."""
+    monkeypatch.setattr(bulk_module, "MAX_ACTIONS", 3)
+    monkeypatch.setattr(bulk_module, "MAX_BYTES", 200)
+    index = store.names.docs
+    sources = [{"kind": "t", "key": str(n)} if n % 4 else {"kind": "t", "shape": "round"} for n in range(10)]
+    outcomes = bulk(
+        store.es, [Action("index", {"_index": index, "_id": f"t/{n}"}, s) for n, s in enumerate(sources)]
+    )
+    failed = [n for n, o in enumerate(outcomes) if "error" in o]
+    assert failed == [0, 4, 8]
+    assert all("shape" in outcomes[n]["error"] for n in failed)
+    assert [o["status"] for n, o in enumerate(outcomes) if n not in failed] == [201] * 7
+
+
+def test_a_mistyped_message_fails_with_the_reason_and_the_batch_goes_on(store: ElasticsearchStore) -> None:
+    bad, raw = make("bad")
+    bad.legal_hold = {"not": "a boolean"}  # type: ignore[assignment]
+    results = store.put_messages([(bad, raw), make("good", subject="fine")])
+    assert [r.status for r in results] == ["failed", "created"]
+    assert "legal_hold" in (results[0].error or "")
+    store.refresh()
+    assert search_ids(store, keyword="fine") == ["good"]
+
+
+def test_counters_are_atomic_under_concurrent_increments(store: ElasticsearchStore) -> None:
+    def bump() -> None:
+        for _ in range(20):
+            store.incr_counter("hits")
+
+    threads = [threading.Thread(target=bump) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.get_counter("hits") == 60
