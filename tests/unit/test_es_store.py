@@ -116,16 +116,3 @@ def test_a_mistyped_message_fails_with_the_reason_and_the_batch_goes_on(store: E
     assert "legal_hold" in (results[0].error or "")
     store.refresh()
     assert search_ids(store, keyword="fine") == ["good"]
-
-
-def test_counters_are_atomic_under_concurrent_increments(store: ElasticsearchStore) -> None:
-    def bump() -> None:
-        for _ in range(20):
-            store.incr_counter("hits")
-
-    threads = [threading.Thread(target=bump) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert store.get_counter("hits") == 60
