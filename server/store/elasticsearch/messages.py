@@ -123,8 +123,9 @@ class MessagesMixin:
                 retry.append(group)
             elif "error" in outcome:
                 self._fail(group, results, outcome["error"])
+        retrying = {g.id for g in retry}
         for group in groups:
-            if group not in retry and results[group.copies[0][0]] is None:
+            if group.id not in retrying and results[group.copies[0][0]] is None:
                 for (position, _, _), status in zip(group.copies, group.statuses, strict=True):
                     results[position] = PutResult(group.id, status)  # type: ignore[arg-type]
         return retry
