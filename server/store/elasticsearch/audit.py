@@ -13,28 +13,21 @@ query on a keyword field: a substring match, with the user's ``*``/``?`` escaped
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from elasticsearch import ApiError, ConflictError, Elasticsearch, TransportError
+from elasticsearch import ConflictError, Elasticsearch
 
 from server.audit.chain import record_from_dict, record_to_dict, search_text
 from server.model import format_time
+from server.store.elasticsearch.connection import ERRORS, create_index, load_mapping
 from server.store.protocol import AuditQuery, AuditRecord, StoreError
 
-MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "audit-v1.json"
 SCAN_BATCH = 1000
-_ERRORS = (ApiError, TransportError)
 
 
 def audit_doc(record: AuditRecord) -> dict[str, Any]:
     return {**record_to_dict(record), "search_text": search_text(record)}
-
-
-def audit_index_body() -> dict[str, Any]:
-    return json.loads(MAPPING.read_text(encoding="utf-8"))
 
 
 def _escape_wildcard(text: str) -> str:
@@ -64,11 +57,9 @@ class AuditMixin:
     def ensure_audit_index(self) -> None:
         """Create the audit index with its strict mapping if it does not exist (idempotent)."""
         try:
-            if not self.es.indices.exists(index=self.audit_index):
-                self.es.indices.create(index=self.audit_index, **audit_index_body())
-        except ApiError as exc:
-            if "resource_already_exists" not in str(exc):
-                raise StoreError(f"cannot create audit index {self.audit_index}: {exc}") from exc
+            create_index(self.es, self.audit_index, load_mapping("audit-v1.json"))
+        except ERRORS as exc:
+            raise StoreError(f"cannot create audit index {self.audit_index}: {exc}") from exc
 
     def audit_append(self, record: AuditRecord) -> None:
         try:
@@ -77,13 +68,13 @@ class AuditMixin:
             self.es.create(index=self.audit_index, id=str(record.seq), document=audit_doc(record), refresh=True)
         except ConflictError as exc:
             raise StoreError(f"audit seq {record.seq} refused: it exists already") from exc
-        except _ERRORS as exc:
+        except ERRORS as exc:
             raise StoreError(f"audit entry {record.seq} not written to {self.audit_index}: {exc}") from exc
 
     def _audit_search(self, **body: Any) -> Any:
         try:
             return self.es.search(index=self.audit_index, **body)
-        except _ERRORS as exc:
+        except ERRORS as exc:
             raise StoreError(f"audit search on {self.audit_index} failed: {exc}") from exc
 
     def audit_last(self) -> AuditRecord | None:
