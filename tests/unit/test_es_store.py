@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from elasticsearch import BadRequestError
+from elasticsearch import BadRequestError, Elasticsearch
 
 from server.store.elasticsearch import ElasticsearchStore
 from server.store.elasticsearch import bulk as bulk_module
 from server.store.elasticsearch.bulk import Action, bulk
 from tests.conformance.factory import ALICE, BOB, CAROL, make, put, search_ids
 from tests.support.es import es_store
+from tests.support.es_node import OsmemNode
+from tests.support.es_throttle import ThrottlingProxy
 
 MAY, JUNE = datetime(2024, 5, 20, 9, tzinfo=UTC), datetime(2024, 6, 2, 9, tzinfo=UTC)
 
@@ -116,3 +118,22 @@ def test_a_mistyped_message_fails_with_the_reason_and_the_batch_goes_on(store: E
     assert "legal_hold" in (results[0].error or "")
     store.refresh()
     assert search_ids(store, keyword="fine") == ["good"]
+
+
+@pytest.mark.parametrize(("throttled", "expected"), [(2, "created"), (99, "failed")])
+def test_bulk_retries_a_busy_cluster_then_reports_failure(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, throttled: int, expected: str
+) -> None:
+    """429 items are retried with backoff; past MAX_RETRIES each becomes "failed" with the reason."""
+    monkeypatch.setattr(bulk_module, "BACKOFF", 0.01)
+    store = es_store(request)
+    proxy = ThrottlingProxy(store.es.transport.node_pool.all()[0].base_url, throttled)
+    request.addfinalizer(proxy.close)
+    behind = ElasticsearchStore(Elasticsearch(proxy.url, node_class=OsmemNode), store.names.prefix)
+    results = behind.put_messages([make("a", subject="busy"), make("b", subject="busy")])
+    assert [r.status for r in results] == [expected, expected]
+    if expected == "failed":
+        assert "es_rejected_execution_exception" in (results[0].error or "")
+        assert proxy.bulk_requests == bulk_module.MAX_RETRIES + 1
+    store.refresh()
+    assert store.count() == (2 if expected == "created" else 0)
