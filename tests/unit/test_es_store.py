@@ -137,3 +137,15 @@ def test_bulk_retries_a_busy_cluster_then_reports_failure(
         assert proxy.bulk_requests == bulk_module.MAX_RETRIES + 1
     store.refresh()
     assert store.count() == (2 if expected == "created" else 0)
+
+
+def test_long_tokens_and_absurd_headers_are_archived_and_found(store: ElasticsearchStore) -> None:
+    """Malformed mail: a 600-character word (real Elasticsearch's whitespace tokenizer cuts at 255 by
+    default), a 40,000-byte sender (over Lucene's term limit). osmem enforces neither: this test
+    guards the mapping on a real cluster (MAILARCHIVE_TEST_ES_URL)."""
+    word = "x" * 600
+    assert put(store, [make("odd", body=f"start {word} end", sender="s" * 40_000 + "@corp.example")]) == [
+        "created"
+    ]
+    assert search_ids(store, keyword=word) == ["odd"]
+    assert search_ids(store, keyword=f'"start {word} end"') == ["odd"]
