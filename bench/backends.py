@@ -7,6 +7,7 @@ uses (DESIGN.md §9); its figures say nothing about a real cluster and are label
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,4 +25,18 @@ def store_url(backend: str, args: argparse.Namespace, data_dir: Path) -> Iterato
     if args.es_url:
         yield args.es_url
         return
-    raise Unavailable("no Elasticsearch: pass --es-url (osmem-server support comes with tests/support/es.py)")
+    try:
+        from osmem_server import OsmemServer
+
+        from bench import importrun, osmem_cli
+    except ImportError as exc:
+        raise Unavailable(f"no Elasticsearch: pass --es-url, or install osmem-server ({exc})") from None
+    osmem_cli.use_osmem_node()  # this process: directory load, search via the store, profile
+    server = OsmemServer.start()
+    previous = importrun.COMMAND
+    importrun.COMMAND = [sys.executable, "-m", "bench.osmem_cli"]  # subprocesses: import, serve, user
+    try:
+        yield server.url
+    finally:
+        importrun.COMMAND = previous
+        server.close()

@@ -14,6 +14,8 @@ from pathlib import Path
 from bench.rss import TreeMemorySampler
 from server.synthetic.words import INTERNAL_DOMAINS
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def bench_env(data_dir: Path, store: str) -> dict[str, str]:
     """The environment every command of a run gets: its own data dir and store, no config file."""
@@ -23,12 +25,16 @@ def bench_env(data_dir: Path, store: str) -> dict[str, str]:
         "MAILARCHIVE_STORE": store,
         "MAILARCHIVE_INTERNAL_DOMAINS": ",".join(INTERNAL_DOMAINS),
         "MAILARCHIVE_CONFIG": str(data_dir / "none.toml"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
     })
     return env
 
 
+COMMAND = [sys.executable, "-m", "server"]  # the osmem-server runs swap in bench.osmem_cli
+
+
 def mailarchive_command() -> list[str]:
-    return [sys.executable, "-m", "server"]
+    return list(COMMAND)
 
 
 def fresh_data_dir(path: Path) -> Path:
