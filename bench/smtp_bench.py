@@ -101,7 +101,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     return {"p50": cuts[49] * 1000, "p95": cuts[94] * 1000, "p99": cuts[98] * 1000, "max": max(values) * 1000}
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now (also used by the web API bench)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -164,7 +165,7 @@ def run_smtp_bench(messages: int = 3000, connections: int = 10, workdir: Path | 
     data_dir = workdir / f"smtp-data-{os.getpid()}-{int(time.time())}"
     wire = make_messages(messages)
     _enable_archiving(data_dir)
-    port = _free_port()
+    port = free_port()
     proc = _start_receiver(data_dir, port)
     try:
         seconds, latencies, transactions = asyncio.run(_drive(port, wire, connections))

@@ -7,7 +7,6 @@ exists the harness records why it skipped this part instead of failing.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import urllib.request
@@ -17,14 +16,9 @@ from pathlib import Path
 
 from bench.backends import Unavailable
 from bench.importrun import mailarchive_command
+from bench.smtp_bench import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _cli(args: list[str], env: dict[str, str], stdin: str = "") -> str:
@@ -44,7 +38,7 @@ def api_token(env: dict[str, str]) -> str:
 def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
     if not (ROOT / "server" / "web" / "app.py").exists():
         raise Unavailable("the web app (server/web/app.py) does not exist yet")
-    port = _free_port()
+    port = free_port()
     env = {**env, "MAILARCHIVE_WEB_PORT": str(port)}
     with log.open("w") as out:
         proc = subprocess.Popen([*mailarchive_command(), "serve", "--only", "web"], env=env, stdout=out, stderr=out)
