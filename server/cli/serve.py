@@ -7,7 +7,7 @@ import signal
 import threading
 
 from server.cli.common import config_from_env
-from server.services import SERVICES, start_all, stop_all
+from server.daemons import SERVICES, start_all, stop_all
 
 
 def register(sub: argparse._SubParsersAction) -> None:

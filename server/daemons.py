@@ -1,4 +1,4 @@
-"""The long-running services ``mailarchive serve`` starts together (web, SMTP receiver, ...).
+"""The long-running daemons ``mailarchive serve`` starts together (web, SMTP receiver, ...).
 
 A service module exposes ``start(config) -> Service``; add it to ``SERVICES`` to have
 ``make run`` start it. Each service opens its own store handle.
