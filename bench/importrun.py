@@ -24,7 +24,7 @@ def bench_env(data_dir: Path, store: str) -> dict[str, str]:
         "MAILARCHIVE_DATA_DIR": str(data_dir),
         "MAILARCHIVE_STORE": store,
         "MAILARCHIVE_INTERNAL_DOMAINS": ",".join(INTERNAL_DOMAINS),
-        "MAILARCHIVE_CONFIG": str(data_dir / "none.toml"),
+        "MAILARCHIVE_CONFIG": "none",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
     })
     return env

@@ -110,7 +110,7 @@ def free_port() -> int:
 
 def _start_receiver(data_dir: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "MAILARCHIVE_DATA_DIR": str(data_dir), "MAILARCHIVE_STORE": "sqlite",
-           "MAILARCHIVE_SMTP_PORT": str(port), "MAILARCHIVE_CONFIG": str(data_dir / "none.toml"),
+           "MAILARCHIVE_SMTP_PORT": str(port), "MAILARCHIVE_CONFIG": "none",
            "MAILARCHIVE_INTERNAL_DOMAINS": "corp.example"}
     proc = subprocess.Popen([sys.executable, "-m", "server", "serve", "--only", "smtp"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -132,7 +132,7 @@ def _archived(data_dir: Path) -> int:
     from server.config import load_config
     from server.store import open_store
 
-    store = open_store(load_config(env={"MAILARCHIVE_CONFIG": str(data_dir / "none.toml")}, data_dir=data_dir))
+    store = open_store(load_config(env={"MAILARCHIVE_CONFIG": "none"}, data_dir=data_dir))
     try:
         return store.count()
     finally:
@@ -145,7 +145,7 @@ def _enable_archiving(data_dir: Path) -> None:
     from server.store import open_store
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = open_store(load_config(env={"MAILARCHIVE_CONFIG": str(data_dir / "none.toml")}, data_dir=data_dir))
+    store = open_store(load_config(env={"MAILARCHIVE_CONFIG": "none"}, data_dir=data_dir))
     try:
         set_enabled(store, True, "bench")
     finally:

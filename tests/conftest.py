@@ -14,7 +14,7 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "rea
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     """Embedded defaults in a fresh data dir; environment and mailarchive.toml are ignored."""
-    return load_config(env={"MAILARCHIVE_CONFIG": str(tmp_path / "none.toml")}, data_dir=tmp_path / "data")
+    return load_config(env={"MAILARCHIVE_CONFIG": "none"}, data_dir=tmp_path / "data")
 
 
 @pytest.fixture(scope="session")

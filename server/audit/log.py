@@ -48,7 +48,7 @@ class AuditLog:
 
     @classmethod
     def for_config(cls, store: Store, config: Config) -> AuditLog:
-        return cls(store, config.data_dir / ANCHOR_DIR_NAME, anchor_every=config.extra.get("audit_anchor_every", 1))
+        return cls(store, config.data_dir / ANCHOR_DIR_NAME, anchor_every=config.security.audit_anchor_every)
 
     def record(
         self,

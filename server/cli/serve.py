@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     only = {s.strip() for s in args.only.split(",")} if args.only else None
     services = start_all(config, only)
-    print(f"mailarchive: data in {config.data_dir.resolve()}, store: {config.store}", flush=True)
+    print(f"mailarchive: data in {config.data_dir.resolve()}, store: {config.store.url}", flush=True)
     for service in services:
         print(f"  {service.name:6} {service.describe()}", flush=True)
     print("Press Ctrl+C to stop.", flush=True)

@@ -24,13 +24,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 import re
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from server.config import ENV_PREFIX, Config, ConfigError
+from server.config import Config, ConfigError, SmtpConfig
 from server.indexing.spool import DrainerProcess, Spool, SpooledMessage
 
 log = logging.getLogger(__name__)
@@ -59,71 +58,7 @@ CLIENT_NOT_ALLOWED = "550 5.7.1 Error: client {peer} is not allowed to send jour
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 SPOOL_FAILED = "451 4.3.0 Error: cannot queue the message now, try again later"
 
-MB = 1024 * 1024
 _SIMPLE_PATH = re.compile(r"\s*<([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+)>(.*)\Z", re.S)
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    bind: str = "127.0.0.1"
-    port: int = 2525
-    hostname: str = "mailarchive"
-    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
-        ipaddress.ip_network("127.0.0.0/8"),
-        ipaddress.ip_network("::1/128"),
-    )
-    max_message_size: int = 50 * MB
-    max_recipients: int = 1000
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    require_tls: bool = False
-    auth_file: str | None = None  # lines "user:argon2-hash"
-    journal_addresses: tuple[str, ...] = ()
-    spool_dir: Path = Path("./data/spool")
-
-
-# setting -> how to read it; each is MAILARCHIVE_SMTP_<NAME> in the environment or smtp_<name> in mailarchive.toml
-_SETTINGS = {
-    "hostname": str,
-    "allow_networks": lambda v: tuple(
-        ipaddress.ip_network(n.strip(), strict=False) for n in _items(v) if str(n).strip().lower() != "none"
-    ),
-    "max_message_size": int,
-    "max_recipients": int,
-    "tls_cert": str,
-    "tls_key": str,
-    "require_tls": lambda v: str(v).strip().lower() in ("1", "true", "yes", "on"),
-    "auth_file": str,
-    "journal_addresses": lambda v: tuple(a.strip().lower() for a in _items(v)),
-    "spool_dir": Path,
-}
-
-
-def _items(value: str | Sequence[str]) -> list[str]:
-    return [v for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
-
-
-def smtp_settings(config: Config, env: Mapping[str, str] | None = None) -> SmtpSettings:
-    """Receiver settings: defaults < ``smtp_*`` keys of mailarchive.toml < ``MAILARCHIVE_SMTP_*`` variables."""
-    env = os.environ if env is None else env
-    values: dict[str, Any] = {
-        "bind": config.smtp_bind,
-        "port": config.smtp_port,
-        "hostname": socket.gethostname(),
-        "spool_dir": config.data_dir / "spool",
-    }
-    for name, parse in _SETTINGS.items():
-        raw = env.get(f"{ENV_PREFIX}SMTP_{name.upper()}", config.extra.get(f"smtp_{name}"))
-        if raw is None or raw == "":
-            continue
-        try:
-            values[name] = parse(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{ENV_PREFIX}SMTP_{name.upper()}: {exc}") from None
-    settings = SmtpSettings(**values)
-    if bool(settings.tls_cert) != bool(settings.tls_key):
-        raise ConfigError(f"{ENV_PREFIX}SMTP_TLS_CERT and {ENV_PREFIX}SMTP_TLS_KEY must be set together")
-    return settings
 
 
 def envelope_mailboxes(recipients: Iterable[str], journal_addresses: Sequence[str]) -> tuple[str, ...]:
@@ -190,7 +125,7 @@ def load_auth_users(path: str | None) -> dict[str, str]:
 class JournalHandler:
     """aiosmtpd hooks: who may send, how many recipients, and DATA → spool → ``250``."""
 
-    def __init__(self, settings: SmtpSettings, spool: Spool, notify: Callable[[], None] | None = None) -> None:
+    def __init__(self, settings: SmtpConfig, spool: Spool, notify: Callable[[], None] | None = None) -> None:
         """``notify`` tells the drainer a new file is in the spool."""
         self.settings = settings
         self.spool = spool
@@ -339,7 +274,7 @@ class JournalController(Controller):
         return JournalSMTP(self.handler, **self.SMTP_kwargs)
 
 
-def tls_context(settings: SmtpSettings) -> ssl.SSLContext | None:
+def tls_context(settings: SmtpConfig) -> ssl.SSLContext | None:
     if not settings.tls_cert:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -391,17 +326,20 @@ class JournalService:
 
     name = "smtp"
 
-    def __init__(self, config: Config, settings: SmtpSettings) -> None:
-        self.settings = settings
-        self.spool = Spool(settings.spool_dir)
-        self.drainer = DrainerProcess(settings.spool_dir, partial(ArchiveSink, config, settings.journal_addresses))
+    def __init__(self, config: Config, settings: SmtpConfig | None = None) -> None:
+        """``settings``: the receiver's section when not ``config.smtp`` (tests run it on a free port)."""
+        if settings is not None:
+            config = replace(config, smtp=settings)
+        self.settings = settings = config.smtp
+        self.spool = Spool(config.spool_dir)
+        self.drainer = DrainerProcess(config.spool_dir, partial(ArchiveSink, config, settings.journal_addresses))
         self.handler = JournalHandler(settings, self.spool, self.drainer.notify)
         context = tls_context(settings)
         self.controller = JournalController(
             self.handler,
             hostname=settings.bind,
             port=settings.port,
-            server_hostname=settings.hostname,
+            server_hostname=settings.hostname or socket.gethostname(),
             ident="mailarchive journal receiver",
             data_size_limit=None,  # SIZE is advertised and enforced by JournalHandler / JournalSMTP
             enable_SMTPUTF8=True,
@@ -431,4 +369,4 @@ class JournalService:
 
 
 def start(config: Config) -> JournalService:
-    return JournalService(config, smtp_settings(config)).start()
+    return JournalService(config).start()

@@ -9,12 +9,12 @@ __all__ = ["Store", "StoreError", "open_store"]
 
 
 def open_store(config: Config) -> Store:
-    if config.uses_elasticsearch:
+    if config.store.uses_elasticsearch:
         from server.store.elasticsearch import ElasticsearchStore
 
         return ElasticsearchStore.from_config(config)
-    if config.store != "sqlite":
-        raise StoreError(f"MAILARCHIVE_STORE must be 'sqlite' or an Elasticsearch URL (http://host:9200), got {config.store!r}")
+    if config.store.url != "sqlite":
+        raise StoreError(f"MAILARCHIVE_STORE must be 'sqlite' or an Elasticsearch URL (http://host:9200), got {config.store.url!r}")
     from server.store.sqlite import SqliteStore
 
     return SqliteStore.from_config(config)

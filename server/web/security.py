@@ -31,8 +31,8 @@ csrf = CSRFProtect()
 
 
 def secret_key(config: Config) -> str:
-    if config.secret_key:
-        return config.secret_key
+    if config.security.secret_key:
+        return config.security.secret_key
     path = Path(config.data_dir) / SECRET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -45,13 +45,13 @@ def secret_key(config: Config) -> str:
 
 
 def flask_settings(config: Config) -> dict[str, Any]:
-    secure = str(config.extra.get("web_secure_cookies", "auto")).lower()
+    secure = config.web.secure_cookies
     return {
         "SECRET_KEY": secret_key(config),
         "SESSION_COOKIE_NAME": "mailarchive_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": secure in ("true", "1", "yes"),
+        "SESSION_COOKIE_SECURE": secure == "true",
         "SESSION_COOKIE_SECURE_AUTO": secure == "auto",
         "PERMANENT_SESSION_LIFETIME": SESSION_IDLE,
         "SESSION_REFRESH_EACH_REQUEST": True,
@@ -95,7 +95,7 @@ def protective_headers(response: Response) -> Response:
 
 def init_app(app: Flask, config: Config) -> None:
     app.session_interface = TlsAwareSessionInterface()
-    proxies = int(config.extra.get("web_trusted_proxies", 0))
+    proxies = config.web.trusted_proxies
     if proxies:  # X-Forwarded-For/-Proto from that many proxies in front are believed
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     csrf.init_app(app)

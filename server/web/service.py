@@ -27,7 +27,7 @@ class WebService:
         self.config = config
         self.app = create_app(config)
         self.first_start: list[Credentials] = bootstrap_first_start(services_of(self.app).store)
-        self.server = create_server(self.app, host=config.bind, port=config.web_port, threads=THREADS, ident="mailarchive")
+        self.server = create_server(self.app, host=config.web.bind, port=config.web.port, threads=THREADS, ident="mailarchive")
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
 
     @property

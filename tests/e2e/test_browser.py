@@ -40,7 +40,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The web service exactly as ``mailarchive serve`` starts it, on a free loopback port."""
     root = tmp_path_factory.mktemp("browser")
-    config = load_config(env={"MAILARCHIVE_CONFIG": str(root / "none.toml")}, data_dir=root / "data", web_port=0)
+    config = load_config(env={"MAILARCHIVE_CONFIG": "none"}, data_dir=root / "data", web_port=0)
     web = start_web(config)
     try:
         svc = services_of(web.app)

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from server.archiving import SKIPPED_DISABLED, set_enabled
-from server.config import Config, with_overrides
-from server.indexing.smtp import JournalService, SmtpSettings
+from server.config import Config, SmtpConfig, with_overrides
+from server.indexing.smtp import JournalService
 from server.model import Message
 from server.query.criteria import parse_criteria
 from server.store.sqlite import SqliteStore
@@ -41,17 +41,17 @@ def store(archive_config: Config) -> Iterator[SqliteStore]:
 
 
 @pytest.fixture
-def settings(archive_config: Config) -> SmtpSettings:
+def settings(archive_config: Config) -> SmtpConfig:
     return receiver_settings(archive_config, journal_addresses=(JOURNAL,), max_recipients=3)
 
 
 @pytest.fixture
-def service(archive_config: Config, settings: SmtpSettings, store: SqliteStore) -> Iterator[JournalService]:
+def service(archive_config: Config, settings: SmtpConfig, store: SqliteStore) -> Iterator[JournalService]:
     with running_service(archive_config, settings) as service:
         yield service
 
 
-def deliver(settings: SmtpSettings, sender: str, recipients: list[str], raw: bytes) -> dict:
+def deliver(settings: SmtpConfig, sender: str, recipients: list[str], raw: bytes) -> dict:
     with smtplib.SMTP("127.0.0.1", settings.port, timeout=10) as smtp:
         return smtp.sendmail(sender, recipients, raw)
 
@@ -137,7 +137,7 @@ def test_archiving_disabled_acknowledges_and_counts_without_storing(
 
 
 def test_spool_left_by_a_stopped_receiver_is_stored_on_start(
-    archive_config: Config, settings: SmtpSettings, store: SqliteStore
+    archive_config: Config, settings: SmtpConfig, store: SqliteStore
 ) -> None:
     """Acknowledged but not yet stored when the receiver stopped: the next start stores it, once."""
     with spool_receiver(archive_config, settings) as spool:

@@ -37,7 +37,7 @@ class Receiver:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.port = port
         self.env = {**os.environ, "MAILARCHIVE_DATA_DIR": str(data_dir), "MAILARCHIVE_STORE": "sqlite",
-                    "MAILARCHIVE_SMTP_PORT": str(port), "MAILARCHIVE_CONFIG": str(data_dir / "none.toml"),
+                    "MAILARCHIVE_SMTP_PORT": str(port), "MAILARCHIVE_CONFIG": "none",
                     "MAILARCHIVE_INTERNAL_DOMAINS": "corp.example"}
         self.proc: subprocess.Popen | None = None
 
@@ -103,7 +103,7 @@ def archived_message_ids(config: Config) -> Counter:
 
 def test_sigkill_mid_stream_loses_nothing_acknowledged_and_stores_nothing_twice(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    config = load_config(env={"MAILARCHIVE_CONFIG": str(tmp_path / "none.toml")}, data_dir=data_dir)
+    config = load_config(env={"MAILARCHIVE_CONFIG": "none"}, data_dir=data_dir)
     data_dir.mkdir()
     store = SqliteStore.from_config(config)
     set_enabled(store, True, "test")

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Config
-from server.indexing.smtp import SmtpSettings
+from server.config import Config, SmtpConfig
 from server.indexing.spool import Spool, SpooledMessage
 from tests.support.mail import make_mail
 from tests.support.smtp import receiver_settings, spool_receiver
@@ -22,18 +21,18 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def settings(config: Config) -> SmtpSettings:
+def settings(config: Config) -> SmtpConfig:
     return receiver_settings(config, max_message_size=20_000, max_recipients=5)
 
 
 @pytest.fixture
-def spool(config: Config, settings: SmtpSettings) -> Iterator[Spool]:
+def spool(config: Config, settings: SmtpConfig) -> Iterator[Spool]:
     with spool_receiver(config, settings) as spool:
         yield spool
 
 
 @pytest.fixture
-def client(settings: SmtpSettings, spool: Spool) -> Iterator[smtplib.SMTP]:
+def client(settings: SmtpConfig, spool: Spool) -> Iterator[smtplib.SMTP]:
     with smtplib.SMTP("127.0.0.1", settings.port, timeout=10) as smtp:
         smtp.ehlo("client.test")
         yield smtp
@@ -104,7 +103,7 @@ def test_null_sender_of_bounces_is_accepted(client: smtplib.SMTP, spool: Spool) 
     assert message.envelope_from == ""
 
 
-def test_size_is_advertised_and_enforced(client: smtplib.SMTP, spool: Spool, settings: SmtpSettings) -> None:
+def test_size_is_advertised_and_enforced(client: smtplib.SMTP, spool: Spool, settings: SmtpConfig) -> None:
     assert int(client.esmtp_features["size"]) == settings.max_message_size
     assert client.docmd(f"MAIL FROM:<a@corp.example> SIZE={settings.max_message_size + 1}") == (
         552, b"5.3.4 Error: message size exceeds fixed maximum message size")
@@ -157,12 +156,12 @@ def test_broken_commands_get_rfc_replies(
     assert len(spool.pending()) == 1
 
 
-def test_mail_before_helo_is_refused(settings: SmtpSettings, spool: Spool) -> None:
+def test_mail_before_helo_is_refused(settings: SmtpConfig, spool: Spool) -> None:
     with smtplib.SMTP("127.0.0.1", settings.port, timeout=10) as smtp:
         assert smtp.docmd("MAIL FROM:<a@corp.example>")[0] == 503
 
 
-def test_connection_dropped_during_data_is_not_acknowledged(settings: SmtpSettings, spool: Spool) -> None:
+def test_connection_dropped_during_data_is_not_acknowledged(settings: SmtpConfig, spool: Spool) -> None:
     with socket.create_connection(("127.0.0.1", settings.port), timeout=10) as sock:
         reader = sock.makefile("rb")
         reader.readline()

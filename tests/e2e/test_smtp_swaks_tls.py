@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from server.config import Config
-from server.indexing.smtp import SmtpSettings
+from server.config import Config, SmtpConfig
 from server.indexing.spool import Spool
 from tests.support.mail import make_mail
 from tests.support.smtp import receiver_settings, self_signed_cert, spool_receiver
@@ -23,7 +22,7 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "journal-secret"
 
 
-def swaks(settings: SmtpSettings, *args: str) -> subprocess.CompletedProcess[str]:
+def swaks(settings: SmtpConfig, *args: str) -> subprocess.CompletedProcess[str]:
     if shutil.which("swaks") is None:
         pytest.skip("swaks not installed (make test installs it: Debian package swaks)")
     return subprocess.run(
@@ -34,14 +33,14 @@ def swaks(settings: SmtpSettings, *args: str) -> subprocess.CompletedProcess[str
 
 
 @pytest.fixture
-def plain(config: Config) -> Iterator[tuple[SmtpSettings, Spool]]:
+def plain(config: Config) -> Iterator[tuple[SmtpConfig, Spool]]:
     settings = receiver_settings(config, max_message_size=10_000)
     with spool_receiver(config, settings) as spool:
         yield settings, spool
 
 
 @pytest.fixture
-def secured(config: Config, tmp_path: Path) -> Iterator[tuple[SmtpSettings, Spool]]:
+def secured(config: Config, tmp_path: Path) -> Iterator[tuple[SmtpConfig, Spool]]:
     """STARTTLS offered, AUTH required from everywhere (no network is trusted without it)."""
     cert, key = self_signed_cert(tmp_path)
     users = tmp_path / "smtp-users"
@@ -53,7 +52,7 @@ def secured(config: Config, tmp_path: Path) -> Iterator[tuple[SmtpSettings, Spoo
         yield settings, spool
 
 
-def test_swaks_delivers_with_envelope(plain: tuple[SmtpSettings, Spool]) -> None:
+def test_swaks_delivers_with_envelope(plain: tuple[SmtpConfig, Spool]) -> None:
     settings, spool = plain
     result = swaks(settings, "--from", "alice@corp.example", "--to", "bob@corp.example,hidden@corp.example",
                    "--header", "Subject: via swaks", "--body", "hello from swaks")
@@ -65,7 +64,7 @@ def test_swaks_delivers_with_envelope(plain: tuple[SmtpSettings, Spool]) -> None
     assert b"Subject: via swaks\r\n" in message.raw and b"hello from swaks" in message.raw
 
 
-def test_swaks_raw_data_with_bare_lf_is_kept(plain: tuple[SmtpSettings, Spool], tmp_path: Path) -> None:
+def test_swaks_raw_data_with_bare_lf_is_kept(plain: tuple[SmtpConfig, Spool], tmp_path: Path) -> None:
     data = tmp_path / "bare-lf.eml"
     content = b"Subject: bare LF\r\nFrom: alice@corp.example\r\n\r\nunix line\nanother\r\n..stuffed\r\n"
     data.write_bytes(content + b".\r\n")
@@ -76,7 +75,7 @@ def test_swaks_raw_data_with_bare_lf_is_kept(plain: tuple[SmtpSettings, Spool], 
     assert plain[1].load(name).raw == content.replace(b"..stuffed", b".stuffed")
 
 
-def test_swaks_too_big_is_refused_with_552(plain: tuple[SmtpSettings, Spool]) -> None:
+def test_swaks_too_big_is_refused_with_552(plain: tuple[SmtpConfig, Spool]) -> None:
     result = swaks(plain[0], "--from", "alice@corp.example", "--to", "bob@corp.example",
                    "--body", "x" * 20_000)
     assert result.returncode != 0
@@ -84,7 +83,7 @@ def test_swaks_too_big_is_refused_with_552(plain: tuple[SmtpSettings, Spool]) ->
     assert plain[1].pending() == []
 
 
-def test_swaks_starttls_and_auth(secured: tuple[SmtpSettings, Spool]) -> None:
+def test_swaks_starttls_and_auth(secured: tuple[SmtpConfig, Spool]) -> None:
     settings, spool = secured
     refused = swaks(settings, "--from", "alice@corp.example", "--to", "bob@corp.example", "-tls")
     assert refused.returncode != 0 and "530 5.7.0 Authentication required" in refused.stdout
@@ -94,7 +93,7 @@ def test_swaks_starttls_and_auth(secured: tuple[SmtpSettings, Spool]) -> None:
     assert len(spool.pending()) == 1
 
 
-def test_auth_is_offered_only_after_starttls(secured: tuple[SmtpSettings, Spool]) -> None:
+def test_auth_is_offered_only_after_starttls(secured: tuple[SmtpConfig, Spool]) -> None:
     settings, spool = secured
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE

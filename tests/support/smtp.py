@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Config
-from server.indexing.smtp import JournalService, SmtpSettings, smtp_settings
+from server.config import Config, SmtpConfig
+from server.indexing.smtp import JournalService
 from server.indexing.spool import Spool
 
 
@@ -28,14 +28,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def receiver_settings(config: Config, **overrides: object) -> SmtpSettings:
-    """Settings from ``config`` only (the developer's MAILARCHIVE_SMTP_* variables are ignored)."""
-    base = smtp_settings(config, env={})
-    return replace(base, port=free_port(), hostname="archive.test", **overrides)
+def receiver_settings(config: Config, **overrides: object) -> SmtpConfig:
+    """The test config's SMTP section (no MAILARCHIVE_* variables) on a free port."""
+    return replace(config.smtp, port=free_port(), hostname="archive.test", **overrides)
 
 
 @contextmanager
-def running_service(config: Config, settings: SmtpSettings) -> Iterator[JournalService]:
+def running_service(config: Config, settings: SmtpConfig) -> Iterator[JournalService]:
     service = JournalService(config, settings).start()
     try:
         yield service
@@ -44,7 +43,7 @@ def running_service(config: Config, settings: SmtpSettings) -> Iterator[JournalS
 
 
 @contextmanager
-def spool_receiver(config: Config, settings: SmtpSettings) -> Iterator[Spool]:
+def spool_receiver(config: Config, settings: SmtpConfig) -> Iterator[Spool]:
     """The listener writing into a real spool that nothing drains."""
     service = JournalService(config, settings)
     service.handler.notify = None  # the drainer process is never started

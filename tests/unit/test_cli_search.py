@@ -25,7 +25,7 @@ ODD_RAW = b"Subject: odd\n\r\nbare LF and CRLF \xff\xfe latin-1 caf\xe9\r\n\x00e
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An archive holding the conformance dataset plus one message with unusual bytes."""
     monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
     monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
     monkeypatch.delenv("MAILARCHIVE_TIMEZONE", raising=False)
     with opened_store(config_from_env()) as store:

@@ -35,7 +35,7 @@ def manifest(corpus_dir) -> dict[str, tuple[int, set[str]]]:
 def imported(corpus_dir, tmp_path_factory):
     """The corpus imported once for the module: (store, summary, raw messages by manifest path)."""
     base = tmp_path_factory.mktemp("corpus")
-    config = load_config(env={"MAILARCHIVE_CONFIG": str(base / "none.toml")}, data_dir=base / "data")
+    config = load_config(env={"MAILARCHIVE_CONFIG": "none"}, data_dir=base / "data")
     for store in sqlite_store(config):
         summary = run_import([str(corpus_dir)], store, config, workers=2)
         sources, _ = discover([corpus_dir])

@@ -16,7 +16,7 @@ from server.query.criteria import parse_criteria
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
     monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
     return tmp_path / "data"
 

@@ -59,7 +59,7 @@ def test_bad_files_name_file_and_line(tmp_path, name, content, message):
 
 def test_cli_imports_accounts_and_builds_the_department_tree(tmp_path, config, monkeypatch, capsys):
     monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(config.data_dir))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
     path = tmp_path / "dir.csv"
     path.write_text(CSV)
     assert main(["directory", "import", str(path), "--json"]) == 0

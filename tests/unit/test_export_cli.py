@@ -22,7 +22,7 @@ RANGE = ["--from", (WHEN - timedelta(days=30)).date().isoformat(), "--to", (WHEN
 @pytest.fixture
 def ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
     monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
     monkeypatch.delenv("MAILARCHIVE_TIMEZONE", raising=False)
     config = config_from_env()

@@ -125,7 +125,7 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def cli_env(config) -> dict[str, str]:
     return {**os.environ, "MAILARCHIVE_DATA_DIR": str(config.data_dir), "MAILARCHIVE_STORE": "sqlite",
-            "MAILARCHIVE_CONFIG": str(config.data_dir / "none.toml")}
+            "MAILARCHIVE_CONFIG": "none"}
 
 
 def test_cli_json_summary_and_bad_input(tmp_path, config, capsys):

@@ -84,7 +84,7 @@ def test_rule4_monitoring_addresses_from_settings_and_environment(store, config)
     from server.config import load_config
 
     env = {"MAILARCHIVE_MONITORING_ADDRESSES": "Audit@Corp.example, spy@corp.example",
-           "MAILARCHIVE_CONFIG": str(config.data_dir / "none.toml")}
+           "MAILARCHIVE_CONFIG": "none"}
     ingestor = Ingestor(store, load_config(env, data_dir=config.data_dir))
     assert ingestor.ingest(make_mail(), envelope_to=["audit@corp.example"], source="import").status == "skipped_monitoring"
     store.set_setting("monitoring_addresses", ["other@corp.example"])  # the console's setting wins

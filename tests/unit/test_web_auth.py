@@ -158,7 +158,7 @@ def test_disabled_role_check_is_immediate(app: Flask) -> None:
 
 
 def test_behind_a_trusted_tls_proxy_the_cookie_is_secure(config) -> None:  # noqa: ANN001
-    proxied = with_overrides(config, extra={"web_trusted_proxies": 1})
+    proxied = with_overrides(config, web_trusted_proxies=1)
     with running_app(proxied, {"alice": Role.ARCHIVE_ADMIN}) as app:
         client = app.test_client()
         headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7", "Referer": "https://localhost/login"}

@@ -20,7 +20,7 @@ from server.users import UserService, bootstrap_first_start, token_key
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch, config: Config, tmp_path: Path) -> None:
     monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(config.data_dir))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
     monkeypatch.delenv("MAILARCHIVE_STORE", raising=False)
 
 

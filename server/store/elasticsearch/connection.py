@@ -35,13 +35,13 @@ def load_mapping(name: str) -> dict[str, Any]:
 
 def client_options(config: Config) -> dict[str, Any]:
     """Keyword arguments of ``Elasticsearch(...)``: URL plus API key, basic auth, CA certificate."""
-    options: dict[str, Any] = {"hosts": [config.store], "request_timeout": REQUEST_TIMEOUT}
-    if config.es_api_key:
-        options["api_key"] = config.es_api_key
-    elif config.es_username:
-        options["basic_auth"] = (config.es_username, config.es_password or "")
-    if config.es_ca_certs:
-        options["ca_certs"] = config.es_ca_certs
+    options: dict[str, Any] = {"hosts": [config.store.url], "request_timeout": REQUEST_TIMEOUT}
+    if config.store.api_key:
+        options["api_key"] = config.store.api_key
+    elif config.store.username:
+        options["basic_auth"] = (config.store.username, config.store.password or "")
+    if config.store.ca_certs:
+        options["ca_certs"] = config.store.ca_certs
     return options
 
 

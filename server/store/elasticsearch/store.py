@@ -38,7 +38,7 @@ class ElasticsearchStore(MessagesMixin, SearchMixin, DirectoryMixin, SettingsMix
             if node_class is not None:
                 options["node_class"] = node_class
             client = Elasticsearch(**options)
-        return cls(client, config.es_index_prefix)
+        return cls(client, config.store.index_prefix)
 
     def refresh(self) -> None:
         indices = [
