@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import os
 import uuid
 
 import pytest
 from elasticsearch import Elasticsearch
 
-from server.config import Config
+from server.config import Config, with_overrides
 from server.store.elasticsearch import ElasticsearchStore
 from tests.support.es_node import OsmemNode
 
@@ -34,12 +33,12 @@ def es_store(request: pytest.FixtureRequest) -> ElasticsearchStore:
     url = os.environ.get("MAILARCHIVE_TEST_ES_URL")
     if url:
         prefix = f"mailarchive-test-{uuid.uuid4().hex[:12]}"
-        store = ElasticsearchStore.from_config(dataclasses.replace(config, store=url, es_index_prefix=prefix))
+        store = ElasticsearchStore.from_config(with_overrides(config, store=url, es_index_prefix=prefix))
         request.addfinalizer(lambda: _delete_indices(url, prefix))
         return store
     clone = osmem_server().clone()
     request.addfinalizer(clone.close)
-    test_config = dataclasses.replace(config, store=clone.url)
+    test_config = with_overrides(config, store=clone.url)
     return ElasticsearchStore.from_config(test_config, node_class=OsmemNode)
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import certifi
 from elasticsearch import Elasticsearch
 
-from server.config import Config
+from server.config import Config, with_overrides
 from server.store.elasticsearch.connection import Indices, client_options
 
 
 def _client(config: Config, **es: str | None) -> Elasticsearch:
-    return Elasticsearch(**client_options(dataclasses.replace(config, **es)))
+    return Elasticsearch(**client_options(with_overrides(config, **es)))
 
 
 def test_api_key(config: Config) -> None:
