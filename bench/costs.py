@@ -27,7 +27,7 @@ STAGES = [
     ("  enrich (mailboxes, departments)", "indexing/enrich.py", "message"),
     ("  put_messages", "sqlite/messages.py", "put_messages"),
     ("    tokenize for the index", "query/tokenize.py", "index_text"),
-    ("    zstd compress", "sqlite/codec.py", "compress"),
+    ("    zstd compress", "common/codec.py", "compress"),
     ("    SQL statements (FTS5, tables, commit)", "~", "<method 'execute' of 'sqlite3.Connection' objects>"),
     ("    SQL executemany (filter keys)", "~", "<method 'executemany' of 'sqlite3.Connection' objects>"),
     ("mbox reading", "synthetic/corpus.py", "iter_raw"),

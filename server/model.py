@@ -47,6 +47,10 @@ def now_utc() -> datetime:
     return utc_ms(datetime.now(UTC))
 
 
+# The datetime fields of Message: stored as ``format_time`` text, compared as UTC milliseconds.
+TIME_FIELDS = ("date", "archived_at", "received_at", "retention_until")
+
+
 @dataclass
 class Attachment:
     name: str
@@ -80,19 +84,24 @@ class Message:
     department_paths: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     retention_until: datetime | None = None
-    legal_hold: bool = False
+    legal_hold: bool = False  # derived: bool(legal_holds), kept for readers of the older documents
     parse_errors: list[str] = field(default_factory=list)
+    archive_seq: int = 0  # arrival order, assigned by the store when first archived (0: not yet)
+    received_at: datetime | None = None  # archive-side arrival time set by ingestion (not the sender's Date)
+    legal_holds: list[str] = field(default_factory=list)  # ids of the active holds on this message
 
     def __post_init__(self) -> None:
-        self.date = utc_ms(self.date)
-        self.archived_at = utc_ms(self.archived_at)
-        if self.retention_until is not None:
-            self.retention_until = utc_ms(self.retention_until)
+        for key in TIME_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                setattr(self, key, utc_ms(value))
+        self.legal_hold = bool(self.legal_holds)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document: times as ISO strings."""
         doc = asdict(self)
-        for key in ("date", "archived_at", "retention_until"):
+        doc["legal_hold"] = bool(self.legal_holds)  # in sync even if legal_holds changed in place
+        for key in TIME_FIELDS:
             if doc[key] is not None:
                 doc[key] = format_time(doc[key])
         return doc
@@ -100,7 +109,7 @@ class Message:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Message:
         data = dict(doc)
-        for key in ("date", "archived_at", "retention_until"):
+        for key in TIME_FIELDS:
             if isinstance(data.get(key), str):
                 data[key] = parse_time(data[key])
         data["attachments"] = [a if isinstance(a, Attachment) else Attachment(**a) for a in data.get("attachments", [])]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from server.config import Config
-from server.store.protocol import Store, StoreError
+from server.store.protocol import Store, StoreError, VersionConflict
 
-__all__ = ["Store", "StoreError", "open_store"]
+__all__ = ["Store", "StoreError", "VersionConflict", "open_store"]
 
 
 def open_store(config: Config) -> Store:

@@ -7,7 +7,7 @@ Messages are never deleted through this interface except by the retention purge.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -18,6 +18,16 @@ from server.query.criteria import Criteria
 
 class StoreError(RuntimeError):
     """The backend failed; the message says what and where."""
+
+
+class VersionConflict(StoreError):
+    """``put_doc(..., if_version=N)`` found another version (or a document where none was expected)."""
+
+    def __init__(self, kind: str, key: str, expected: int, actual: int | None) -> None:
+        found = "no document" if actual is None else f"version {actual}"
+        wanted = "no document" if expected == 0 else f"version {expected}"
+        super().__init__(f"document {kind}/{key}: expected {wanted}, found {found}")
+        self.kind, self.key, self.expected, self.actual = kind, key, expected, actual
 
 
 @dataclass
@@ -80,7 +90,9 @@ class Store(Protocol):
 
         A message whose id exists already is *merged*: the union of ``mailboxes``,
         ``recipients``, ``bcc``, ``departments`` and ``department_paths`` is kept, all other
-        fields and the raw bytes stay those of the first copy ("unchanged" if nothing new).
+        fields (``archive_seq`` included) and the raw bytes stay those of the first copy
+        ("unchanged" if nothing new). A new message gets the next ``archive_seq`` (the caller's
+        value is ignored); numbers are never handed out twice, gaps are possible.
         Raw bytes are single-instance by SHA-256. When this returns, every result not "failed"
         is durable. Never raises for one bad document: it is reported as "failed".
         """
@@ -113,6 +125,35 @@ class Store(Protocol):
     def distinct_mailboxes(self) -> int:
         """How many different mailboxes have archived mail (summary page)."""
 
+    # --- arrival order, retention and holds ---------------------------------------------------
+    def scan_archived(self, after_seq: int, limit: int) -> list[Message]:
+        """Up to ``limit`` messages with ``after_seq < archive_seq <= max_archive_seq()``, ascending.
+
+        Arrival order, whatever the messages' dates: what a POP3 maildrop or a reconcile job
+        walks. Never returns a message above the stable watermark.
+        """
+
+    def max_archive_seq(self) -> int:
+        """The stable watermark: the highest S such that every seq <= S is committed or abandoned.
+
+        A reader that has seen everything up to S can remember S and never miss a message whose
+        write was still in flight (it will get a higher seq or none). 0 for an empty archive.
+        """
+
+    def delete_messages(self, ids: Sequence[str]) -> int:
+        """PURGE ONLY (the retention service is the one caller): delete these messages and each raw
+        blob no remaining message refers to. Unknown ids are skipped; returns how many were deleted."""
+
+    def set_legal_hold(self, ids: Sequence[str], hold_id: str, on: bool) -> int:
+        """Add (``on``) or remove ``hold_id`` in the messages' ``legal_holds``; returns how many changed."""
+
+    def set_retention(self, updates: Mapping[str, datetime]) -> int:
+        """Re-stamp ``retention_until`` by message id; returns how many existed."""
+
+    def scan_expired(self, now: datetime, limit: int, after_seq: int = 0) -> list[Message]:
+        """Up to ``limit`` messages with ``retention_until < now``, no legal hold and
+        ``archive_seq > after_seq``, ascending by seq (the purge pages with ``after_seq``)."""
+
     # --- directory ------------------------------------------------------------------------
     def upsert_accounts(self, accounts: Iterable[Account]) -> int: ...
 
@@ -135,12 +176,23 @@ class Store(Protocol):
 
     def get_counter(self, key: str) -> int: ...
 
-    def put_doc(self, kind: str, key: str, doc: dict[str, Any]) -> None:
-        """Small JSON documents by kind (users, api tokens, export tasks, pop3 state...)."""
+    def put_doc(self, kind: str, key: str, doc: dict[str, Any], *, if_version: int | None = None) -> int:
+        """Small JSON documents by kind (users, api tokens, export tasks, pop3 state...).
+
+        Returns the new version (1 for a new document, +1 per write). ``if_version`` makes it a
+        compare-and-set: write only if the stored version is that one (``0``: only if there is no
+        document), else raise ``VersionConflict`` and change nothing.
+        """
 
     def get_doc(self, kind: str, key: str) -> dict[str, Any] | None: ...
 
-    def list_docs(self, kind: str) -> list[tuple[str, dict[str, Any]]]: ...
+    def get_doc_versioned(self, kind: str, key: str) -> tuple[dict[str, Any], int] | None:
+        """The document and its version (for a later ``put_doc(..., if_version=version)``)."""
+
+    def list_docs(
+        self, kind: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """(key, document) by key ascending: keys > ``after``, at most ``limit`` (None: all)."""
 
     def delete_doc(self, kind: str, key: str) -> bool:
         """For documents only (an expired token, say); messages have no delete here."""

@@ -15,9 +15,12 @@ from tests.conformance.factory import ALICE, BOB, CAROL, crit, day, make, put, s
 
 def test_put_then_get_returns_the_same_message(store: Store) -> None:
     message, raw = make(subject="Hello", body="World", sender=ALICE, to=[BOB], mailboxes=[ALICE, BOB],
-                        departments=["/Sales/East"], attachments=["a.pdf"], flags=["spam"], parse_errors=["bad date"])  # fmt: skip
+                        departments=["/Sales/East"], attachments=["a.pdf"], flags=["spam"], parse_errors=["bad date"],
+                        received_at=day(1), legal_holds=["hold-1"])  # fmt: skip
     assert put(store, [(message, raw)]) == ["created"]
-    assert store.get_message(message.id).to_dict() == message.to_dict()
+    stored = store.get_message(message.id)
+    assert stored.archive_seq >= 1 and stored.legal_hold
+    assert stored.to_dict() == {**message.to_dict(), "archive_seq": stored.archive_seq}
     assert store.get_message("no-such-id") is None
 
 

@@ -123,7 +123,8 @@ def test_combined(loaded: Store, params: dict, expected: list[str]) -> None:
 def test_results_are_full_messages(loaded: Store) -> None:
     original = {m.id: m for m, _ in DATASET}
     for message in loaded.search(crit()).results:
-        assert message.to_dict() == original[message.id].to_dict()
+        assert message.archive_seq >= 1
+        assert message.to_dict() == {**original[message.id].to_dict(), "archive_seq": message.archive_seq}
 
 
 def test_time_zone_of_the_range(loaded: Store) -> None:

@@ -112,10 +112,10 @@ def test_bulk_reports_each_rejected_document(
 
 def test_a_mistyped_message_fails_with_the_reason_and_the_batch_goes_on(store: ElasticsearchStore) -> None:
     bad, raw = make("bad")
-    bad.legal_hold = {"not": "a boolean"}  # type: ignore[assignment]
+    bad.size = {"not": "a number"}  # type: ignore[assignment]
     results = store.put_messages([(bad, raw), make("good", subject="fine")])
     assert [r.status for r in results] == ["failed", "created"]
-    assert "legal_hold" in (results[0].error or "")
+    assert "size" in (results[0].error or "")
     store.refresh()
     assert search_ids(store, keyword="fine") == ["good"]
 

@@ -70,7 +70,7 @@ class Indices:
 
 def ensure_layout(es: Elasticsearch, names: Indices) -> None:
     """Install the message template (idempotent) and create the fixed indices that are missing."""
-    template = load_mapping("messages-v1.json")
+    template = load_mapping("messages-v2.json")
     template["template"]["aliases"] = {names.messages: {}}
     try:
         es.indices.put_index_template(name=names.template, index_patterns=[names.pattern], **template)

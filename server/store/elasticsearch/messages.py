@@ -10,6 +10,11 @@ Visibility: the message bulk uses ``refresh=wait_for``, so when ``put_messages``
 documents are durable (the translog is fsynced before ES acknowledges) AND searchable — which
 also lets the next batch's ``ids`` lookup find them in another month. Raw bytes go first (a
 message never points at missing bytes), ``create`` by SHA-256: a conflict means already stored.
+
+Arrival sequence: the messages a round creates get one block of numbers (sequence.py) just
+before their bulk request, and the block's lease is released when ``put_messages`` is done, so
+the watermark never passes a message still being written. A create that loses a race to a
+concurrent writer becomes a merge and its number is abandoned (a gap).
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from server.model import Message
+from server.store.common import codec
+from server.store.common.documents import merge_into
 from server.store.elasticsearch.bulk import Action, bulk
 from server.store.elasticsearch.connection import ERRORS, Indices
-from server.store.elasticsearch.documents import from_document, merge_into, to_document
+from server.store.elasticsearch.documents import from_document, to_document
+from server.store.elasticsearch.sequence import ArchiveSequence, Lease
 from server.store.protocol import PutResult, StoreError
-from server.store.sqlite import codec
 
 MAX_CONFLICT_RETRIES = 5
 LOOKUP_CHUNK = 1000
@@ -49,6 +56,7 @@ class _Group:
     statuses: list[str] = field(default_factory=list)
     action: Action | None = None
     known: _Stored | None = None  # read in real time after a conflict (search may not see it yet)
+    seq: int = 0  # the archive_seq allocated for creating it (kept across rounds while it is a create)
 
 
 def _plan(group: _Group, stored: _Stored | None, names: Indices) -> None:
@@ -64,6 +72,7 @@ def _plan(group: _Group, stored: _Stored | None, names: Indices) -> None:
     if stored is None:
         date = group.copies[0][1]["date"]
         index = names.month(int(date[:4]), int(date[5:7]))
+        current["archive_seq"] = group.seq
         group.action = Action("create", {"_index": index, "_id": group.id}, current)
     elif "merged" in group.statuses:
         meta = {
@@ -84,6 +93,7 @@ def _status(exc: Exception) -> int | None:
 class MessagesMixin:
     es: Elasticsearch
     names: Indices
+    sequence: ArchiveSequence
 
     def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
         results: list[PutResult | None] = [None] * len(items)
@@ -96,15 +106,20 @@ class MessagesMixin:
                 continue
             groups.setdefault(message.id, _Group(message.id)).copies.append((position, doc, raw))
         pending = list(groups.values())
-        for _ in range(MAX_CONFLICT_RETRIES + 1):
-            if not pending:
-                break
-            pending = self._put_round(pending, results)
+        leases: list[Lease] = []
+        try:
+            for _ in range(MAX_CONFLICT_RETRIES + 1):
+                if not pending:
+                    break
+                pending = self._put_round(pending, results, leases)
+        finally:
+            for lease in leases:
+                self.sequence.release(lease)
         for group in pending:
             self._fail(group, results, "version conflict: other writers kept changing this message")
         return results  # type: ignore[return-value]
 
-    def _put_round(self, groups: list[_Group], results: list[PutResult | None]) -> list[_Group]:
+    def _put_round(self, groups: list[_Group], results: list[PutResult | None], leases: list[Lease]) -> list[_Group]:
         """Plan every group against what is stored, write; returns the groups that hit a conflict."""
         stored = self._lookup([g.id for g in groups])
         for group in groups:
@@ -115,6 +130,7 @@ class MessagesMixin:
                 self._fail(group, results, f"raw bytes not stored: {error}")
                 group.action = None
         writing = [g for g in groups if g.action]
+        self._number([g for g in writing if g.action.op == "create"], leases)  # type: ignore[union-attr]
         outcomes = bulk(self.es, [g.action for g in writing], refresh="wait_for")  # type: ignore[misc]
         retry = []
         for group, outcome in zip(writing, outcomes, strict=True):
@@ -129,6 +145,17 @@ class MessagesMixin:
                 for (position, _, _), status in zip(group.copies, group.statuses, strict=True):
                     results[position] = PutResult(group.id, status)  # type: ignore[arg-type]
         return retry
+
+    def _number(self, creating: list[_Group], leases: list[Lease]) -> None:
+        """Give the creates that have no number yet one leased block (one allocation per round)."""
+        new = [g for g in creating if not g.seq]
+        if not new:
+            return
+        lease = self.sequence.allocate(len(new))
+        leases.append(lease)
+        for group, seq in zip(new, range(lease.lo, lease.hi + 1), strict=True):
+            group.seq = seq
+            group.action.source["archive_seq"] = seq  # type: ignore[union-attr,index]
 
     @staticmethod
     def _fail(group: _Group, results: list[PutResult | None], error: str) -> None:

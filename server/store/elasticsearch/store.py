@@ -11,20 +11,23 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from server.config import Config
+from server.store.elasticsearch.archive import ArchiveMixin
 from server.store.elasticsearch.audit import AuditMixin
 from server.store.elasticsearch.connection import ERRORS, Indices, client_options, ensure_layout
 from server.store.elasticsearch.directory import DirectoryMixin
 from server.store.elasticsearch.messages import MessagesMixin
 from server.store.elasticsearch.search import SearchMixin
+from server.store.elasticsearch.sequence import ArchiveSequence
 from server.store.elasticsearch.settings import SettingsMixin
 from server.store.protocol import StoreError
 
 
-class ElasticsearchStore(MessagesMixin, SearchMixin, DirectoryMixin, SettingsMixin, AuditMixin):
+class ElasticsearchStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixin, SettingsMixin, AuditMixin):
     def __init__(self, es: Elasticsearch, prefix: str) -> None:
         self.es = es
         self.names = Indices(prefix)
         self.audit_index = self.names.audit
+        self.sequence = ArchiveSequence(es, self.names.docs)
         ensure_layout(es, self.names)
         self.ensure_audit_index()
 

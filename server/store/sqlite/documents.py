@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from server.store.protocol import VersionConflict
+
 
 def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -34,17 +36,34 @@ class DocumentsMixin:
         row = self._conn().execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
         return row[0] if row else 0
 
-    def put_doc(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+    def put_doc(self, kind: str, key: str, doc: dict[str, Any], *, if_version: int | None = None) -> int:
+        """Read the version and write under the write lock, so the compare-and-set is atomic."""
         text = _dump(doc)
         with self._write() as conn:
-            conn.execute("INSERT OR REPLACE INTO docs (kind, key, doc) VALUES (?, ?, ?)", (kind, key, text))
+            row = conn.execute("SELECT version FROM docs WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+            current = row[0] if row else None
+            if if_version is not None and (current or 0) != if_version:
+                raise VersionConflict(kind, key, if_version, current)
+            version = (current or 0) + 1
+            conn.execute("INSERT OR REPLACE INTO docs (kind, key, doc, version) VALUES (?, ?, ?, ?)",
+                         (kind, key, text, version))  # fmt: skip
+        return version
 
     def get_doc(self, kind: str, key: str) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT doc FROM docs WHERE kind = ? AND key = ?", (kind, key)).fetchone()
-        return json.loads(row[0]) if row else None
+        found = self.get_doc_versioned(kind, key)
+        return found[0] if found else None
 
-    def list_docs(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
-        rows = self._conn().execute("SELECT key, doc FROM docs WHERE kind = ? ORDER BY key", (kind,))
+    def get_doc_versioned(self, kind: str, key: str) -> tuple[dict[str, Any], int] | None:
+        row = self._conn().execute("SELECT doc, version FROM docs WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
+
+    def list_docs(
+        self, kind: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        sql, args = "SELECT key, doc FROM docs WHERE kind = ?", [kind]
+        if after is not None:
+            sql, args = sql + " AND key > ?", [*args, after]
+        rows = self._conn().execute(sql + " ORDER BY key LIMIT ?", [*args, -1 if limit is None else limit])
         return [(key, json.loads(doc)) for key, doc in rows]
 
     def delete_doc(self, kind: str, key: str) -> bool:

@@ -13,23 +13,16 @@ Filter keys in ``message_keys`` are ``kind + ":" + value``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
+
+from server.store.common.times import to_ms
 
 SLOT_BITS = 15
 SLOTS = 1 << SLOT_BITS
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 MAILBOX, SENDER, RECIPIENT, DEPARTMENT, DEPARTMENT_PATH = "m", "s", "r", "d", "p"
 # message field -> key kind, for the fields that are arrays (merged as unions)
 ARRAY_KINDS = {"mailboxes": MAILBOX, "recipients": RECIPIENT, "departments": DEPARTMENT, "department_paths": DEPARTMENT_PATH}
-
-
-def to_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def from_ms(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def group_of(rid: int) -> int:

@@ -9,29 +9,24 @@ of it (~0.45 ms a message), the other statements ~0.1 ms together.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from server.model import Message, format_time
+from server.model import Message
 from server.query.tokenize import index_text
+from server.store.common import codec
+from server.store.common.documents import Rejected, check_message, merge_into, message_document
+from server.store.common.times import to_ms, to_ms_or_none
 from server.store.protocol import PutResult, StoreError
-from server.store.sqlite import codec
-from server.store.sqlite.keys import ARRAY_KINDS, SENDER, first_rid, key, last_rid, to_ms
+from server.store.sqlite.keys import ARRAY_KINDS, SENDER, first_rid, key, last_rid
 from server.store.sqlite.schema import mistyped_fields, unknown_fields
 
 # Attachment names are indexed as one text with this token between names, so that a phrase cannot
 # match across two names (Elasticsearch keeps a position gap between array values). The Python
 # tokenizer never produces it (it is not a letter or digit), so no query can match it.
 NAME_GAP = " \u00b7 "
-MERGED_FIELDS = ("mailboxes", "recipients", "bcc", "departments", "department_paths")
 _ADDRESS_KINDS = {"mailboxes", "recipients"}
-
-
-class Rejected(ValueError):
-    """One message cannot be stored; the text is the PutResult error."""
-
 
 @dataclass
 class _Prepared:
@@ -46,31 +41,25 @@ class _Prepared:
     text: tuple[str, str, str]  # subject, body, attachment names: pre-tokenized
 
 
-def _document(message: Message) -> dict:
-    """``message.to_dict()`` without its deep copies (a third of the put cost at 10 KB messages)."""
-    doc = {f.name: getattr(message, f.name) for f in fields(message)}
-    doc["attachments"] = [a if isinstance(a, dict) else vars(a).copy() for a in doc["attachments"] or []]
-    for name in ("date", "archived_at", "retention_until"):
-        if doc.get(name) is not None:
-            doc[name] = format_time(doc[name])
-    return doc
-
-
 def _prepare(message: Message, raw: bytes) -> _Prepared:
-    doc = _document(message)
+    doc = message_document(message)
+    doc["archive_seq"] = 0  # the seq lives in message_meta (assigned at commit), filled in on read
     extra = unknown_fields(doc)
     if extra:
         raise Rejected(f"unknown field(s) {', '.join(extra)}: not in the archive schema")
     mistyped = mistyped_fields(doc)
     if mistyped:
         raise Rejected(f"field(s) {', '.join(mistyped)} have the wrong type for the archive schema")
-    if not message.id:
-        raise Rejected("message has no id")
-    if hashlib.sha256(raw).hexdigest() != message.sha256:
-        raise Rejected(f"sha256 {message.sha256!r} does not match the raw bytes")
-    names = NAME_GAP.join(index_text(n) for n in message.attachment_names)
-    text = (index_text(message.subject), index_text(message.body_text), names)
+    check_message(message, raw)
+    text = text_columns(message.subject, message.body_text, message.attachment_names)
     return _Prepared(message, doc, codec.pack_doc(doc), message_keys(doc), codec.compress(raw), len(raw), text)
+
+
+def text_columns(subject: str, body: str, attachment_names: list[str]) -> tuple[str, str, str]:
+    """The pre-tokenized FTS columns. Deleting a row of the contentless FTS table needs exactly
+    these values again, so this is the one place that computes them (see archive.py)."""
+    names = NAME_GAP.join(index_text(n) for n in attachment_names)
+    return index_text(subject), index_text(body), names
 
 
 def message_keys(doc: dict) -> set[str]:
@@ -117,9 +106,10 @@ class MessagesMixin:
             for start in range(0, len(wanted), 500):  # stay well under SQLite's bound-parameter limit
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                sql = f"SELECT m.id, d.doc FROM messages m JOIN message_docs d ON d.rid = m.rid WHERE m.id IN ({marks})"
-                docs.update(conn.execute(sql, chunk))
-        return [Message.from_dict(codec.unpack_doc(docs[i])) for i in wanted if i in docs]
+                sql = (f"SELECT m.id, d.doc, a.seq FROM messages m JOIN message_docs d ON d.rid = m.rid "
+                       f"JOIN message_meta a ON a.rid = m.rid WHERE m.id IN ({marks})")  # fmt: skip
+                docs.update((i, (doc, seq)) for i, doc, seq in conn.execute(sql, chunk))
+        return [unpack_message(*docs[i]) for i in wanted if i in docs]
 
     def get_raw(self, sha256: str) -> bytes | None:
         with self._read() as conn:
@@ -143,6 +133,12 @@ def _put_one(conn: sqlite3.Connection, item: _Prepared) -> PutResult:
     conn.execute(
         "INSERT OR IGNORE INTO raws (sha256, size, data) VALUES (?, ?, ?)", (message.sha256, item.raw_size, item.raw)
     )
+    conn.execute(
+        "INSERT INTO message_meta (rid, sha256, archived_ms, received_ms, retention_ms) VALUES (?, ?, ?, ?, ?)",
+        (rid, message.sha256, to_ms(message.archived_at), to_ms_or_none(message.received_at),
+         to_ms_or_none(message.retention_until)),
+    )  # fmt: skip
+    conn.executemany("INSERT INTO message_holds (hold_id, rid) VALUES (?, ?)", [(h, rid) for h in dict.fromkeys(message.legal_holds)])
     _add_keys(conn, rid, item.keys, item.doc["mailboxes"])
     return PutResult(message.id, "created")
 
@@ -151,15 +147,7 @@ def _merge(conn: sqlite3.Connection, rid: int, item: _Prepared) -> PutResult:
     """Another copy of a stored message: keep the union of the merged fields, nothing else."""
     (blob,) = conn.execute("SELECT doc FROM message_docs WHERE rid = ?", (rid,)).fetchone()
     doc = codec.unpack_doc(blob)
-    changed = False
-    for field in MERGED_FIELDS:
-        old = doc.get(field) or []
-        seen = set(old)  # a journal copy can carry thousands of recipients
-        new = [v for v in dict.fromkeys(item.doc.get(field) or []) if v not in seen]
-        if new:
-            doc[field] = old + new
-            changed = True
-    if not changed:
+    if not merge_into(doc, item.doc):
         return PutResult(item.message.id, "unchanged")
     conn.execute("UPDATE message_docs SET doc = ? WHERE rid = ?", (codec.pack_doc(doc), rid))
     _add_keys(conn, rid, message_keys(doc), doc.get("mailboxes") or [])
@@ -169,3 +157,10 @@ def _merge(conn: sqlite3.Connection, rid: int, item: _Prepared) -> PutResult:
 def _add_keys(conn: sqlite3.Connection, rid: int, keys: set[str], mailboxes: list[str]) -> None:
     conn.executemany("INSERT OR IGNORE INTO message_keys (key, rid) VALUES (?, ?)", [(k, rid) for k in keys])
     conn.executemany("INSERT OR IGNORE INTO mailbox_names (address) VALUES (?)", [(m.lower(),) for m in mailboxes])
+
+
+def unpack_message(blob: bytes, seq: int) -> Message:
+    """A stored document as a Message, with its arrival sequence from message_meta."""
+    doc = codec.unpack_doc(blob)
+    doc["archive_seq"] = seq
+    return Message.from_dict(doc)

@@ -14,6 +14,11 @@ Messages live in four tables so that the hot paths touch only what they need:
 * ``message_keys`` is the side table for the filters: one row per (kind:value, rid), e.g.
   ``m:alice@example.com`` for a mailbox; its primary key answers "this mailbox, this time range,
   newest first" from the index alone.
+* ``message_meta`` holds what the archive itself decides about a message, as indexed columns:
+  ``seq`` (the arrival sequence, ``AUTOINCREMENT`` so a number is never handed out twice even
+  after the newest message is purged), the raw blob's ``sha256`` (is a blob still referred
+  to?), ``archived_ms``, ``received_ms``, ``retention_ms``. One row per message, keyed by rid.
+* ``message_holds`` has one row per (legal hold, message) for the holds active on a message.
 * ``message_text`` is a contentless FTS5 table over the pre-tokenized text (server.query.tokenize);
   the ``ascii`` tokenizer treats every non-ASCII character as part of a token, so on that input it
   only splits on spaces, exactly like Elasticsearch's whitespace tokenizer.
@@ -22,15 +27,22 @@ Messages live in four tables so that the hot paths touch only what they need:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from server.model import parse_time
+from server.store.common import codec
+from server.store.common.times import to_ms
 from server.store.sqlite.audit import AUDIT_V1_SQL
 
 
 @dataclass(frozen=True)
 class Migration:
+    """SQL statements, then (for a step that must read existing rows) a Python function."""
+
     name: str
     sql: str
+    run: Callable[[sqlite3.Connection], None] | None = None
 
 
 MESSAGES_V1 = Migration(
@@ -76,8 +88,66 @@ FTS_MERGE_V1 = Migration(
     "INSERT INTO message_text (message_text, rank) VALUES ('automerge', 8);",
 )
 
+ARCHIVE_META_SQL = """
+    CREATE TABLE message_meta (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        rid INTEGER NOT NULL UNIQUE,
+        sha256 TEXT NOT NULL,
+        archived_ms INTEGER NOT NULL,
+        received_ms INTEGER,
+        retention_ms INTEGER
+    );
+    CREATE INDEX message_meta_sha256 ON message_meta (sha256);
+    CREATE INDEX message_meta_archived ON message_meta (archived_ms);
+    CREATE INDEX message_meta_received ON message_meta (received_ms);
+    CREATE INDEX message_meta_retention ON message_meta (retention_ms);
+    CREATE TABLE message_holds (
+        hold_id TEXT NOT NULL,
+        rid INTEGER NOT NULL,
+        PRIMARY KEY (hold_id, rid)
+    ) WITHOUT ROWID;
+    CREATE INDEX message_holds_rid ON message_holds (rid);
+    ALTER TABLE docs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+"""
+
+
+def _ms(doc: dict, name: str) -> int | None:
+    value = doc.get(name)
+    return None if value is None else to_ms(parse_time(value))
+
+
+def backfill_archive_meta(conn: sqlite3.Connection) -> None:
+    """Give every message of an existing archive its row: sequence numbers in the order the
+    messages were archived (``archived_at``, then rid), times from the documents.
+
+    One pass over the documents into a temporary table, then one ordered INSERT, so memory stays
+    flat however large the archive (about a minute per million messages).
+    """
+    conn.execute("CREATE TEMP TABLE meta_load (rid INTEGER, sha256 TEXT, archived_ms INTEGER, received_ms INTEGER, "
+                 "retention_ms INTEGER)")  # fmt: skip
+    holds: list[tuple[str, int]] = []
+    cursor = conn.execute("SELECT rid, doc FROM message_docs")
+    while rows := cursor.fetchmany(1000):
+        batch = []
+        for rid, blob in rows:
+            doc = codec.unpack_doc(blob)
+            batch.append((rid, doc["sha256"], _ms(doc, "archived_at"), _ms(doc, "received_at"), _ms(doc, "retention_until")))
+            holds += [(hold, rid) for hold in doc.get("legal_holds") or []]
+        conn.executemany("INSERT INTO meta_load VALUES (?, ?, ?, ?, ?)", batch)
+    conn.execute("INSERT INTO message_meta (rid, sha256, archived_ms, received_ms, retention_ms) "
+                 "SELECT rid, sha256, archived_ms, received_ms, retention_ms FROM meta_load ORDER BY archived_ms, rid")  # fmt: skip
+    conn.executemany("INSERT OR IGNORE INTO message_holds (hold_id, rid) VALUES (?, ?)", holds)
+    conn.execute("DROP TABLE meta_load")
+
+
+ARCHIVE_META_V1 = Migration(
+    "arrival sequence, archive times, legal holds; document versions", ARCHIVE_META_SQL, backfill_archive_meta
+)
+
 # Append only.
-MIGRATIONS: list[Migration] = [MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1]
+MIGRATIONS: list[Migration] = [
+    MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1, ARCHIVE_META_V1,
+]  # fmt: skip
 
 # The document fields this schema knows. Listed here, not taken from the dataclass, so that a field
 # added to the model is refused (as Elasticsearch's strict mapping refuses it) until the store is
@@ -85,7 +155,8 @@ MIGRATIONS: list[Migration] = [MESSAGES_V1, Migration("append-only audit log", A
 MESSAGE_FIELDS = frozenset(
     ("id", "sha256", "date", "archived_at", "size", "message_id", "subject", "sender", "sender_name", "recipients",
      "to", "cc", "bcc", "body_text", "attachment_names", "attachments", "mailboxes", "departments",
-     "department_paths", "flags", "retention_until", "legal_hold", "parse_errors")
+     "department_paths", "flags", "retention_until", "legal_hold", "parse_errors", "archive_seq", "received_at",
+     "legal_holds")
 )  # fmt: skip
 ATTACHMENT_FIELDS = frozenset(("name", "type", "size", "sha256"))
 
@@ -100,6 +171,8 @@ def apply_migrations(conn: sqlite3.Connection) -> int:
     for migration in MIGRATIONS[version:]:
         for statement in _statements(migration.sql):
             conn.execute(statement)
+        if migration.run is not None:
+            migration.run(conn)
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
     return len(MIGRATIONS)
 
@@ -127,13 +200,12 @@ def unknown_fields(doc: dict) -> list[str]:
 
 _STRINGS = ("id", "sha256", "message_id", "subject", "sender", "sender_name", "body_text")
 _STRING_LISTS = ("recipients", "to", "cc", "bcc", "attachment_names", "mailboxes", "departments", "department_paths",
-                 "flags", "parse_errors")  # fmt: skip
+                 "flags", "parse_errors", "legal_holds")  # fmt: skip
 
 
 def mistyped_fields(doc: dict) -> list[str]:
     """Fields whose values the schema cannot hold (Elasticsearch would refuse them at indexing)."""
     bad = [f for f in _STRINGS if not isinstance(doc.get(f), str)]
     bad += [f for f in _STRING_LISTS if not isinstance(doc.get(f), list) or not all(isinstance(v, str) for v in doc[f])]
-    if not isinstance(doc.get("size"), int) or isinstance(doc.get("size"), bool):
-        bad.append("size")
+    bad += [f for f in ("size", "archive_seq") if not isinstance(doc.get(f), int) or isinstance(doc.get(f), bool)]
     return bad

@@ -14,19 +14,18 @@ from typing import NamedTuple
 
 from server.model import Message
 from server.query.criteria import Criteria, decode_cursor, encode_cursor
+from server.store.common.times import from_ms, to_ms
 from server.store.protocol import AggregateBy, Aggregation, SearchPage
-from server.store.sqlite import codec
 from server.store.sqlite.keys import (
     DEPARTMENT,
     MAILBOX,
     SLOT_BITS,
     first_rid,
-    from_ms,
     group_of,
     last_rid,
     prefix_bounds,
-    to_ms,
 )
+from server.store.sqlite.messages import unpack_message
 from server.store.sqlite.query import FULL_RANGE, Plan, plan
 
 DAY_MS = 86_400_000
@@ -52,7 +51,7 @@ def _rows(conn: sqlite3.Connection, rids: list[int]) -> list[Row]:
         chunk = rids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         found.update((r[0], Row(*r)) for r in conn.execute(f"SELECT rid, id, date_ms FROM messages WHERE rid IN ({marks})", chunk))
-    return [found[rid] for rid in rids]
+    return [found[rid] for rid in rids if rid in found]  # a text-index row without its message is skipped
 
 
 def _sort(rows: list[Row]) -> list[Row]:
@@ -158,8 +157,9 @@ class SearchMixin:
         if not rows:
             return []
         marks = ",".join("?" * len(rows))
-        found = dict(conn.execute(f"SELECT rid, doc FROM message_docs WHERE rid IN ({marks})", [r.rid for r in rows]))
-        return [Message.from_dict(codec.unpack_doc(found[r.rid])) for r in rows]
+        sql = f"SELECT d.rid, d.doc, a.seq FROM message_docs d JOIN message_meta a ON a.rid = d.rid WHERE d.rid IN ({marks})"
+        found = {rid: (doc, seq) for rid, doc, seq in conn.execute(sql, [r.rid for r in rows])}
+        return [unpack_message(*found[r.rid]) for r in rows if r.rid in found]
 
 
 def _count(conn: sqlite3.Connection, query: Plan) -> int:

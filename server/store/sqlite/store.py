@@ -7,6 +7,7 @@ ConnectionBase. The audit log's mixin (audit.py) joins the bases like the others
 from __future__ import annotations
 
 from server.config import Config
+from server.store.sqlite.archive import ArchiveMixin
 from server.store.sqlite.audit import AuditMixin
 from server.store.sqlite.connection import ConnectionBase
 from server.store.sqlite.directory import DirectoryMixin
@@ -15,7 +16,7 @@ from server.store.sqlite.messages import MessagesMixin
 from server.store.sqlite.search import SearchMixin
 
 
-class SqliteStore(MessagesMixin, SearchMixin, DirectoryMixin, DocumentsMixin, AuditMixin, ConnectionBase):
+class SqliteStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixin, DocumentsMixin, AuditMixin, ConnectionBase):
     @classmethod
     def from_config(cls, config: Config) -> SqliteStore:
         return cls(config.sqlite_path)
