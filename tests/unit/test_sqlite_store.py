@@ -45,6 +45,8 @@ def test_several_processes_write_one_file(tmp_path: Path) -> None:
     assert store.get_counter("batches") == WRITERS * PER_WRITER // BATCH
     assert sorted(store.get_message("shared-0").mailboxes) == [f"p{n}@corp.example" for n in range(WRITERS)]
     assert store.count(crit(mailbox="p1@corp.example")) == PER_WRITER + 10
+    walked = store.scan_archived(0, 10_000)  # processes never share an arrival number
+    assert len({m.archive_seq for m in walked}) == len(walked) == store.count()
     store.close()
 
 
@@ -158,3 +160,34 @@ def test_threads_share_one_store(tmp_path: Path) -> None:
     assert errors == []
     assert store.count() == 400
     store.close()
+
+
+def test_an_archive_of_schema_version_3_is_migrated(tmp_path: Path) -> None:
+    """Existing archives get arrival numbers in the order they were archived (not by date), their
+    documents version 1, and keep working: search, raw bytes, merges, and new numbers after them."""
+    from datetime import timedelta
+
+    from tests.support.legacy_archive import sqlite_v3
+
+    path = tmp_path / "archive.sqlite3"
+    first, raw_first = make("old-first", date=day(9), subject="alpha", mailboxes=["a@corp.example"])
+    second, raw_second = make("old-second", date=day(2), subject="beta")
+    first.archived_at, second.archived_at = day(10), day(11)  # archived in this order, dated the other way
+    first.retention_until = day(1) + timedelta(days=3650)
+    sqlite_v3(path, [(second, raw_second), (first, raw_first)], docs=[("task", "t1", '{"state": "done"}')])
+    store = SqliteStore(path)
+    try:
+        assert [(m.id, m.archive_seq) for m in store.scan_archived(0, 10)] == [("old-first", 1), ("old-second", 2)]
+        assert store.max_archive_seq() == 2
+        assert store.get_doc_versioned("task", "t1") == ({"state": "done"}, 1)
+        assert [m.id for m in store.search(crit(keyword="alpha")).results] == ["old-first"]
+        assert store.get_raw(first.sha256) == raw_first
+        assert store.put_messages([make("old-first", date=day(9), mailboxes=["b@corp.example"])])[0].status == "merged"
+        assert store.put_messages([make("new")])[0].status == "created"
+        assert [m.archive_seq for m in store.get_messages(["old-first", "new"])] == [1, 3]
+        expired = store.scan_expired(day(1) + timedelta(days=3651), 10)
+        assert [m.id for m in expired] == ["old-first"]
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from server.audit.chain import canonical_json, record_from_dict, search_text
+from server.store.common.audit_records import canonical_json, record_from_dict, search_text
 from server.model import format_time
 from server.store.protocol import AuditQuery, AuditRecord, StoreError
 
