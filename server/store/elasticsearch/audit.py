@@ -18,8 +18,8 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch
 
-from server.store.common.audit_records import record_from_dict, record_to_dict, search_text
 from server.model import format_time
+from server.store.common.audit_records import record_from_dict, record_to_dict, search_text
 from server.store.elasticsearch.connection import ERRORS, create_index, load_mapping
 from server.store.protocol import AuditQuery, AuditRecord, StoreError
 

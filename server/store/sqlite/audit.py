@@ -15,8 +15,8 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
-from server.store.common.audit_records import canonical_json, record_from_dict, search_text
 from server.model import format_time
+from server.store.common.audit_records import canonical_json, record_from_dict, search_text
 from server.store.protocol import AuditQuery, AuditRecord, StoreError
 
 # The migration (schema.py lists it as "append-only audit log").
