@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.model import normalize_department, utc_ms
-from server.query.tokenize import keyword_phrases
+from server.query.keywords import KeywordError, Node, parse_keyword, positive_terms
 
 SCOPES = ("subject", "body", "attachment")
 MAX_LIMIT = 1000
@@ -34,7 +34,8 @@ class Criteria:
     sender: str | None = None
     recipient: str | None = None
     keyword: str = ""  # as typed, for display and audit
-    phrases: tuple[tuple[str, ...], ...] = ()  # all must match; each a sequence of tokens
+    query: Node | None = None  # the parsed keyword (server.query.keywords), what the backends translate
+    phrases: tuple[tuple[str, ...], ...] = ()  # tokens of the query's positive terms (what may be highlighted)
     scope: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
     department: str | None = None
     include_subdepartments: bool = False
@@ -86,6 +87,17 @@ def parse_address(text: str, name: str) -> str:
     return address
 
 
+def parse_keyword_param(keyword: str) -> Node | None:
+    """The keyword's query tree (None for no keyword); ``CriteriaError`` naming the unsupported part."""
+    try:
+        query = parse_keyword(keyword)
+    except KeywordError as exc:
+        raise CriteriaError(f"keyword: {exc}") from None
+    if keyword and query is None:
+        raise CriteriaError(f"keyword {keyword[:100]!r} has no letters or digits to search for")
+    return query
+
+
 def _truthy(value: str | bool | None) -> bool:
     if isinstance(value, bool):
         return value
@@ -106,9 +118,7 @@ def parse_criteria(params: Mapping[str, str | bool | None], tz: str = "UTC") -> 
     sender = parse_address(get("sender"), "sender") if get("sender") else None
     recipient = parse_address(get("recipient"), "recipient") if get("recipient") else None
     keyword = get("keyword")
-    phrases = keyword_phrases(keyword)
-    if keyword and not phrases:
-        raise CriteriaError(f"keyword {keyword!r} has no letters or digits to search for")
+    query = parse_keyword_param(keyword)
     scope_items = [s.strip().lower() for s in get("scope").split(",") if s.strip()]
     unknown = [s for s in scope_items if s not in SCOPES]
     if unknown:
@@ -122,7 +132,8 @@ def parse_criteria(params: Mapping[str, str | bool | None], tz: str = "UTC") -> 
         sender=sender,
         recipient=recipient,
         keyword=keyword,
-        phrases=phrases,
+        query=query,
+        phrases=tuple(t.tokens for t in positive_terms(query)),
         scope=scope,
         department=department,
         include_subdepartments=_truthy(params.get("include_subdepartments")),

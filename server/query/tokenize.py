@@ -20,7 +20,6 @@ _CJK = (
     "\U00020000-\U0002fa1f"  # CJK extensions B-F and supplement
 )
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
-_PHRASE = re.compile(r'"([^"]*)"|(\S+)')
 MAX_INDEXED_CHARS = 1_000_000  # body text beyond this is kept in the raw message, not indexed
 
 
@@ -31,18 +30,3 @@ def tokens(text: str) -> list[str]:
 def index_text(text: str) -> str:
     """The whitespace-joined token string both backends index."""
     return " ".join(tokens(text[:MAX_INDEXED_CHARS]))
-
-
-def keyword_phrases(keyword: str) -> tuple[tuple[str, ...], ...]:
-    """Split a keyword into phrases that must all match: quoted text or single words.
-
-    An unmatched quote is treated as a quote to the end of the input.
-    """
-    if keyword.count('"') % 2:
-        keyword += '"'
-    phrases = []
-    for quoted, word in _PHRASE.findall(keyword):
-        toks = tuple(tokens(quoted if quoted else word))
-        if toks and toks not in phrases:
-            phrases.append(toks)
-    return tuple(phrases)

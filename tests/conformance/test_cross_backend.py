@@ -32,6 +32,10 @@ CRITERIA = [
     {"department": "/Sales/East", "keyword": "budget"},
     {"from": "2024-03-04", "to": "2024-03-09", "sender": BOB},
     {"recipient": ALICE, "from": "2024-03-03", "to": "2024-03-06"},
+    {"keyword": "budget -status"},
+    {"keyword": "weekly OR 合同", "scope": "subject,body"},
+    {"keyword": "stat* -(review OR 审批)"},
+    {"keyword": '(quarterly OR "weekly status") -合同', "mailbox": ALICE},
 ]
 
 

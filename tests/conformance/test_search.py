@@ -54,7 +54,6 @@ KEYWORDS = [
     ("budget review", {}, newest_first("budget-q", "budget-done", "attach-only")),  # words: AND, any order
     ('"budget review"', {}, newest_first("budget-q", "attach-only")),  # phrase: in order
     ('"quarterly budget"', {}, ["budget-q"]),
-    ('"Quarterly Budget', {}, ["budget-q"]),  # an unmatched quote runs to the end
     ('quarterly "budget numbers"', {}, ["budget-q"]),  # phrases may match in different fields
     ("budget nonexistentword", {}, []),
     ("server outage", {}, ["outage"]),

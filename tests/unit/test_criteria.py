@@ -45,6 +45,8 @@ def test_datetimes_with_and_without_offset():
         ({"recipient": "a@b"}, "'recipient' must be a full email address"),
         ({"mailbox": "ok@example.com,not an address"}, "'mailbox' must be"),
         ({"keyword": '"" --'}, "no letters or digits"),
+        ({"keyword": '"annual budget'}, "keyword: unbalanced quote"),
+        ({"keyword": "-invoice"}, "keyword: add a word to search for"),
     ],
 )
 def test_bad_input_names_what_to_fix(params, message):

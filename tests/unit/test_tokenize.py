@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.query.tokenize import index_text, keyword_phrases, tokens
+from server.query.tokenize import index_text, tokens
 
 
 def test_cjk_characters_are_single_tokens_and_words_stay_whole():
@@ -16,11 +16,3 @@ def test_nfkc_and_case_folding():
 
 def test_punctuation_and_underscore_split():
     assert index_text("foo_bar, e-mail! (x)") == "foo bar e mail x"
-
-
-def test_unbalanced_quote_runs_to_the_end():
-    assert keyword_phrases('"annual budget') == (("annual", "budget"),)
-
-
-def test_duplicate_phrases_collapse():
-    assert keyword_phrases("budget Budget") == (("budget",),)

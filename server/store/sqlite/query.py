@@ -35,23 +35,42 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from server.query.criteria import SCOPES, Criteria
+from server.query.keywords import And, Node, Not, Or, Term
 from server.store.sqlite.keys import DEPARTMENT, DEPARTMENT_PATH, MAILBOX, RECIPIENT, SENDER, key, rid_range
 
 FTS_COLUMNS = {"subject": "subject", "body": "body", "attachment": "attachment"}
 FULL_RANGE = (-(1 << 63), (1 << 63) - 1)
 
 
-def fts_expression(phrases: tuple[tuple[str, ...], ...], scope: frozenset[str]) -> str:
-    """FTS5 MATCH text: every phrase in at least one scoped column (phrases may use different ones).
+def fts_expression(query: Node, scope: frozenset[str]) -> str:
+    """FTS5 MATCH text for a keyword tree: each term in at least one scoped column (terms of one
+    query may match different columns), AND / OR / NOT as the tree says.
 
     User tokens only ever appear inside double-quoted strings (quotes doubled), so no input can
-    become an FTS5 operator, column name or prefix query.
+    become an FTS5 operator or column name; a prefix term is ``"deliv"*``. Every group is
+    parenthesised, so FTS5's own precedence (NOT > AND > OR) never decides anything.
     """
-    quoted = ['"' + " ".join(t.replace('"', '""') for t in phrase) + '"' for phrase in phrases]
-    if scope >= set(SCOPES):  # every column: no filter (a column filter costs ~30% on common words)
-        return " AND ".join(quoted)
-    columns = " ".join(FTS_COLUMNS[s] for s in SCOPES if s in scope)
-    return " AND ".join(f"({{{columns}}} : {q})" for q in quoted)
+    columns = "" if scope >= set(SCOPES) else "{" + " ".join(FTS_COLUMNS[s] for s in SCOPES if s in scope) + "} : "
+    # every column: no filter (a column filter costs ~30% on common words)
+
+    def term(node: Term) -> str:
+        quoted = '"' + " ".join(t.replace('"', '""') for t in node.tokens) + '"' + ("*" if node.prefix else "")
+        return f"({columns}{quoted})" if columns else quoted
+
+    def walk(node: Node) -> str:
+        if isinstance(node, Term):
+            return term(node)
+        if isinstance(node, Or):
+            return "(" + " OR ".join(walk(c) for c in node.children) + ")"
+        if not isinstance(node, And):  # a Not is only ever a child of an And (keywords.py guarantees)
+            raise ValueError(f"no FTS5 form for {node!r} on its own")
+        out = "(" + " AND ".join(walk(c) for c in node.children if not isinstance(c, Not)) + ")"
+        for child in node.children:
+            if isinstance(child, Not):
+                out = f"({out} NOT {walk(child.child)})"
+        return out
+
+    return walk(query)
 
 
 LARGE_SET = 20_000  # key sets above this may be probed row by row instead of loaded into memory
@@ -161,8 +180,8 @@ def plan(criteria: Criteria | None, conn: sqlite3.Connection) -> Plan:
     if criteria is None:
         return Plan(*FULL_RANGE)
     lo, hi = rid_range(criteria.start, criteria.end)
-    if criteria.phrases:
-        match = fts_expression(criteria.phrases, criteria.scope)
+    if criteria.query is not None:
+        match = fts_expression(criteria.query, criteria.scope)
         result = Plan(lo, hi, filters=[KeyFilter(keys) for keys in _key_sets(criteria)])
         result.source, result.rid, result.params = "FROM message_text d WHERE d.message_text MATCH ?", "d.rowid", [match]
         _probe_large_sets(conn, result, match)
