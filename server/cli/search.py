@@ -19,6 +19,7 @@ from server.cli.common import add_criteria_arguments, config_from_env, criteria_
 from server.config import Config
 from server.model import Message
 from server.query.criteria import MAX_LIMIT, parse_limit
+from server.query.highlight import result_rows
 from server.store import Store
 
 SUBJECT_WIDTH = 60
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         if not audit_cli(store, config, Op.SEARCH, details={**criteria.as_params(), "total": page.total}):
             return 1
     if args.json:
-        print(json.dumps({"total": page.total, "results": [m.summary() for m in page.results]}, ensure_ascii=False))
+        rows = result_rows(page.results, criteria)
+        print(json.dumps({"total": page.total, "results": rows}, ensure_ascii=False))
     else:
         _print_table(page.results, page.total, ZoneInfo(config.timezone))
     return 0

@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from server.audit.operations import Op
 from server.query.criteria import CriteriaError
+from server.query.highlight import result_rows
 from server.web import message_views
 from server.web.context import audit
 from server.web.mail_access import (
@@ -32,8 +33,8 @@ def bad_criteria(exc: CriteriaError) -> ResponseReturnValue:
 @bp.get("/messages")
 @require_role(Role.ARCHIVE_ADMIN)
 def search() -> ResponseReturnValue:
-    _, page = run_search(request.args)
-    return jsonify(total=page.total, results=[m.summary() for m in page.results], next_cursor=page.next_cursor)
+    criteria, page = run_search(request.args)
+    return jsonify(total=page.total, results=result_rows(page.results, criteria), next_cursor=page.next_cursor)
 
 
 @bp.get("/messages/<message_id>")

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from server.audit.operations import Op
 from server.mailview import build_view, sanitize_html
+from server.query.highlight import Marker
 from server.web.context import audit
 from server.web.mail_access import attachment_response, eml_response, message_or_404
 from server.web.render import human_size
@@ -36,9 +37,11 @@ def view(message_id: str) -> ResponseReturnValue:
     mail = build_view(raw)
     remote = sanitize_html(mail.html, cid_url=lambda c: None, allow_remote=False).remote_images if mail.html else 0
     audit(Op.MESSAGE_VIEW, target=message.id, details={"subject": message.subject[:200]})
+    marks = Marker.from_args(request.args.get("keyword"), request.args.get("scope"))
     return render_template(
-        "message/view.html", message=message, mail=mail, remote_images=remote, images=_images_allowed(),
-        body_url=url_for("message.body", message_id=message.id, images="1" if _images_allowed() else None),
+        "message/view.html", message=message, mail=mail, remote_images=remote, images=_images_allowed(), marks=marks,
+        body_url=url_for("message.body", message_id=message.id, images="1" if _images_allowed() else None,
+                         **marks.url_args()),
         sandbox=FRAME_SANDBOX, human_size=human_size,
         back=request.args.get("back", "") if request.args.get("back", "").startswith("/search") else "",
     )
@@ -53,7 +56,8 @@ def body(message_id: str) -> ResponseReturnValue:
 
     clean = sanitize_html(mail.html or "", cid_url=mail.images.get, allow_remote=images)
     audit(Op.MESSAGE_VIEW, target=message.id, details={"part": "html", "remote_images": images})
-    document = render_template("message/body.html", html=clean.html)
+    marks = Marker.from_args(request.args.get("keyword"), request.args.get("scope"))
+    document = render_template("message/body.html", html=marks.body_html(clean.html))
     response = Response(document, mimetype="text/html")
     response.headers["Content-Security-Policy"] = BODY_CSP.format(remote=" https: http:" if images else "")
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -14,9 +14,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from server.query.criteria import SCOPES, CriteriaError
+from server.query.highlight import highlight_message
+from server.query.keywords import MAX_KEYWORD_CHARS, MAX_TERMS
 from server.web.i18n import _
 from server.web.mail_access import criteria_params, parse_ids, run_search, store, timezone, zip_response
-from server.web.render import department_options, highlight, human_size, quick_ranges
+from server.web.render import department_options, human_size, quick_ranges
 from server.web.roles import Role, require_role
 
 bp = Blueprint("search", __name__)
@@ -54,7 +56,7 @@ def search() -> ResponseReturnValue:
     context: dict[str, Any] = {
         "form": _form(request.args, tz), "quick_ranges": quick_ranges(tz), "scopes": SCOPES,
         "departments": department_options(store().list_departments()), "error": None, "error_field": None,
-        "page": None, "criteria": None, "human_size": human_size
+        "page": None, "criteria": None, "human_size": human_size, "keyword_limits": (MAX_KEYWORD_CHARS, MAX_TERMS),
     }
     if request.args:
         try:
@@ -64,7 +66,11 @@ def search() -> ResponseReturnValue:
     if context["page"] is not None:
         number = request.args.get("page", "1")
         context["page_number"] = int(number) if number.isdigit() else 1
-        context["highlight"] = lambda text: highlight(text, context["criteria"].phrases)
+        criteria = context["criteria"]
+        context["highlights"] = {m.id: highlight_message(m, criteria) for m in context["page"].results}
+        # the message view marks the same keyword (and scope) in the body and attachment names
+        context["view_args"] = ({"keyword": criteria.keyword, "scope": ",".join(s for s in SCOPES if s in criteria.scope)}
+                                if criteria.keyword else {})
         context["next_url"] = (_page_url(cursor=context["page"].next_cursor, page=context["page_number"] + 1)
                                if context["page"].next_cursor else None)
         context["first_url"] = _page_url(cursor="", page="1") if request.args.get("cursor") else None

@@ -52,8 +52,11 @@ def test_search_json_shape(data_dir: Path) -> None:
     assert out["total"] == 1
     [hit] = out["results"]
     assert set(hit) == {"id", "message_id", "sha256", "subject", "sender", "recipients", "date", "mailboxes",
-                        "attachment_names", "size", "flags"}  # fmt: skip
+                        "attachment_names", "size", "flags", "highlight"}  # fmt: skip
     assert (hit["id"], hit["subject"], hit["date"]) == ("budget-q", "Quarterly budget review", "2024-03-01T10:00:00.000Z")
+    assert hit["highlight"] == {"subject": ["Quarterly <mark>budget</mark> review"],
+                                "body": ["Please review the <mark>budget</mark> numbers before Friday."],
+                                "attachment_names": ["<mark>Budget</mark> 2024.xlsx"]}
 
 
 def test_search_every_criterion(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,6 +104,8 @@ BAD_INPUT = [
     (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--mailbox", "a@b.c,bad"], "'mailbox' must be"),
     (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--limit", "0"], "'limit' must be from 1"),
     (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "!!!"], "no letters or digits"),
+    (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "budget OR"], "keyword: 'OR' needs a word"),
+    (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "(budget"], "unbalanced parenthesis"),
     (["search", "--from", "2024-03-01", "--to", "2024-03-31", "--colour"], "unrecognized arguments"),
     (["export", "--out", "x.eml"], "give --id"),
     (["export", "--id", "budget-q"], "--out"),

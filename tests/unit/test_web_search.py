@@ -12,7 +12,7 @@ import pytest
 
 from server.audit.operations import Op
 from server.web.i18n import catalog
-from server.web.render import department_options, highlight, human_size, quick_ranges
+from server.web.render import department_options, human_size, quick_ranges
 from tests.support.web import api_token
 from tests.support.webdata import (  # noqa: F401 - fixtures
     WHEN,
@@ -84,7 +84,9 @@ def test_api_search_returns_search_json_with_next_cursor(app, admin) -> None:  #
     [hit] = body["results"]
     assert hit["id"] == app.sample_ids["contract"] and hit["attachment_names"] == ["合同草案.pdf", "notes.txt"]
     assert set(hit) == {"id", "message_id", "sha256", "subject", "sender", "recipients", "date", "mailboxes",
-                        "attachment_names", "size", "flags"}
+                        "attachment_names", "size", "flags", "highlight"}
+    assert hit["highlight"] == {"subject": ["季度<mark>合同</mark>审核 Q3"], "body": [],  # body not in the scope
+                                "attachment_names": ["<mark>合同</mark>草案.pdf"]}
     page = admin.get("/api/v1/messages?" + urlencode({**RANGE, "limit": 2})).json
     assert page["total"] == 3 and len(page["results"]) == 2 and page["next_cursor"]
     rest = admin.get("/api/v1/messages?" + urlencode({**RANGE, "limit": 2, "cursor": page["next_cursor"]})).json
@@ -96,6 +98,12 @@ def test_api_search_returns_search_json_with_next_cursor(app, admin) -> None:  #
     ({**RANGE, "scope": "headers"}, "unknown scope"),
     ({**RANGE, "limit": "0"}, "limit"),
     ({**RANGE, "cursor": "%%%"}, "cursor"),
+    ({**RANGE, "keyword": '"unbalanced'}, "keyword: unbalanced quote"),
+    ({**RANGE, "keyword": "invoice OR"}, "keyword: 'OR' needs a word"),
+    ({**RANGE, "keyword": "-contract"}, "keyword: add a word to search for"),
+    ({**RANGE, "keyword": "de*"}, "keyword: '*' needs at least 3"),
+    ({**RANGE, "keyword": "subject:x"}, "keyword: field searches"),
+    ({**RANGE, "keyword": "x" * 1001}, "keyword: too long"),
 ])
 def test_api_bad_criteria_are_400_with_error(admin, params, message) -> None:  # noqa: ANN001
     response = admin.get("/api/v1/messages?" + urlencode(params))
@@ -115,14 +123,6 @@ def test_api_token_works_and_other_roles_are_refused(app) -> None:  # noqa: ANN0
         assert "/search" not in other.get("/").get_data(as_text=True)
 
 
-def test_highlight_escapes_first_and_marks_words_and_cjk() -> None:
-    assert str(highlight("<b>Report</b> re-port reports", (("report",),))) == \
-        "&lt;b&gt;<mark>Report</mark>&lt;/b&gt; re-port reports"
-    assert str(highlight("签订合同。合 同", (("合", "同"),))) == "签订<mark>合同</mark>。<mark>合 同</mark>"
-    assert str(highlight("e-mail policy", (("e", "mail"),))) == "<mark>e-mail</mark> policy"
-    assert str(highlight("x<y", ())) == "x&lt;y"
-
-
 def test_small_helpers() -> None:
     assert human_size(512) == "512 B" and human_size(2048) == "2.0 KB"
     assert department_options(["/Sales", "/Sales East", "/Sales/East"]) == [
@@ -138,3 +138,45 @@ def test_chinese_console_and_complete_translations(app, admin) -> None:  # noqa:
                root / "server/web/search_views.py"]
     keys = {k for path in sources for k in re.findall(r"""_\(["']([^"']+)["']""", path.read_text(encoding="utf-8"))}
     assert keys and not keys - set(catalog("zh-CN"))
+
+
+def test_api_highlight_body_fragments_and_exclusions(app, admin) -> None:  # noqa: ANN001
+    body = admin.get("/api/v1/messages?" + urlencode({**RANGE, "keyword": "quarterly -合同"})).json
+    [hit] = body["results"]
+    assert hit["id"] == app.sample_ids["report"]
+    assert hit["highlight"] == {"subject": ["<mark>Quarterly</mark> report"],
+                                "body": ["The <mark>quarterly</mark> report is ready."], "attachment_names": []}
+    plain = admin.get("/api/v1/messages?" + urlencode(RANGE)).json["results"][0]["highlight"]
+    assert plain == {"subject": [], "body": [], "attachment_names": []}
+
+
+def test_result_list_shows_why_it_matched_and_links_the_keyword(app, admin) -> None:  # noqa: ANN001
+    html = admin.get("/search?" + urlencode({**RANGE, "keyword": "条款"})).get_data(as_text=True)
+    assert '<p class="fragment body-match">请审核附件中的合同<mark>条款</mark>。</p>' in html
+    link = html.split('class="subject"><a href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "keyword=%E6%9D%A1%E6%AC%BE" in link and "scope=subject,body,attachment" in link
+    names = admin.get("/search?" + urlencode({**RANGE, "keyword": "草案"})).get_data(as_text=True)
+    assert '<p class="fragment attachment-match">' in names and "<mark>草案</mark>.pdf" in names
+
+
+def test_message_view_marks_the_keyword_in_body_subject_and_attachment_names(app, admin) -> None:  # noqa: ANN001
+    mid = app.sample_ids["contract"]
+    html = admin.get(f"/messages/{mid}?" + urlencode({"keyword": "合同 -价格", "scope": "body,attachment"})).get_data(as_text=True)
+    assert "请审核附件中的<mark>合同</mark>条款。" in html and "<mark>合同</mark>草案.pdf" in html
+    assert "<td>季度合同审核 Q3</td>" in html  # the subject was not searched
+    plain = admin.get(f"/messages/{mid}").get_data(as_text=True)
+    assert "<mark>" not in plain
+    hostile = app.sample_ids["hostile"]
+    view = admin.get(f"/messages/{hostile}?" + urlencode({"keyword": "archive"})).get_data(as_text=True)
+    frame = view.split('id="message-body" src="')[1].split('"')[0].replace("&amp;", "&")
+    assert "keyword=archive" in frame
+    assert "Hello from the <mark>archive</mark>" in admin.get(frame).get_data(as_text=True)
+
+
+def test_keyword_help_panel_in_both_languages(admin) -> None:  # noqa: ANN001
+    html = admin.get("/search").get_data(as_text=True)
+    assert 'id="keyword-help"' in html and "<code>deliver*</code>" in html and "at least 3 letters" in html
+    admin.set_cookie("lang", "zh-CN")
+    chinese = admin.get("/search").get_data(as_text=True)
+    assert "搜索语法" in chinese and "按子串匹配" in chinese
+
