@@ -1,6 +1,7 @@
 """The ``mailarchive`` command. Each command group lives in its own module with ``register(sub)``.
 
-Exit codes: 0 success, 1 failure at run time, 2 bad input (one line on stderr).
+Exit codes: 0 success, 1 failure at run time, 2 bad input (one line on stderr). Commands work on an
+existing archive (``server.datadir``); one that may run without sets ``needs_archive=False``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from server.config import ConfigError
+from server.config import ConfigError, load_config
+from server.datadir import require_archive
 from server.query.criteria import CriteriaError
 
 # Modules under server.cli that define ``register(subparsers)``; add a line when adding a group.
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "needs_archive", True):  # serve creates one; bench makes its own
+            require_archive(load_config())
         return int(args.func(args) or 0)
     except (UsageError, CriteriaError, ConfigError) as exc:
         print(f"mailarchive: error: {exc}", file=sys.stderr)

@@ -27,7 +27,7 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
@@ -38,6 +38,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from server.config import Config, ConfigError, SmtpConfig
+from server.daemons import address_of, listen
 from server.indexing.spool import DrainerProcess, Spool, SpooledMessage
 
 log = logging.getLogger(__name__)
@@ -270,8 +271,24 @@ class JournalSMTP(SMTP):
 
 
 class JournalController(Controller):
+    """aiosmtpd's threaded controller serving on a socket bound beforehand (``daemons.listen``).
+
+    ``_create_server`` is the documented extension point of aiosmtpd's controllers ("overridden by
+    subclasses to actually perform the async binding"); passing ``sock=`` lets ``serve`` bind every
+    listener before it creates anything. Port and host are taken from the socket, so aiosmtpd's
+    start-up probe connects to the right place even for port 0.
+    """
+
+    def __init__(self, handler: JournalHandler, sock: socket.socket, **kwargs: Any) -> None:
+        host, port = sock.getsockname()[:2]
+        super().__init__(handler, hostname=host, port=port, **kwargs)
+        self.sock = sock
+
     def factory(self) -> JournalSMTP:
         return JournalSMTP(self.handler, **self.SMTP_kwargs)
+
+    def _create_server(self) -> Awaitable[asyncio.AbstractServer]:
+        return self.loop.create_server(self._factory_invoker, sock=self.sock, ssl=self.ssl_context)
 
 
 def tls_context(settings: SmtpConfig) -> ssl.SSLContext | None:
@@ -322,7 +339,11 @@ class ArchiveSink:
 
 
 class JournalService:
-    """The receiver as ``mailarchive serve`` runs it: spool drainer + SMTP listener."""
+    """The receiver as ``mailarchive serve`` runs it: spool drainer + SMTP listener.
+
+    Constructing it only binds the listener (see ``server.daemons``); ``start()`` creates the spool,
+    starts the drainer process (which replays what a previous run left) and serves.
+    """
 
     name = "smtp"
 
@@ -330,43 +351,58 @@ class JournalService:
         """``settings``: the receiver's section when not ``config.smtp`` (tests run it on a free port)."""
         if settings is not None:
             config = replace(config, smtp=settings)
+        self.config = config
         self.settings = settings = config.smtp
-        self.spool = Spool(config.spool_dir)
-        self.drainer = DrainerProcess(config.spool_dir, partial(ArchiveSink, config, settings.journal_addresses))
-        self.handler = JournalHandler(settings, self.spool, self.drainer.notify)
-        context = tls_context(settings)
+        self.socket = listen(settings.bind, settings.port, what="the SMTP journal receiver",
+                             port_variable="MAILARCHIVE_SMTP_PORT", bind_variable="MAILARCHIVE_SMTP_BIND")  # fmt: skip
+        self.spool: Spool | None = None
+        self.drainer: DrainerProcess | None = None
+        self.controller: JournalController | None = None
+
+    @property
+    def address(self) -> str:
+        return address_of(self.socket)
+
+    def start(self, *, drain: bool = True) -> JournalService:
+        """``drain=False``: the listener alone writing into a spool nothing drains (tests read it back)."""
+        settings = self.settings
+        self.spool = Spool(self.config.spool_dir)
+        if drain:
+            self.drainer = DrainerProcess(self.config.spool_dir, partial(ArchiveSink, self.config, settings.journal_addresses))
+        self.handler = JournalHandler(settings, self.spool, self.drainer.notify if self.drainer else None)
         self.controller = JournalController(
             self.handler,
-            hostname=settings.bind,
-            port=settings.port,
+            self.socket,
             server_hostname=settings.hostname or socket.gethostname(),
             ident="mailarchive journal receiver",
             data_size_limit=None,  # SIZE is advertised and enforced by JournalHandler / JournalSMTP
             enable_SMTPUTF8=True,
-            tls_context=context,
+            tls_context=tls_context(settings),
             require_starttls=settings.require_tls,
             authenticator=self.handler.authenticate if self.handler.auth_users else None,
         )
-
-    def start(self) -> JournalService:
-        self.drainer.start()  # replays whatever a previous run left in the spool
+        if self.drainer:
+            self.drainer.start()  # replays whatever a previous run left in the spool
         try:
             self.controller.start()
         except BaseException:
-            self.drainer.stop()
+            self.stop()
             raise
         return self
 
     def describe(self) -> str:
         extras = [name for name, on in (("STARTTLS", self.settings.tls_cert), ("AUTH", self.handler.auth_users)) if on]
         suffix = f" ({', '.join(extras)})" if extras else ""
-        return f"journal SMTP on {self.settings.bind}:{self.settings.port}{suffix}, spool {self.spool.root}"
+        return f"journal SMTP on {self.address}{suffix}, spool {self.config.spool_dir}"
 
     def stop(self) -> None:
-        self.controller.stop()
-        self.handler.executor.shutdown(wait=True)
-        self.drainer.stop()
+        if self.controller is not None:
+            self.controller.stop(no_assert=True)  # also when start() failed half-way
+            self.handler.executor.shutdown(wait=True)
+        self.socket.close()
+        if self.drainer is not None:
+            self.drainer.stop()
 
 
-def start(config: Config) -> JournalService:
-    return JournalService(config).start()
+def bind(config: Config) -> JournalService:
+    return JournalService(config)

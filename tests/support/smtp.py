@@ -45,14 +45,12 @@ def running_service(config: Config, settings: SmtpConfig) -> Iterator[JournalSer
 @contextmanager
 def spool_receiver(config: Config, settings: SmtpConfig) -> Iterator[Spool]:
     """The listener writing into a real spool that nothing drains."""
-    service = JournalService(config, settings)
-    service.handler.notify = None  # the drainer process is never started
-    service.controller.start()
+    service = JournalService(config, settings).start(drain=False)
     try:
+        assert service.spool is not None
         yield service.spool
     finally:
-        service.controller.stop()
-        service.handler.executor.shutdown()
+        service.stop()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:

@@ -14,13 +14,12 @@ from server.audit.operations import Op
 from server.cli import main
 from server.cli.common import config_from_env, opened_store
 from tests.support.audit_tamper import tamper_for
+from tests.support.cli import cli_archive
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
-    monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
+    cli_archive(monkeypatch, tmp_path / "data")
     return tmp_path / "data"
 
 

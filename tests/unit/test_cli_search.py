@@ -15,6 +15,7 @@ from server.cli import main
 from server.cli.common import config_from_env, opened_store
 from server.store.protocol import AuditQuery
 from tests.conformance.factory import ALICE, DATASET, make, put
+from tests.support.cli import cli_archive
 
 ROOT = Path(__file__).resolve().parents[2]
 FEBRUARY = datetime(2024, 2, 10, tzinfo=UTC)  # outside the March searches
@@ -24,11 +25,7 @@ ODD_RAW = b"Subject: odd\n\r\nbare LF and CRLF \xff\xfe latin-1 caf\xe9\r\n\x00e
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An archive holding the conformance dataset plus one message with unusual bytes."""
-    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
-    monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
-    monkeypatch.delenv("MAILARCHIVE_TIMEZONE", raising=False)
-    with opened_store(config_from_env()) as store:
+    with opened_store(cli_archive(monkeypatch, tmp_path / "data")) as store:
         put(store, [*DATASET, make("odd-bytes", date=FEBRUARY, subject="odd", raw=ODD_RAW)])
     return tmp_path / "data"
 

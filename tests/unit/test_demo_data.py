@@ -11,13 +11,12 @@ from server.cli import main
 from server.cli.common import config_from_env, opened_store
 from server.model import now_utc
 from server.query.criteria import parse_criteria
+from tests.support.cli import cli_archive
 
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
-    monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
+    cli_archive(monkeypatch, tmp_path / "data")
     return tmp_path / "data"
 
 

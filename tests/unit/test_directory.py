@@ -10,6 +10,7 @@ from server.cli import main
 from server.indexing.directoryfile import DirectoryFileError, read_directory_file
 from server.model import Account, AccountStatus
 from server.store.sqlite import SqliteStore
+from tests.support.cli import cli_archive
 
 CSV = """address,name,department,status
 Ann@Corp.example,Ann Lee,/Sales/East/Shanghai,active
@@ -58,8 +59,7 @@ def test_bad_files_name_file_and_line(tmp_path, name, content, message):
 
 
 def test_cli_imports_accounts_and_builds_the_department_tree(tmp_path, config, monkeypatch, capsys):
-    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(config.data_dir))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
+    cli_archive(monkeypatch, config.data_dir)
     path = tmp_path / "dir.csv"
     path.write_text(CSV)
     assert main(["directory", "import", str(path), "--json"]) == 0

@@ -14,6 +14,7 @@ from server.audit.operations import Op
 from server.cli import main
 from server.cli.common import config_from_env, opened_store
 from server.store.protocol import AuditQuery
+from tests.support.cli import cli_archive
 from tests.support.webdata import WHEN, load_samples, sample_mail
 
 RANGE = ["--from", (WHEN - timedelta(days=30)).date().isoformat(), "--to", (WHEN + timedelta(days=3)).date().isoformat()]
@@ -21,11 +22,7 @@ RANGE = ["--from", (WHEN - timedelta(days=30)).date().isoformat(), "--to", (WHEN
 
 @pytest.fixture
 def ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
-    monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
-    monkeypatch.delenv("MAILARCHIVE_TIMEZONE", raising=False)
-    config = config_from_env()
+    config = cli_archive(monkeypatch, tmp_path / "data")
     with opened_store(config) as store:
         return load_samples(store, config)
 

@@ -18,7 +18,9 @@ import pytest
 from server.cli import main
 from server.indexing.importer import print_summary, run_import
 from server.indexing.mailreaders import ImportPathError, discover, read_mbox
+from server.store import open_store
 from server.store.sqlite import SqliteStore
+from tests.support.cli import cli_archive
 from tests.support.ingest import find, sqlite_store
 from tests.support.mail import make_mail, mbox_of
 
@@ -124,13 +126,16 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def cli_env(config) -> dict[str, str]:
+    """The environment of a ``mailarchive`` subprocess on ``config``'s archive (created here)."""
+    open_store(config).close()
     return {**os.environ, "MAILARCHIVE_DATA_DIR": str(config.data_dir), "MAILARCHIVE_STORE": "sqlite",
             "MAILARCHIVE_CONFIG": "none"}
 
 
-def test_cli_json_summary_and_bad_input(tmp_path, config, capsys):
+def test_cli_json_summary_and_bad_input(tmp_path, config, capsys, monkeypatch):
     write_tree(tmp_path / "mail")
     env = cli_env(config)
+    cli_archive(monkeypatch, config.data_dir)  # the in-process calls below use the same archive
     done = run_cli("import", str(tmp_path / "mail"), "--json", env=env)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
@@ -147,7 +152,6 @@ def test_killed_import_resumes_with_everything_archived_once(tmp_path, config):
     messages = [make_mail(subject=f"Bulk {n}", body=f"bulk body {n}\n" * 40) for n in range(count)]
     (tmp_path / "big.mbox").write_bytes(mbox_of(messages))
     env = cli_env(config)
-    config.data_dir.mkdir(parents=True)
     proc = subprocess.Popen([sys.executable, "-m", "server", "import", str(tmp_path / "big.mbox"), "--json"], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     reader = SqliteStore.from_config(config)

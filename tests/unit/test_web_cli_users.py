@@ -15,13 +15,12 @@ from server.config import Config
 from server.store.protocol import Store
 from server.store.sqlite import SqliteStore
 from server.users import UserService, bootstrap_first_start, token_key
+from tests.support.cli import cli_archive
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch, config: Config, tmp_path: Path) -> None:
-    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(config.data_dir))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
-    monkeypatch.delenv("MAILARCHIVE_STORE", raising=False)
+    cli_archive(monkeypatch, config.data_dir)
 
 
 @pytest.fixture
