@@ -6,7 +6,8 @@ import certifi
 from elasticsearch import Elasticsearch
 
 from server.config import Config, with_overrides
-from server.store.elasticsearch.connection import Indices, client_options
+from server.store.elasticsearch.connection import client_options
+from server.store.elasticsearch.layout import Indices
 
 
 def _client(config: Config, **es: str | None) -> Elasticsearch:
@@ -38,4 +39,10 @@ def test_every_index_carries_the_prefix() -> None:
     assert (names.messages, names.raw, names.docs, names.directory, names.audit) == (
         "acme-messages", "acme-raw", "acme-docs", "acme-directory", "acme-audit",
     )  # fmt: skip
-    assert names.month(2024, 5) == "acme-messages-2024.05" and names.pattern == "acme-messages-*"
+    assert names.month(2024, 5) == "acme-messages-v2-2024.05" and names.pattern == "acme-messages-v2-*"
+    assert [names.versioned(k) for k in ("raw", "docs", "directory", "audit")] == [
+        "acme-raw-v1", "acme-docs-v2", "acme-directory-v1", "acme-audit-v1",
+    ]  # fmt: skip
+    assert names.parse_month("acme-messages-2024.05") == (1, 2024, 5)  # the first, unversioned layout
+    assert names.parse_month("acme-messages-v2-2024.05") == (2, 2024, 5)
+    assert names.parse_month("acme-messages-v2-x") is None

@@ -191,3 +191,23 @@ def test_an_archive_of_schema_version_3_is_migrated(tmp_path: Path) -> None:
         store.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_the_watermark_never_passes_a_write_still_in_its_transaction(tmp_path: Path) -> None:
+    """A second process is inside its write transaction with a new message: readers see neither
+    the message nor its number until it commits, so acknowledging up to the watermark is safe."""
+    from server.store.sqlite.messages import _prepare, _put_one
+
+    path = tmp_path / "archive.sqlite3"
+    reader, writer = SqliteStore(path), SqliteStore(path)
+    try:
+        reader.put_messages([make("committed")])
+        with writer._write() as conn:
+            _put_one(conn, _prepare(*make("in-flight")))
+            assert reader.max_archive_seq() == 1
+            assert [m.id for m in reader.scan_archived(0, 10)] == ["committed"]
+        assert reader.max_archive_seq() == 2
+        assert [m.id for m in reader.scan_archived(1, 10)] == ["in-flight"]
+    finally:
+        reader.close()
+        writer.close()

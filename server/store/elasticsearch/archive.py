@@ -1,20 +1,36 @@
-"""Arrival order, retention and legal holds on Elasticsearch (numbers and watermark: sequence.py)."""
+"""Arrival order, retention and legal holds on Elasticsearch (numbers and watermark: sequence.py).
+
+Purge: ``delete_messages`` deletes the documents, then each raw blob no message refers to any more
+(a terms aggregation over the deleted ones' SHA-256 after the deletions are visible). A writer
+that archives a new message with the very bytes of a blob being purged in that instant could
+find the blob present, and lose it to the purge a moment later; the purge only ever touches mail
+whose retention ended years after its bytes first arrived, and ``mailarchive verify`` reports any
+message whose blob is missing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
 from elasticsearch import Elasticsearch
 
-from server.model import Message
-from server.store.elasticsearch.connection import Indices
+from server.model import Message, format_time
+from server.store.common.documents import set_holds
+from server.store.elasticsearch.bulk import Action, bulk
 from server.store.elasticsearch.documents import TOKEN_FIELDS, from_document
+from server.store.elasticsearch.layout import Indices
+from server.store.elasticsearch.messages import MAX_CONFLICT_RETRIES
 from server.store.elasticsearch.sequence import ArchiveSequence
+from server.store.protocol import StoreError
 
 _SOURCE_EXCLUDES = list(TOKEN_FIELDS.values())
 BY_SEQ = [{"archive_seq": {"order": "asc"}}]
 
 
 class ArchiveMixin:
-    """Uses ``self._search_hits`` and the lookups of MessagesMixin (messages.py)."""
+    """Uses ``_search_hits``/``_lookup`` of MessagesMixin (messages.py) and ``_search`` of SearchMixin."""
 
     es: Elasticsearch
     names: Indices
@@ -32,3 +48,71 @@ class ArchiveMixin:
         query = {"range": {"archive_seq": {"gt": after_seq, "lte": top}}}
         hits = self._search_hits(query=query, sort=BY_SEQ, size=limit, _source={"excludes": _SOURCE_EXCLUDES})
         return [from_document(h["_source"]) for h in hits]
+
+    def scan_expired(self, now: datetime, limit: int, after_seq: int = 0) -> list[Message]:
+        query = {"bool": {
+            "filter": [{"range": {"retention_until": {"lt": format_time(now)}}}, {"range": {"archive_seq": {"gt": after_seq}}}],
+            "must_not": [{"exists": {"field": "legal_holds"}}],
+        }}  # fmt: skip
+        hits = self._search_hits(query=query, sort=BY_SEQ, size=limit, _source={"excludes": _SOURCE_EXCLUDES})
+        return [from_document(h["_source"]) for h in hits]
+
+    def delete_messages(self, ids: Sequence[str]) -> int:
+        """Delete the documents (refresh=wait_for, so the reference check below sees it), then the
+        blobs that no message refers to any more, found with one terms aggregation."""
+        stored = self._lookup(list(dict.fromkeys(ids)))
+        if not stored:
+            return 0
+        actions = [Action("delete", {"_index": s.index, "_id": i}) for i, s in stored.items()]
+        outcomes = bulk(self.es, actions, refresh="wait_for")
+        deleted = [i for i, o in zip(stored, outcomes, strict=True) if o.get("status") in (200, 404)]
+        failures = [o["error"] for o in outcomes if "error" in o and o.get("status") != 404]
+        shas = sorted({stored[i].source["sha256"] for i in deleted})
+        if shas:
+            still = self._search(query={"terms": {"sha256": shas}}, size=0,
+                                 aggs={"shas": {"terms": {"field": "sha256", "size": len(shas)}}})  # fmt: skip
+            referenced = {b["key"] for b in still.get("aggregations", {}).get("shas", {}).get("buckets", [])}
+            orphans = [Action("delete", {"_index": self.names.raw, "_id": sha}) for sha in shas if sha not in referenced]
+            failures += [o["error"] for o in bulk(self.es, orphans, refresh="wait_for") if "error" in o and o.get("status") != 404]
+        if failures:
+            raise StoreError(f"purge: {len(failures)} deletions failed ({len(deleted)} messages deleted): {failures[0]}")
+        return len(deleted)
+
+    def set_legal_hold(self, ids: Sequence[str], hold_id: str, on: bool) -> int:
+        if not hold_id:
+            raise StoreError("a legal hold needs an id")
+        return self._rewrite(ids, lambda doc: set_holds(doc, hold_id, on), "legal hold")
+
+    def set_retention(self, updates: Mapping[str, datetime]) -> int:
+        def change(doc: dict[str, Any]) -> bool:
+            doc["retention_until"] = format_time(updates[doc["id"]])
+            return True
+
+        return self._rewrite(list(updates), change, "retention")
+
+    def _rewrite(self, ids: Sequence[str], change: Callable[[dict[str, Any]], bool], what: str) -> int:
+        """Apply ``change`` to each stored document and write the changed ones back on the condition
+        that nobody wrote them meanwhile (``if_seq_no``); a conflict reads again and re-applies."""
+        stored = self._lookup(list(dict.fromkeys(ids)))
+        changed = 0
+        for _ in range(MAX_CONFLICT_RETRIES + 1):
+            writes = [(i, s) for i, s in stored.items() if change(s.source)]
+            outcomes = bulk(self.es, [_conditional(i, s) for i, s in writes], refresh="wait_for")
+            conflicts = {}
+            for (message_id, old), outcome in zip(writes, outcomes, strict=True):
+                if outcome.get("status") == 409:  # read it again in real time (search may lag behind)
+                    if (again := self._get_stored(old.index, message_id)) is not None:
+                        conflicts[message_id] = again
+                elif "error" in outcome:
+                    raise StoreError(f"{what} update of {message_id} failed: {outcome['error']}")
+                else:
+                    changed += 1
+            if not conflicts:
+                return changed
+            stored = conflicts
+        raise StoreError(f"{what} update: other writers kept changing {len(stored)} messages")
+
+
+def _conditional(message_id: str, stored: Any) -> Action:
+    meta = {"_index": stored.index, "_id": message_id, "if_seq_no": stored.seq_no, "if_primary_term": stored.primary_term}
+    return Action("index", meta, stored.source)

@@ -1,5 +1,5 @@
-"""The audit log in Elasticsearch: one index (``<prefix>-audit``, mapping ``mappings/audit-v1.json``),
-document ``_id`` = ``seq``.
+"""The audit log in Elasticsearch: one index behind the alias ``<prefix>-audit`` (mapping
+``mappings/audit-v1.json``, see layout.py), document ``_id`` = ``seq``.
 
 Append-only by construction: entries are written with ``op_type=create``, which fails with a
 conflict when that ``_id`` exists, so two writers racing for a seq cannot both win and nothing the
@@ -20,7 +20,7 @@ from elasticsearch import ConflictError, Elasticsearch
 
 from server.model import format_time
 from server.store.common.audit_records import record_from_dict, record_to_dict, search_text
-from server.store.elasticsearch.connection import ERRORS, create_index, load_mapping
+from server.store.elasticsearch.connection import ERRORS
 from server.store.protocol import AuditQuery, AuditRecord, StoreError
 
 SCAN_BATCH = 1000
@@ -53,13 +53,6 @@ class AuditMixin:
 
     es: Elasticsearch
     audit_index: str
-
-    def ensure_audit_index(self) -> None:
-        """Create the audit index with its strict mapping if it does not exist (idempotent)."""
-        try:
-            create_index(self.es, self.audit_index, load_mapping("audit-v1.json"))
-        except ERRORS as exc:
-            raise StoreError(f"cannot create audit index {self.audit_index}: {exc}") from exc
 
     def audit_append(self, record: AuditRecord) -> None:
         try:

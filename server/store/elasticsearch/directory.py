@@ -9,29 +9,32 @@ from elasticsearch import Elasticsearch
 
 from server.model import Account, department_ancestors, normalize_department
 from server.store.elasticsearch.bulk import Action, bulk
-from server.store.elasticsearch.connection import ERRORS, Indices
+from server.store.elasticsearch.connection import ERRORS
+from server.store.elasticsearch.layout import Indices
 from server.store.protocol import StoreError
 
 PAGE = 1000
 
 
 def sorted_hits(
-    es: Elasticsearch, index: str, query: dict[str, Any], sort_field: str
+    es: Elasticsearch, index: str, query: dict[str, Any], sort_field: str, *, after: str | None = None,
+    limit: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every hit of ``query`` in ``sort_field`` order (search_after paging; the field must be unique)."""
-    after = None
-    while True:
-        extra = {"search_after": after} if after else {}
+    """Hits of ``query`` in ``sort_field`` order (search_after paging; the field must be unique):
+    those after ``after``, at most ``limit``."""
+    left = limit
+    while left is None or left > 0:
+        size = PAGE if left is None else min(PAGE, left)
+        extra = {"search_after": [after]} if after is not None else {}
         try:
-            hits = es.search(index=index, query=query, sort=[{sort_field: "asc"}], size=PAGE, **extra)[
-                "hits"
-            ]["hits"]
+            hits = es.search(index=index, query=query, sort=[{sort_field: "asc"}], size=size, **extra)["hits"]["hits"]
         except ERRORS as exc:
             raise StoreError(f"search on {index} failed: {exc}") from exc
         yield from hits
-        if len(hits) < PAGE:
+        if len(hits) < size:
             return
-        after = hits[-1]["sort"]
+        after = hits[-1]["sort"][0]
+        left = None if left is None else left - len(hits)
 
 
 def write_all(es: Elasticsearch, actions: list[Action], what: str) -> None:

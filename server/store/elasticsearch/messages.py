@@ -30,8 +30,9 @@ from server.model import Message
 from server.store.common import codec
 from server.store.common.documents import merge_into
 from server.store.elasticsearch.bulk import Action, bulk
-from server.store.elasticsearch.connection import ERRORS, Indices
+from server.store.elasticsearch.connection import ERRORS
 from server.store.elasticsearch.documents import from_document, to_document
+from server.store.elasticsearch.layout import Indices
 from server.store.elasticsearch.sequence import ArchiveSequence, Lease
 from server.store.protocol import PutResult, StoreError
 

@@ -16,8 +16,9 @@ from elasticsearch import Elasticsearch
 
 from server.query.criteria import Criteria, decode_cursor, encode_cursor
 from server.store.common.times import to_ms
-from server.store.elasticsearch.connection import ERRORS, Indices
+from server.store.elasticsearch.connection import ERRORS
 from server.store.elasticsearch.documents import TOKEN_FIELDS, from_document
+from server.store.elasticsearch.layout import Indices
 from server.store.elasticsearch.query import SORT, build_query
 from server.store.protocol import AggregateBy, Aggregation, SearchPage, StoreError
 

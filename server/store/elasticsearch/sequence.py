@@ -103,6 +103,14 @@ class ArchiveSequence:
                 return
         raise StoreError("archive sequence: too many concurrent writers")
 
+    def start_after(self, value: int) -> None:
+        """Set the highest number handed out (a migration that numbered ``value`` messages)."""
+        document = {"kind": "_sequence", "key": "archive", "value": value, "body": {"leases": []}}
+        try:
+            self.es.index(index=self.index, id=DOC_ID, document=document, refresh="wait_for")
+        except ERRORS as exc:
+            raise StoreError(f"writing the archive sequence to {self.index} failed: {exc}") from exc
+
     def watermark(self) -> int:
         value, leases, _ = self._read()
         live = _live(leases, time.time())

@@ -1,7 +1,8 @@
 """Settings, counters and small JSON documents in ``<prefix>-docs`` (``_id`` = ``kind/key``).
 
-Settings are kind ``_setting``, counters kind ``_counter``; user kinds never start with ``_``
-(``put_doc`` refuses them). Counters are atomic without scripts (osmem-server has none): read,
+Settings are kind ``_setting``, counters kind ``_counter``, the arrival sequence ``_sequence``
+(sequence.py); user kinds never start with ``_`` (``put_doc`` refuses them). A document's
+``version`` field counts its writes (``put_doc(..., if_version=)``). Counters are atomic without scripts (osmem-server has none): read,
 then write with ``if_seq_no``/``if_primary_term`` (or ``op_type=create`` for the first value)
 and start again on a conflict — GETs are real-time, so the loop always sees the latest write.
 """
@@ -13,12 +14,25 @@ from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
-from server.store.elasticsearch.connection import ERRORS, Indices
+from server.store.elasticsearch.connection import ERRORS
 from server.store.elasticsearch.directory import sorted_hits
-from server.store.protocol import StoreError
+from server.store.elasticsearch.layout import Indices
+from server.store.protocol import StoreError, VersionConflict
 
 SETTING, COUNTER = "_setting", "_counter"
 MAX_COUNTER_RETRIES = 100
+
+
+def _guard(found: dict[str, Any] | None) -> dict[str, Any]:
+    """Write only over exactly what was read (or only if there was nothing)."""
+    if found is None:
+        return {"op_type": "create"}
+    return {"if_seq_no": found["_seq_no"], "if_primary_term": found["_primary_term"]}
+
+
+def _version(found: dict[str, Any] | None) -> int | None:
+    """Documents copied from the first layout have no version field: they are version 1."""
+    return None if found is None else found["_source"].get("version", 1)
 
 
 class SettingsMixin:
@@ -54,13 +68,8 @@ class SettingsMixin:
         for _ in range(MAX_COUNTER_RETRIES):
             found = self._get(COUNTER, key)
             value = (found["_source"]["value"] if found else 0) + int(by)
-            guard = (
-                {"if_seq_no": found["_seq_no"], "if_primary_term": found["_primary_term"]}
-                if found
-                else {"op_type": "create"}
-            )
             try:
-                self._put(COUNTER, key, {"value": value}, **guard)
+                self._put(COUNTER, key, {"value": value}, **_guard(found))
             except ConflictError:
                 continue
             return value
@@ -70,18 +79,40 @@ class SettingsMixin:
         found = self._get(COUNTER, key)
         return found["_source"]["value"] if found else 0
 
-    def put_doc(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+    def put_doc(self, kind: str, key: str, doc: dict[str, Any], *, if_version: int | None = None) -> int:
+        """Read (real time), check, write conditionally on what was read: a concurrent write in
+        between is a conflict, reported as ``VersionConflict`` under ``if_version`` and retried
+        (last writer wins, with a correct version) without it."""
         if kind.startswith("_"):
             raise StoreError(f"document kind {kind!r} is reserved")
         json.dumps(doc)
-        self._put(kind, key, {"body": doc})
+        for _ in range(MAX_COUNTER_RETRIES):
+            found = self._get(kind, key)
+            current = _version(found)
+            if if_version is not None and (current or 0) != if_version:
+                raise VersionConflict(kind, key, if_version, current)
+            version = (current or 0) + 1
+            try:
+                self._put(kind, key, {"body": doc, "version": version}, **_guard(found))
+            except ConflictError:
+                if if_version is not None:
+                    raise VersionConflict(kind, key, if_version, _version(self._get(kind, key))) from None
+                continue
+            return version
+        raise StoreError(f"document {kind}/{key}: too many concurrent updates")
 
     def get_doc(self, kind: str, key: str) -> dict[str, Any] | None:
-        found = self._get(kind, key)
-        return found["_source"]["body"] if found else None
+        found = self.get_doc_versioned(kind, key)
+        return found[0] if found else None
 
-    def list_docs(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
-        hits = sorted_hits(self.es, self.names.docs, {"term": {"kind": kind}}, "key")
+    def get_doc_versioned(self, kind: str, key: str) -> tuple[dict[str, Any], int] | None:
+        found = self._get(kind, key)
+        return (found["_source"]["body"], _version(found)) if found else None  # type: ignore[return-value]
+
+    def list_docs(
+        self, kind: str, *, after: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        hits = sorted_hits(self.es, self.names.docs, {"term": {"kind": kind}}, "key", after=after, limit=limit)
         return [(h["_source"]["key"], h["_source"]["body"]) for h in hits]
 
     def delete_doc(self, kind: str, key: str) -> bool:

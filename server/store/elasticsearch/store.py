@@ -13,8 +13,9 @@ from elasticsearch import Elasticsearch
 from server.config import Config
 from server.store.elasticsearch.archive import ArchiveMixin
 from server.store.elasticsearch.audit import AuditMixin
-from server.store.elasticsearch.connection import ERRORS, Indices, client_options, ensure_layout
+from server.store.elasticsearch.connection import ERRORS, client_options
 from server.store.elasticsearch.directory import DirectoryMixin
+from server.store.elasticsearch.layout import Indices, ensure_layout
 from server.store.elasticsearch.messages import MessagesMixin
 from server.store.elasticsearch.search import SearchMixin
 from server.store.elasticsearch.sequence import ArchiveSequence
@@ -29,7 +30,6 @@ class ElasticsearchStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixi
         self.audit_index = self.names.audit
         self.sequence = ArchiveSequence(es, self.names.docs)
         ensure_layout(es, self.names)
-        self.ensure_audit_index()
 
     @classmethod
     def from_config(

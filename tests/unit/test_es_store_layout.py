@@ -1,0 +1,123 @@
+"""The versioned index layout behind aliases, and migrating an archive of the first layout."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from elasticsearch import BadRequestError
+
+from server.model import Account
+from server.store import StoreError
+from server.store.elasticsearch import ElasticsearchStore
+from server.store.elasticsearch.audit import audit_doc
+from server.store.protocol import AuditRecord
+from tests.conformance.factory import ALICE, BOB, crit, make, search_ids
+from tests.support.es import es_store
+from tests.support.legacy_archive import elasticsearch_v1
+
+MAY, JUNE = datetime(2024, 5, 20, 9, tzinfo=UTC), datetime(2024, 6, 2, 9, tzinfo=UTC)
+KINDS = ("raw", "directory", "docs", "audit")
+
+
+@pytest.fixture
+def base(request: pytest.FixtureRequest) -> ElasticsearchStore:
+    """A store whose prefix owns the test's indices; legacy archives go under ``<prefix>-old``
+    (so the cleanup of the prefix removes them too)."""
+    store = es_store(request)
+    request.addfinalizer(store.close)
+    return store
+
+
+def legacy(base: ElasticsearchStore) -> tuple[str, list]:
+    june, raw_june = make("june-first", date=JUNE, subject="quarterly budget", mailboxes=[ALICE])
+    may, raw_may = make("may-second", date=MAY, subject="numbers", mailboxes=[BOB])
+    june.archived_at, may.archived_at = JUNE, JUNE + timedelta(hours=1)  # archived in this order
+    may.retention_until = MAY + timedelta(days=10)
+    prefix = f"{base.names.prefix}-old"
+    elasticsearch_v1(base.es, prefix, [(may, raw_may), (june, raw_june)], docs=[("task", "t1", {"state": "done"})])
+    base.es.index(index=f"{prefix}-directory", id=ALICE, document={"address": ALICE, "name": "Alice",
+                  "department": "/Sales", "status": "active"}, refresh=True)  # fmt: skip
+    record = AuditRecord(1, MAY, "cli", "system", "", "archiving", "on", {}, "success", "0" * 64, "h1")
+    base.es.index(index=f"{prefix}-audit", id="1", document=audit_doc(record), refresh=True)
+    return prefix, [(june, raw_june), (may, raw_may)]
+
+
+def aliases(store: ElasticsearchStore) -> dict[str, list[str]]:
+    out = {}
+    for name in (store.names.messages, *(store.names.alias(k) for k in KINDS)):
+        out[name] = sorted(store.es.indices.get_alias(name=name))
+    return out
+
+
+def test_a_new_archive_reaches_every_index_through_an_alias(base: ElasticsearchStore) -> None:
+    base.put_messages([make("m", date=MAY)])
+    p = base.names.prefix
+    assert aliases(base) == {
+        f"{p}-messages": [f"{p}-messages-v2-2024.05"], f"{p}-raw": [f"{p}-raw-v1"],
+        f"{p}-directory": [f"{p}-directory-v1"], f"{p}-docs": [f"{p}-docs-v2"], f"{p}-audit": [f"{p}-audit-v1"],
+    }  # fmt: skip
+
+
+def test_an_archive_of_the_first_layout_is_migrated(base: ElasticsearchStore) -> None:
+    prefix, items = legacy(base)
+    store = ElasticsearchStore(base.es, prefix)  # shares base's client: closed by base's finalizer
+    assert aliases(store) == {
+        f"{prefix}-messages": [f"{prefix}-messages-v2-2024.05", f"{prefix}-messages-v2-2024.06"],
+        **{f"{prefix}-{k}": [store.names.versioned(k)] for k in KINDS},
+    }  # the concrete indices of the first layout are gone: their names are aliases now
+    assert not base.es.indices.exists(index=f"{prefix}-messages-2024.05")
+    assert not base.es.indices.exists(index=f"{prefix}-migration")  # the lock is gone
+    # numbered in archiving order, not by date
+    assert [(m.id, m.archive_seq) for m in store.scan_archived(0, 10)] == [("june-first", 1), ("may-second", 2)]
+    assert store.max_archive_seq() == 2
+    for message, raw in items:
+        assert store.get_raw(message.sha256) == raw
+    assert search_ids(store, keyword="budget", **{"from": "2024-05-01", "to": "2024-06-30"}) == ["june-first"]
+    assert store.count(crit(**{"from": "2024-05-01", "to": "2024-06-30"})) == 2
+    assert [m.id for m in store.scan_expired(MAY + timedelta(days=11), 10)] == ["may-second"]
+    assert store.get_doc_versioned("task", "t1") == ({"state": "done"}, 1)
+    assert store.get_accounts([ALICE]) == {ALICE: Account(ALICE, "Alice", "/Sales", "active")}
+    assert store.audit_last().hash == "h1"
+    # and it goes on: merges keep their number, new mail is numbered after the old
+    assert store.put_messages([make("may-second", date=MAY, mailboxes=[ALICE])])[0].status == "merged"
+    assert store.put_messages([make("new", date=MAY)])[0].status == "created"
+    assert [m.archive_seq for m in store.get_messages(["may-second", "new"])] == [2, 3]
+    with pytest.raises(BadRequestError, match="strict_dynamic_mapping"):  # still strict after the copy
+        store.es.index(index=store.names.raw, id="intruder", document={"colour": "red"})
+    again = ElasticsearchStore(base.es, prefix)  # opening a migrated archive changes nothing
+    assert again.max_archive_seq() == 3 and again.count() == 3
+
+
+def test_processes_starting_together_migrate_once(base: ElasticsearchStore) -> None:
+    prefix, _ = legacy(base)
+    opened: list[ElasticsearchStore] = []
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            opened.append(ElasticsearchStore(base.es, prefix))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(m.archive_seq for m in opened[0].scan_archived(0, 10)) == [1, 2]
+    assert opened[0].count() == 2
+
+
+def test_a_failed_copy_switches_nothing_and_leaves_the_old_archive_writable(base: ElasticsearchStore) -> None:
+    prefix, items = legacy(base)
+    # a stale target from some earlier attempt whose mapping cannot take the raw documents
+    base.es.indices.create(index=f"{prefix}-raw-v1", mappings={"dynamic": "strict", "properties": {"size": {"type": "long"}}})
+    with pytest.raises(StoreError, match=f"{prefix}-"):
+        ElasticsearchStore(base.es, prefix)
+    assert base.es.indices.exists_alias(name=f"{prefix}-raw").body is False  # still the old concrete index
+    assert base.es.count(index=f"{prefix}-messages")["count"] == 2
+    base.es.index(index=f"{prefix}-raw", id="writable", document={"size": 1, "compression": "zstd", "data": ""})
+    assert not base.es.indices.exists(index=f"{prefix}-migration")  # the lock is released
