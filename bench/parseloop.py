@@ -20,7 +20,7 @@ from server.synthetic import iter_raw
 
 def _eml_parser():
     try:
-        from server.indexing.parse import eml_parser_instance
+        from server.indexing.tree import eml_parser_instance
     except ImportError:  # before the pipeline existed: the same settings it uses
         import eml_parser
 

@@ -24,7 +24,7 @@ import nh3
 
 from server.indexing.charsets import decode_bytes, decode_header
 from server.indexing.mime import attachment_payload, collect_parts
-from server.indexing.parse import message_tree
+from server.indexing.tree import message_tree
 from server.model import Attachment
 
 MAIN_HEADERS = ("from", "to", "cc", "bcc", "reply-to", "date", "subject", "message-id")

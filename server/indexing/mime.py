@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from server.indexing.charsets import decode_bytes, decode_param
+from server.indexing.tree import message_tree
 from server.model import Attachment
 
 MAX_DEPTH = 50
@@ -62,8 +63,6 @@ def collect_parts(msg: email.message.Message) -> Parts:
 
 def attachment_payload(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
     """The ``index``-th attachment of a raw message (same numbering as ``Message.attachments``)."""
-    from server.indexing.parse import message_tree
-
     msg = message_tree(raw, [])
     found = collect_parts(msg).attachments if msg is not None else []
     return found[index] if 0 <= index < len(found) else None
