@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 import nh3
 
-from server.indexing.charsets import decode_bytes, decode_header
+from server.indexing.charsets import MessageCharsets, decode_bytes, decode_header
 from server.indexing.mime import attachment_payload, collect_parts
 from server.indexing.tree import message_tree
 from server.model import Attachment
@@ -85,18 +85,19 @@ def parse_tree(raw: bytes) -> email.message.Message:
     return message_tree(raw, []) or email.message.Message()
 
 
-def _decoded(value: object) -> str:
-    text, _ = decode_header(str(value).replace("\r", "").replace("\n", ""))
+def _decoded(value: object, charsets: MessageCharsets) -> str:
+    text, _ = decode_header(str(value).replace("\r", "").replace("\n", ""), charsets)
     return text.strip()
 
 
 def build_view(raw: bytes) -> MailView:
     msg = parse_tree(raw)
-    all_headers = [(name, _decoded(value)) for name, value in msg.raw_items()]
+    charsets = MessageCharsets(raw)  # undeclared 8-bit text is read as at ingestion
+    all_headers = [(name, _decoded(value, charsets)) for name, value in msg.raw_items()]
     first: dict[str, str] = {}
     for name, value in all_headers:
         first.setdefault(name.lower(), value)
-    parts = collect_parts(msg)
+    parts = collect_parts(msg, charsets)
     cids = _content_ids(msg, parts.attachments)
     attachments = [
         AttachmentView(index=i, name=att.name, type=att.type, size=att.size) for i, (att, _) in enumerate(parts.attachments)

@@ -2,9 +2,19 @@
 
 Real mail lies about its charset: "gb2312" text contains GBK/GB18030 characters, "big5" text contains
 HKSCS characters, "us-ascii" text is UTF-8, and headers arrive as raw 8-bit bytes with no label at all.
-Each declared charset is therefore mapped to its widest superset, and undeclared bytes are tried as
-UTF-8, then GB18030, Big5 and finally cp1252 (which maps every byte). The stdlib replaces such text
-with U+FFFD, which would make Chinese subjects unsearchable.
+Each declared charset is therefore mapped to its widest superset. Raw 8-bit bytes that no label
+covers (undeclared header text, a text part without ``charset``) are read in this order:
+
+1. UTF-8 (RFC 6532 allows raw UTF-8 in headers: SMTPUTF8 mail is *not* a guess);
+2. the charsets the same message declares elsewhere (``charset=`` parameters, RFC 2047 words), in
+   the order they appear: the sender's mailer most likely used one for the headers too;
+3. GB18030, if the reading is plausible Chinese (``_plausible_chinese``): Latin-1 bytes such as
+   ``Gr\xf6\xdfe`` decode as GB18030 too, but into lone, mostly rare characters between Latin letters;
+4. Latin-1 (as cp1252, its superset in practice), which maps every byte.
+
+The stdlib replaces such text with U+FFFD, which would make Chinese subjects unsearchable.
+``MessageCharsets`` carries step 2 for one message and records what had to be guessed (steps 2-4),
+so the parser can say so in ``parse_errors``.
 """
 
 from __future__ import annotations
@@ -43,9 +53,8 @@ _SUPERSETS = {
     "utf8": "utf-8",
     "unicode-1-1-utf-7": "utf-7",
 }
-_CJK_GUESSES = ("gb18030", "big5hkscs")
-# Private use, compatibility and small/vertical forms: what a wrong CJK codec produces, not what people write.
-_ODD = re.compile("[\ue000-\uf8ff\ufe10-\ufe6f\u2e80-\u2fdf\u3100-\u312f\u0080-\u00ff]")
+_DECLARED = re.compile(rb"(?i)charset\s*=\s*[\"']?([a-z0-9_.:+-]{1,40})|=\?([a-z0-9_.:+-]{1,40})(?:\*[^?]*)?\?[bq]\?")
+MAX_SCANNED_FOR_CHARSETS = 4 * 1024 * 1024
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
 _ESC_JIS = "\x1b$"
@@ -63,8 +72,26 @@ def codec_for(charset: str | None) -> str | None:
         return None
 
 
-def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, bool]:
-    """Decode ``data`` as declared, else by guessing. Returns (text, clean) — clean is False if bytes were replaced."""
+class MessageCharsets:
+    """The charsets one message declares (read from its raw bytes on first need: most messages never
+    need them) and the codecs that had to be guessed while decoding it."""
+
+    def __init__(self, raw: bytes = b"") -> None:
+        self._raw = raw
+        self._declared: tuple[str, ...] | None = None
+        self.guessed: list[str] = []
+
+    def declared(self) -> tuple[str, ...]:
+        if self._declared is None:
+            found = (codec_for((a or b).decode("ascii")) for a, b in _DECLARED.findall(self._raw, 0, MAX_SCANNED_FOR_CHARSETS))
+            self._declared = tuple(c for c in dict.fromkeys(found) if c and c != "utf-8")
+            self._raw = b""
+        return self._declared
+
+
+def decode_bytes(data: bytes, charset: str | None = None, context: MessageCharsets | None = None) -> tuple[str, bool]:
+    """Decode ``data`` as declared, else in the order of the module docstring. Returns (text, clean):
+    clean is False if bytes were replaced. Guesses are recorded in ``context.guessed``."""
     codec = codec_for(charset)
     if codec and codec.startswith("iso2022_jp"):
         try:
@@ -80,18 +107,63 @@ def decode_bytes(data: bytes, charset: str | None = None) -> tuple[str, bool]:
         return data.decode("utf-8"), True
     except UnicodeDecodeError:
         pass
-    guesses = []
-    for name in _CJK_GUESSES:
+    text, guess = _guess(data, context.declared() if context is not None else ())
+    if context is not None:
+        context.guessed.append(guess)
+    return text, True
+
+
+def _guess(data: bytes, declared: tuple[str, ...]) -> tuple[str, str]:
+    """(text, codec) for bytes that are not UTF-8: declared elsewhere, plausible CJK, else Latin-1."""
+    for codec in declared:
         try:
-            guesses.append(data.decode(name))
+            return data.decode(codec), codec
         except UnicodeDecodeError:
             continue
-    if guesses:  # GB18030 accepts most Big5 byte strings too: the reading with fewer odd characters wins
-        return min(guesses, key=lambda text: len(_ODD.findall(text))), True
     try:
-        return data.decode("cp1252"), True
+        text = data.decode("gb18030")
+        if _plausible_chinese(text):
+            return text, "gb18030"
     except UnicodeDecodeError:
-        return data.decode(codec or "utf-8", "replace"), False  # cp1252 leaves 5 bytes undefined
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:  # the 5 bytes cp1252 leaves undefined
+        return data.decode("latin-1"), "latin-1"
+
+
+def guessed_note(what: str, codecs: list[str]) -> str:
+    """The ``parse_errors`` entry for text whose charset had to be guessed."""
+    return f"{what}: undeclared 8-bit bytes, read as {', '.join(dict.fromkeys(codecs))} (guessed)"
+
+
+def _plausible_chinese(text: str) -> bool:
+    """Whether a GB18030 reading looks like Chinese rather than Latin-1 bytes read as GB18030.
+
+    Latin-1 accents read as GB18030 become single, mostly rare characters between Latin letters
+    (``Gr\xf6\xdfe`` -> ``Gr鲞e``); Chinese text comes in runs of common (GB2312) characters.
+    """
+    wide = [i for i, c in enumerate(text) if ord(c) > 127]
+    if not wide:
+        return True
+    common = 0
+    for i in wide:
+        if _between_letters(text, i):
+            return False
+        try:
+            text[i].encode("gb2312")
+            common += 1
+        except UnicodeEncodeError:
+            continue
+    return common * 2 >= len(wide)
+
+
+def _between_letters(text: str, i: int) -> bool:
+    return 0 < i < len(text) - 1 and _is_latin_letter(text[i - 1]) and _is_latin_letter(text[i + 1])
+
+
+def _is_latin_letter(char: str) -> bool:
+    return char.isascii() and char.isalpha()
 
 
 _JIS_SEGMENT = re.compile(rb"\x1b(\$[@B]|\([BJI])")
@@ -120,7 +192,7 @@ def _jis_as_cp932(data: bytes) -> tuple[str, bool]:
         return out.decode("cp932", "replace"), False
 
 
-def _decode_word(charset: str, encoding: str, text: str) -> tuple[str, bool]:
+def _decode_word(charset: str, encoding: str, text: str, context: MessageCharsets | None) -> tuple[str, bool]:
     charset = charset.split("*", 1)[0]  # RFC 2231 language suffix: =?utf-8*en?Q?...?=
     try:
         if encoding in "bB":
@@ -129,10 +201,10 @@ def _decode_word(charset: str, encoding: str, text: str) -> tuple[str, bool]:
             data = quopri.decodestring(text.replace("_", " ").encode("ascii", "surrogateescape"), header=True)
     except (binascii.Error, ValueError):
         return text, False
-    return decode_bytes(data, charset)
+    return decode_bytes(data, charset, context)
 
 
-def decode_header(value: str) -> tuple[str, bool]:
+def decode_header(value: str, context: MessageCharsets | None = None) -> tuple[str, bool]:
     """A header value as read from the raw message (surrogate-escaped 8-bit) -> readable text.
 
     Folding is removed, raw 8-bit bytes are decoded by guessing, then encoded words are decoded
@@ -142,20 +214,20 @@ def decode_header(value: str) -> tuple[str, bool]:
     clean = True
     if not value.isascii() or _ESC_JIS in value:
         data = value.encode("utf-8", "surrogateescape")
-        value, clean = decode_bytes(data, "iso-2022-jp" if _ESC_JIS in value else None)
+        value, clean = decode_bytes(data, "iso-2022-jp" if _ESC_JIS in value else None, context)
     if "=?" not in value:
         return value, clean
 
     def replace(match: re.Match[str]) -> str:
         nonlocal clean
-        text, ok = _decode_word(*match.groups())
+        text, ok = _decode_word(*match.groups(), context)
         clean = clean and ok
         return text
 
     return _ENCODED_WORD.sub(replace, _BETWEEN_WORDS.sub(r"\1\2", value)), clean
 
 
-def decode_param(value: str | tuple[str | None, str | None, str]) -> tuple[str, bool]:
+def decode_param(value: str | tuple[str | None, str | None, str], context: MessageCharsets | None = None) -> tuple[str, bool]:
     """A MIME parameter (a file name): an RFC 2231 ``(charset, language, value)`` triple or a plain string.
 
     Plain strings may still carry RFC 2047 encoded words (common, though not allowed) or raw 8-bit text.
@@ -163,5 +235,5 @@ def decode_param(value: str | tuple[str | None, str | None, str]) -> tuple[str, 
     if isinstance(value, tuple):
         charset, _, text = value
         data = text.encode("latin-1", "surrogateescape") if isinstance(text, str) else bytes(text)
-        return decode_bytes(data, charset)
-    return decode_header(value)
+        return decode_bytes(data, charset, context)
+    return decode_header(value, context)

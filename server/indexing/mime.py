@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from server.indexing.charsets import decode_bytes, decode_param
+from server.indexing.charsets import MessageCharsets, decode_bytes, decode_param, guessed_note
 from server.indexing.tree import message_tree
 from server.model import Attachment
 
@@ -48,6 +48,7 @@ class Parts:
     attachments: list[tuple[Attachment, bytes]] = field(default_factory=list)
     content_types: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
+    charsets: MessageCharsets = field(default_factory=MessageCharsets)  # what the message declares, guesses
 
     def body_text(self) -> str:
         if self.plain:
@@ -55,8 +56,9 @@ class Parts:
         return "\n".join(html_to_text(h) for h in self.html).strip()
 
 
-def collect_parts(msg: email.message.Message) -> Parts:
-    parts = Parts()
+def collect_parts(msg: email.message.Message, charsets: MessageCharsets | None = None) -> Parts:
+    """``charsets``: the message's declared charsets, for names and text written without one."""
+    parts = Parts(charsets=charsets or MessageCharsets())
     _walk(msg, parts, nested=False, depth=0)
     return parts
 
@@ -64,7 +66,7 @@ def collect_parts(msg: email.message.Message) -> Parts:
 def attachment_payload(raw: bytes, index: int) -> tuple[Attachment, bytes] | None:
     """The ``index``-th attachment of a raw message (same numbering as ``Message.attachments``)."""
     msg = message_tree(raw, [])
-    found = collect_parts(msg).attachments if msg is not None else []
+    found = collect_parts(msg, MessageCharsets(raw)).attachments if msg is not None else []
     return found[index] if 0 <= index < len(found) else None
 
 
@@ -104,12 +106,12 @@ def _is_body(part: email.message.Message, ctype: str) -> bool:
     disposition = _raw_header(part, "content-disposition") or ""
     if disposition.split(";", 1)[0].strip().lower() == "attachment":
         return False
-    return "name" not in disposition.lower() and "name" not in (_raw_header(part, "content-type") or "").lower() or not _filename(part)
+    return "name" not in disposition.lower() and "name" not in (_raw_header(part, "content-type") or "").lower() or not _filename(part, MessageCharsets())
 
 
 def _text_of(part: email.message.Message, parts: Parts) -> str:
     data = _payload(part, parts)
-    text, clean = decode_bytes(data, part.get_content_charset())
+    text, clean = decode_bytes(data, part.get_content_charset(), parts.charsets)
     if not clean:
         parts.errors.append(f"body: undecodable {part.get_content_charset() or 'undeclared'} text, characters replaced")
     return text
@@ -127,17 +129,26 @@ def _payload(part: email.message.Message, parts: Parts) -> bytes:
     return data
 
 
-def _filename(part: email.message.Message) -> str:
-    """File name from Content-Disposition or Content-Type (RFC 2231 or 2047 encoded, any charset)."""
+def _filename(part: email.message.Message, charsets: MessageCharsets, errors: list[str] | None = None) -> str:
+    """File name from Content-Disposition or Content-Type (RFC 2231 or 2047 encoded, any charset,
+    or raw 8-bit as SMTPUTF8 mail carries it)."""
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
         raw = _raw_header(part, header)
         if raw is None:
             continue
+        # compat32 turns surrogate-escaped 8-bit text into U+FFFD when it is read back: hand it
+        # the bytes as Latin-1 (one character per byte) and undo that below.
+        eight_bit = not raw.isascii()
         probe = email.message.Message()  # compat32: parameters as written, we decode them
-        probe[header] = raw
+        probe[header] = raw.encode("utf-8", "surrogateescape").decode("latin-1") if eight_bit else raw
         value = probe.get_param(param, header=header)
+        if value and eight_bit and isinstance(value, str):
+            value = value.encode("latin-1").decode("utf-8", "surrogateescape")
         if value:
-            text, _ = decode_param(value)
+            guesses = len(charsets.guessed)
+            text, _ = decode_param(value, charsets)
+            if errors is not None and len(charsets.guessed) > guesses:
+                errors.append(guessed_note(f"attachment name {text.strip()[:80]!r}", charsets.guessed[guesses:]))
             return text.strip().replace("\x00", "")
     return ""
 
@@ -151,7 +162,7 @@ def _raw_header(part: email.message.Message, name: str) -> str | None:
 
 def _add_attachment(part: email.message.Message, parts: Parts, ctype: str) -> None:
     data = _payload(part, parts)
-    name = _filename(part)
+    name = _filename(part, parts.charsets, parts.errors)
     parts.attachments.append((_describe(name, ctype, data), data))
     if ctype in _TNEF or name.lower() == "winmail.dat":
         _add_tnef(data, parts)
@@ -167,9 +178,9 @@ def _add_nested(part: email.message.Message, parts: Parts, depth: int) -> None:
         data = inner.as_bytes(policy=_SERIALIZE)
     except Exception:  # noqa: BLE001 - text that cannot be encoded as declared
         data = inner.as_string(policy=_SERIALIZE).encode("utf-8", "surrogateescape")
-    name = _filename(part)
+    name = _filename(part, parts.charsets, parts.errors)
     if not name:
-        subject, _ = decode_param(_raw_header(inner, "subject") or "")
+        subject, _ = decode_param(_raw_header(inner, "subject") or "", parts.charsets)
         name = f"{subject.strip()[:120]}.eml" if subject.strip() else ""
     parts.attachments.append((_describe(name, part.get_content_type(), data), data))
     _walk(inner, parts, nested=True, depth=depth + 1)
@@ -183,7 +194,7 @@ def _add_tnef(data: bytes, parts: Parts) -> None:
         for item in TNEF(data).attachments:
             name = item.long_filename() or item.name or ""
             if isinstance(name, bytes):
-                name = decode_bytes(name)[0]
+                name = decode_bytes(name, None, parts.charsets)[0]
             payload = bytes(item.data or b"")
             parts.attachments.append((_describe(name.strip("\x00 "), "application/octet-stream", payload), payload))
     except Exception as exc:  # noqa: BLE001 - TNEF is best effort; the winmail.dat itself is kept

@@ -17,19 +17,16 @@ import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
-from eml_parser.decode import robust_string2date
-
-from server.indexing import dedupe
-from server.indexing.charsets import decode_header
+from server.indexing import dates, dedupe
+from server.indexing.charsets import MessageCharsets, decode_header, guessed_note
 from server.indexing.mime import collect_parts, iter_names
 from server.indexing.tree import message_tree, scan_headers
 from server.model import Attachment
 from server.query.tokenize import MAX_INDEXED_CHARS
 
 MAX_HEADER_VALUE = 2000  # header values kept for the rules; longer ones are cut
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ADDRESS_FIELD = 100_000
 _LOOSE_ADDR = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _COMPLEX = re.compile(r'["()\\:;]')
@@ -51,7 +48,8 @@ class ParsedMail:
     to: list[str] = field(default_factory=list)
     cc: list[str] = field(default_factory=list)
     bcc: list[str] = field(default_factory=list)
-    date: datetime | None = None  # None: missing or unreadable, the pipeline uses the arrival time
+    date: datetime | None = None  # the Date header, any year; None: missing or unreadable (see dates.py)
+    received_date: datetime | None = None  # time stamp of the topmost Received field, unchecked
     body_text: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     content_types: set[str] = field(default_factory=set)  # every MIME type in the tree (DSN/MDN detection)
@@ -66,58 +64,65 @@ def parse(raw: bytes) -> ParsedMail:
     errors: list[str] = []
     msg = message_tree(raw, errors)
     mail = ParsedMail(id="", sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), parse_errors=errors)
+    charsets = MessageCharsets(raw)
     try:
-        _fill_headers(mail, list(msg.raw_items()) if msg is not None else scan_headers(raw))
+        _fill_headers(mail, list(msg.raw_items()) if msg is not None else scan_headers(raw), charsets)
     except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the message
         errors.append(f"headers: {type(exc).__name__}: {str(exc)[:200]}; scanned from raw bytes")
-        _fill_headers(mail, scan_headers(raw))
+        _fill_headers(mail, scan_headers(raw), charsets)
     if msg is not None:
         try:
-            _fill_body(mail, msg)
+            _fill_body(mail, msg, charsets)
         except Exception as exc:  # noqa: BLE001
             errors.append(f"body: {type(exc).__name__}: {str(exc)[:200]}")
     mail.id = dedupe.message_key(raw, mail.message_id)
     return mail
 
 
-def _fill_headers(mail: ParsedMail, items: list[tuple[str, str]]) -> None:
+def _fill_headers(mail: ParsedMail, items: list[tuple[str, str]], charsets: MessageCharsets) -> None:
     raw: dict[str, list[str]] = {}
     for name, value in items:
         raw.setdefault(name.strip().lower(), []).append(str(value))
     for name, values in raw.items():  # the rules read these; only ASCII matters to them
         mail.headers[name] = [_plain(v)[:MAX_HEADER_VALUE] for v in values[:50]]
     if "subject" in raw:
-        mail.subject = _text(mail, "subject", raw["subject"][0])
+        mail.subject = _text(mail, "subject", raw["subject"][0], charsets)
     mail.message_id = mail.headers.get("message-id", [""])[0].strip()
-    senders = _addresses(mail, raw.get("from", [])) or _addresses(mail, raw.get("sender", []))
+    senders = _addresses(mail, raw.get("from", []), charsets) or _addresses(mail, raw.get("sender", []), charsets)
     if senders:
         mail.sender_name, mail.sender = senders[0]
     for key in ("to", "cc", "bcc"):
-        setattr(mail, key, _unique(addr for _, addr in _addresses(mail, raw.get(key, []))))
-    mail.date = _date(mail, raw.get("date", []))
+        setattr(mail, key, _unique(addr for _, addr in _addresses(mail, raw.get(key, []), charsets)))
+    if "date" in raw:
+        mail.date = dates.header_date(raw["date"][0], mail.parse_errors)
+    if "received" in mail.headers:
+        mail.received_date = dates.received_header_date(mail.headers["received"][0])  # topmost = newest
 
 
 def _plain(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace").replace("\r", "").replace("\n", "").strip()
 
 
-def _text(mail: ParsedMail, name: str, value: str) -> str:
-    text, clean = decode_header(value)
+def _text(mail: ParsedMail, name: str, value: str, charsets: MessageCharsets) -> str:
+    guesses = len(charsets.guessed)
+    text, clean = decode_header(value, charsets)
     if not clean:
         mail.parse_errors.append(f"header {name}: undecodable characters replaced")
+    if len(charsets.guessed) > guesses:
+        mail.parse_errors.append(guessed_note(f"header {name}", charsets.guessed[guesses:]))
     return text.strip()
 
 
-def _addresses(mail: ParsedMail, values: list[str]) -> list[tuple[str, str]]:
+def _addresses(mail: ParsedMail, values: list[str], charsets: MessageCharsets) -> list[tuple[str, str]]:
     """(display name, lower-case address) pairs; the names decoded after splitting, so encoded commas stay inside."""
     found = []
     values = [v.replace("\r", "").replace("\n", "")[:MAX_ADDRESS_FIELD] for v in values]
     for name, addr in _split_addresses(mail, values):
         addr = addr.strip().strip("<>").lower()
         if not addr.isascii():  # 8-bit local parts (SMTPUTF8 or broken mailers) arrive surrogate-escaped
-            addr = decode_header(addr)[0]
+            addr = decode_header(addr, charsets)[0]
         if addr and _ADDR_OK.match(addr):
-            found.append((_text(mail, "address", name) if name else "", addr))
+            found.append((_text(mail, "address", name, charsets) if name else "", addr))
     return found
 
 
@@ -134,23 +139,8 @@ def _split_addresses(mail: ParsedMail, values: list[str]) -> list[tuple[str, str
         return [("", addr) for addr in _LOOSE_ADDR.findall(" ".join(values))]
 
 
-def _date(mail: ParsedMail, values: list[str]) -> datetime | None:
-    if not values:
-        return None
-    value = values[0].strip()
-    parsed = robust_string2date(value)  # RFC 5322, then dateutil; the epoch means unreadable
-    if parsed == _EPOCH and "1970" not in value:
-        mail.parse_errors.append(f"date: unreadable {value[:80]!r}, arrival time used")
-        return None
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        mail.parse_errors.append(f"date: out of range {value[:80]!r}, arrival time used")
-        return None
-
-
-def _fill_body(mail: ParsedMail, msg: email.message.Message) -> None:
-    parts = collect_parts(msg)
+def _fill_body(mail: ParsedMail, msg: email.message.Message, charsets: MessageCharsets) -> None:
+    parts = collect_parts(msg, charsets)
     mail.body_text = parts.body_text()[:MAX_INDEXED_CHARS]
     mail.attachments = [att for att, _ in parts.attachments]
     mail.content_types = parts.content_types

@@ -52,11 +52,44 @@ def test_encoded_word_subjects_decode_in_any_charset(text, charset, label):
     assert mail.parse_errors == []
 
 
-@pytest.mark.parametrize("charset", ["utf-8", "gb18030", "big5"])
-def test_raw_8bit_headers_are_guessed(charset):
-    subject = "季度报告" if charset != "big5" else "季度報告"
-    raw = b"From: a@x.example\r\nSubject: " + subject.encode(charset) + b"\r\n\r\nbody\r\n"
-    assert parse(raw).subject == subject
+def test_raw_utf8_headers_decode_as_utf8_first_without_a_note():
+    """RFC 6532: raw UTF-8 in headers is allowed (SMTPUTF8), so it is not a guess."""
+    mail = parse("From: 王小明 <wang@corp.example>\r\nSubject: 季度报告 Größe\r\n\r\nbody\r\n".encode())
+    assert (mail.subject, mail.sender_name, mail.parse_errors) == ("季度报告 Größe", "王小明", [])
+
+
+@pytest.mark.parametrize(
+    ("subject", "codec", "declared", "read_as"),
+    [
+        ("季度报告", "gb18030", "", "gb18030"),  # undeclared: GB18030 when it reads as Chinese
+        ("Größe und Maße", "latin-1", "", "cp1252"),  # undeclared Latin-1 is not taken for GBK
+        ("Informações da reunião", "latin-1", "", "cp1252"),  # "çõ" is a valid GB2312 pair; still Latin-1
+        ("季度報告", "big5", "big5", "big5hkscs"),  # declared by the body part: that charset first
+        ("Réunion générale", "latin-1", "iso-8859-1", "cp1252"),
+    ],
+)
+def test_undeclared_8bit_headers_fall_back_in_the_documented_order(subject, codec, declared, read_as):
+    content_type = f"Content-Type: text/plain; charset={declared}\r\n" if declared else ""
+    raw = b"From: a@x.example\r\nSubject: " + subject.encode(codec) + b"\r\n" + content_type.encode() + b"\r\nbody\r\n"
+    mail = parse(raw)
+    assert mail.subject == subject
+    assert mail.parse_errors == [f"header subject: undeclared 8-bit bytes, read as {read_as} (guessed)"]
+
+
+def test_raw_utf8_attachment_names_are_kept():
+    """What Postfix relays from ``swaks --attach-name 合同草案.pdf`` with SMTPUTF8: a raw UTF-8 name."""
+    raw = ("From: a@x.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+           "--XX\r\nContent-Type: text/plain\r\n\r\nsee the draft\r\n--XX\r\n"
+           'Content-Type: application/pdf; name="合同草案.pdf"\r\n'
+           'Content-Disposition: attachment; filename="合同草案.pdf"\r\n'
+           "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n").encode()
+    mail = parse(raw)
+    assert attachment_names(mail) == ["合同草案.pdf"] and mail.parse_errors == []
+    assert attachment_payload(raw, 0)[0].name == "合同草案.pdf"
+    gbk = raw.replace("合同草案".encode(), "合同草案".encode("gb18030"))
+    mail = parse(gbk)
+    assert attachment_names(mail) == ["合同草案.pdf"]
+    assert mail.parse_errors == ["attachment name '合同草案.pdf': undeclared 8-bit bytes, read as gb18030 (guessed)"]
 
 
 def test_display_names_decoded_after_address_split():
