@@ -21,7 +21,8 @@ SKIPPED_DISABLED = "journal_not_stored_disabled"  # counter: journal mail accept
 class ArchiveSettings:
     internal_domains: tuple[str, ...]
     monitoring_addresses: tuple[str, ...]
-    monitoring_header: str
+    monitoring_header: str | None
+    monitoring_secret: str | None  # from the configuration only, never saved in the store
     retention_years: int
     timezone: str
 
@@ -35,6 +36,7 @@ def archive_settings(store: Store, config: Config) -> ArchiveSettings:
         internal_domains=tuple(d.lower() for d in pick("internal_domains", config.archiving.internal_domains)),
         monitoring_addresses=tuple(a.lower() for a in pick("monitoring_addresses", config.archiving.monitoring_addresses)),
         monitoring_header=pick("monitoring_header", config.archiving.monitoring_header),
+        monitoring_secret=config.archiving.monitoring_secret,
         retention_years=int(pick("retention_years", config.retention.years)),
         timezone=pick("timezone", config.timezone),
     )

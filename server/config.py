@@ -176,8 +176,13 @@ class ArchivingConfig:
     monitoring_addresses: tuple[str, ...] = setting(
         (), "addresses whose copies are not archived (comma-separated)", env="MONITORING_ADDRESSES", parse=_lower_items
     )
-    monitoring_header: str = setting(
-        "X-Archive-Monitoring", "marker header of monitoring copies", env="MONITORING_HEADER"
+    monitoring_header: str | None = setting(
+        None, "marker header of monitoring copies, added by the journaling MTA; unset = off (the default)",
+        env="MONITORING_HEADER",
+    )
+    monitoring_secret: str | None = setting(
+        None, "the value the marker header must carry; the header counts only with it, and only on journaled mail",
+        env="MONITORING_SECRET",
     )
 
 

@@ -35,11 +35,20 @@ def utc_ms(value: datetime) -> datetime:
 
 
 def format_time(value: datetime) -> str:
-    """ISO 8601 with milliseconds and ``Z``: the wire and storage form of every time."""
-    return utc_ms(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc_ms(value).microsecond // 1000:03d}Z"
+    """ISO 8601 with milliseconds and ``Z``: the wire and storage form of every time.
+
+    The year always has four digits (``strftime("%Y")`` writes year 800 as ``800``, which
+    ``fromisoformat`` and Elasticsearch then refuse).
+    """
+    moment = utc_ms(value)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def parse_time(text: str) -> datetime:
+    """``format_time``'s form; also the short years older versions wrote (``800-04-01T...``)."""
+    year, sep, rest = text.partition("-")
+    if sep and year.isdigit() and len(year) < 4:
+        text = f"{year.zfill(4)}-{rest}"
     return utc_ms(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 

@@ -19,6 +19,7 @@ from server.store.protocol import AuditQuery, AuditRecord, Store
 CSV_COLUMNS = ("seq", "time", "actor", "role", "source_ip", "operation", "target", "details", "result", "hash")
 DEFAULT_LIMIT = 50
 EXPORT_BATCH = 500
+MAX_SEQ = 2**63  # audit seqs are 64-bit integers in both backends; a larger cursor is not one of ours
 
 
 def parse_audit_query(params: Mapping[str, Any], tz: str = "UTC") -> AuditQuery:
@@ -43,7 +44,7 @@ def parse_audit_query(params: Mapping[str, Any], tz: str = "UTC") -> AuditQuery:
 def _cursor(text: str) -> int | None:
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not text.isdigit() or not 1 <= int(text) < MAX_SEQ:
         raise CriteriaError("'cursor' is not valid: pass the next_cursor of the previous page unchanged")
     return int(text)
 

@@ -1,14 +1,16 @@
 """The dedupe key: which copies are the same message, and the stable, URL-safe ``Message.id`` derived from it.
 
 A journal sends one copy of a message per recipient (or per relay hop); an import may read the same
-message from several users' mailboxes. Those copies differ only in fields added on the way — trace
-fields (Received, Delivered-To, X-Original-To, Return-Path, X-Envelope-*), signatures and verdicts
-added by relays (DKIM, ARC, Authentication-Results, spam and virus scanner fields), mailbox state kept
-by mail stores (Status, X-Mozilla-Status, X-UID...) and Bcc (only the sender's copy has it) — and
-in line endings. The key hashes everything else: all other header fields in order plus the body,
-with line endings normalised, together with the Message-ID. So copies of one message get one id,
-while separate messages stay separate even if Subject or Message-ID are equal (a resent, edited
-message keeps its Message-ID in some mailers but changes its body).
+message from several users' mailboxes. Those copies differ only in *per-copy* fields — added on the
+way, by the receiving mailbox or by the mail store (``PER_COPY`` below, the one list
+docs/ingestion.md shows) — and in line endings. The key hashes everything else:
+all other header fields in order plus the body, with line endings normalised, together with the
+Message-ID. So copies of one message get one id, while separate messages stay separate even if
+Subject or Message-ID are equal (a resent, edited message keeps its Message-ID in some mailers but
+changes its body).
+
+Changing the list changes the id of messages carrying a newly listed field: a copy archived before
+the change keeps its old id, so at most one more copy of such a message is stored.
 """
 
 from __future__ import annotations
@@ -17,16 +19,25 @@ import base64
 import hashlib
 import re
 
-_TRACE_NAMES = """
-    received x-received return-path delivered-to x-original-to envelope-to x-rcpt-to x-delivered-to
-    x-original-recipient original-recipient dkim-signature x-google-dkim-signature
-    domainkey-signature authentication-results received-spf x-spam-flag x-spam-status x-spam-level
-    x-spam-score x-spam-checker-version x-spam-report x-virus-scanned x-virus-status status x-status
-    x-mozilla-status x-mozilla-status2 x-mozilla-keys x-uid x-keywords x-imap x-imapbase content-length
-    lines bcc x-gm-message-state x-google-smtp-source
-"""
-TRACE_FIELDS = frozenset(_TRACE_NAMES.split())
-TRACE_PREFIXES = ("x-envelope-", "arc-", "x-ms-exchange-", "x-forefront-", "x-microsoft-antispam", "x-amavis-")
+# The per-copy fields, by why they differ between copies; a name ending in "*" is a prefix (vendors
+# add new members to these families all the time).
+PER_COPY = {
+    "trace, added on the way": "received x-received return-path delivered-to x-original-to envelope-to "
+    "x-rcpt-to x-delivered-to x-original-recipient original-recipient x-forwarded-to x-forwarded-for "
+    "x-envelope-* arc-* dkim-signature x-google-dkim-signature domainkey-signature authentication-results "
+    "received-spf x-google-smtp-source",
+    "Gmail / Google Takeout: one user's labels, thread and message ids": "x-gm-* x-gmail-*",
+    "Exchange / Microsoft 365: per-mailbox and transport stamps": "x-ms-* x-microsoft-* x-forefront-* "
+    "x-originatororg x-eopattributedmessage x-eoptenantattributedmessage",
+    "scanner verdicts: each hop and mailbox scans again": "x-spam* x-virus* x-amavis* x-mailscanner* "
+    "x-barracuda-* x-proofpoint-* x-ironport-* x-mimecast-* x-rspamd-* x-antivirus*",
+    "mailbox state kept by mail stores": "status x-status x-mozilla-status x-mozilla-status2 x-mozilla-keys "
+    "x-uid x-keywords x-imap x-imapbase content-length lines",
+    "only the sender's copy has it": "bcc",
+}
+_NAMES = [name for names in PER_COPY.values() for name in names.split()]
+PER_COPY_FIELDS = frozenset(n for n in _NAMES if not n.endswith("*"))
+PER_COPY_PREFIXES = tuple(n.rstrip("*") for n in _NAMES if n.endswith("*"))
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:")
 
 
@@ -36,20 +47,20 @@ def header_end(raw: bytes) -> int:
     return min(ends) if ends else len(raw)
 
 
-def is_trace_field(name: str) -> bool:
+def is_per_copy_field(name: str) -> bool:
     name = name.lower()
-    return name in TRACE_FIELDS or name.startswith(TRACE_PREFIXES)
+    return name in PER_COPY_FIELDS or name.startswith(PER_COPY_PREFIXES)
 
 
 def content_hash(raw: bytes) -> bytes:
-    """SHA-256 over the non-trace header fields (unfolded, in order) and the body, line endings normalised."""
+    """SHA-256 over the header fields that are not per-copy (unfolded, in order) and the body, line endings normalised."""
     end = header_end(raw)
     digest = hashlib.sha256()
     keep = True
     for line in raw[:end].replace(b"\r\n", b"\n").split(b"\n"):
         if line[:1] not in (b" ", b"\t"):
             match = _FIELD_NAME.match(line)
-            keep = not (match and is_trace_field(match.group(1).decode("ascii")))
+            keep = not (match and is_per_copy_field(match.group(1).decode("ascii")))
         if keep:
             digest.update(line.rstrip() + b"\n")
     digest.update(b"\x00")

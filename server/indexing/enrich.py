@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from server.archiving import ArchiveSettings
+from server.indexing import dates
 from server.indexing.parse import ParsedMail, attachment_names
 from server.indexing.rules import flags
 from server.model import Account, Message, department_ancestors, normalize_department
@@ -30,9 +31,11 @@ def add_years(when: datetime, years: int) -> datetime:
         return when.replace(year=when.year + years, month=3, day=1)
 
 
-def retention_until(date: datetime, years: int) -> datetime | None:
+def retention_until(received_at: datetime, years: int) -> datetime | None:
+    """From the archive's own arrival time, never the sender's Date header (a Date of 1981 would
+    expire mail at once, a Date of 9999 never)."""
     try:
-        return add_years(date, years)
+        return add_years(received_at, years)
     except (ValueError, OverflowError):  # a date near year 9999
         return None
 
@@ -54,10 +57,12 @@ class Enricher:
         domain = address.rpartition("@")[2]
         return bool(domain) and any(domain == d or domain.endswith("." + d) for d in self.settings.internal_domains)
 
-    def message(self, mail: ParsedMail, *, arrival: datetime, received_at: datetime | None = None,
+    def message(self, mail: ParsedMail, *, arrival: datetime, received_at: datetime,
                 envelope_from: str | None = None, envelope_to: Sequence[str] = ()) -> Message:
-        """``arrival``: now (archived_at); ``received_at``: delivery time the source recorded, the date
-        of a message without a readable Date header (else ``arrival`` is)."""
+        """``arrival``: now (archived_at); ``received_at``: the archive-side arrival time (``dates``),
+        which the search date is checked against and retention counts from."""
+        errors = list(mail.parse_errors)
+        date = dates.search_date(mail.date, received_at, errors)
         envelope = [a for a in clean_addresses(envelope_to) if a not in self.monitors]
         sender = mail.sender or (clean_addresses([envelope_from])[0] if envelope_from and envelope_from.strip("<> ") else "")
         visible = set(mail.to) | set(mail.cc)
@@ -66,14 +71,13 @@ class Enricher:
         internal = [a for a in clean_addresses([sender, *recipients]) if a not in self.monitors and self.is_internal(a)]
         mailboxes = clean_addresses([*internal, *self.extra])  # the import's mailbox, whatever its domain
         departments = sorted({d for a in mailboxes if (d := normalize_department(self._department(a)))})
-        date = mail.date or received_at or arrival
         return Message(
-            id=mail.id, sha256=mail.sha256, date=date, archived_at=arrival, size=mail.size,
+            id=mail.id, sha256=mail.sha256, date=date, received_at=received_at, archived_at=arrival, size=mail.size,
             message_id=mail.message_id, subject=mail.subject, sender=sender, sender_name=mail.sender_name,
             recipients=recipients, to=list(mail.to), cc=list(mail.cc), bcc=bcc, body_text=mail.body_text,
             attachment_names=attachment_names(mail), attachments=list(mail.attachments), mailboxes=mailboxes,
             flags=flags(mail), departments=departments, department_paths=sorted({p for d in departments for p in department_ancestors(d)}),
-            retention_until=retention_until(date, self.settings.retention_years), parse_errors=list(mail.parse_errors),
+            retention_until=retention_until(received_at, self.settings.retention_years), parse_errors=errors,
         )
 
     def _department(self, address: str) -> str:

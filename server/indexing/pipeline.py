@@ -17,6 +17,7 @@ from multiprocessing.pool import Pool
 
 from server.archiving import SKIPPED_DISABLED, archive_settings, is_enabled
 from server.config import Config
+from server.indexing import dates
 from server.indexing.enrich import Enricher
 from server.indexing.parse import ParsedMail, parse
 from server.indexing.rules import is_monitoring_copy
@@ -43,7 +44,9 @@ class RawItem:
     envelope_to: tuple[str, ...] = ()
     source: str = "import"  # "smtp" obeys the archiving switch, "import" archives regardless
     origin: str = ""  # file path / spool name, for messages and summaries
-    received_at: datetime | None = None  # delivery time known from the source (mbox From_ line); else now
+    # smtp: the arrival time the spool recorded (trusted); import: the delivery time the mailbox file
+    # recorded (mbox From_ line, Maildir name), a fallback after the topmost Received header
+    received_at: datetime | None = None
 
 
 class Ingestor:
@@ -85,7 +88,7 @@ class Ingestor:
         for n, (item, mail) in enumerate(pairs):
             if item.source == "smtp" and not enabled:
                 outcomes[n] = IngestOutcome("skipped_disabled", None, parse_errors=mail.parse_errors)
-            elif is_monitoring_copy(mail, item.envelope_to, settings):
+            elif is_monitoring_copy(mail, item.envelope_to, settings, journaled=item.source == "smtp"):
                 outcomes[n] = IngestOutcome("skipped_monitoring", None, parse_errors=mail.parse_errors)
             else:
                 todo.append(n)
@@ -95,7 +98,7 @@ class Ingestor:
         enricher = Enricher(self.store, settings, [(pairs[n][1], pairs[n][0].envelope_to) for n in todo],
                             self.extra_mailboxes)
         arrival = now_utc()
-        docs = [(n, enricher.message(pairs[n][1], arrival=arrival, received_at=pairs[n][0].received_at,
+        docs = [(n, enricher.message(pairs[n][1], arrival=arrival, received_at=received_at(*pairs[n], arrival),
                                      envelope_from=pairs[n][0].envelope_from, envelope_to=pairs[n][0].envelope_to))
                 for n in todo]
         for group in _unique_id_groups(docs):
@@ -103,6 +106,14 @@ class Ingestor:
             for (n, msg), result in zip(group, results, strict=True):
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
         return [o for o in outcomes if o is not None]
+
+
+def received_at(item: RawItem, mail: ParsedMail, now: datetime) -> datetime:
+    """The archive-side arrival time (``dates``): the SMTP receiver's own clock for journaled mail,
+    the newest Received header or the mailbox's delivery time for imports."""
+    if item.source == "smtp":
+        return item.received_at or now
+    return dates.imported_received_at(mail.received_date, item.received_at, now)
 
 
 def _batches(items: Iterable[RawItem], size: int, max_bytes: int) -> Iterator[list[RawItem]]:

@@ -7,6 +7,7 @@ A bounce is a system notification too, so it carries both flags.
 
 from __future__ import annotations
 
+import hmac
 import re
 from collections.abc import Iterable, Sequence
 
@@ -35,13 +36,17 @@ def _first(mail: ParsedMail, name: str) -> str:
     return values[0].strip() if values else ""
 
 
-def is_monitoring_copy(mail: ParsedMail, envelope_to: Sequence[str], settings: ArchiveSettings) -> bool:
-    """A copy made for a monitoring mailbox: marker header, or addressed only to monitoring addresses.
+def is_monitoring_copy(mail: ParsedMail, envelope_to: Sequence[str], settings: ArchiveSettings, *,
+                       journaled: bool) -> bool:
+    """A copy made for a monitoring mailbox: addressed only to monitoring addresses, or marked.
 
     With a known envelope, every envelope recipient must be a monitoring address; without one (an
     import), the delivery fields (Delivered-To, X-Original-To) or else the To/Cc fields decide.
+    The marker header is the company MTA's word, so it counts only when configured with a secret
+    value, and only on journaled mail (``journaled``: it came through the SMTP receiver, which takes
+    mail from its allowed clients only): otherwise any sender could keep mail out of the archive.
     """
-    if settings.monitoring_header and settings.monitoring_header.lower() in mail.headers:
+    if journaled and has_monitoring_marker(mail, settings):
         return True
     monitors = set(settings.monitoring_addresses)
     if not monitors:
@@ -52,6 +57,15 @@ def is_monitoring_copy(mail: ParsedMail, envelope_to: Sequence[str], settings: A
         if addresses:
             return addresses <= monitors
     return False
+
+
+def has_monitoring_marker(mail: ParsedMail, settings: ArchiveSettings) -> bool:
+    """The configured marker header carrying the configured secret (compared in constant time)."""
+    if not (settings.monitoring_header and settings.monitoring_secret):
+        return False
+    secret = settings.monitoring_secret.encode()
+    values = mail.headers.get(settings.monitoring_header.lower(), [])
+    return any(hmac.compare_digest(value.strip().encode("utf-8", "replace"), secret) for value in values)
 
 
 def flags(mail: ParsedMail) -> list[str]:

@@ -40,6 +40,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from server.config import Config, ConfigError, SmtpConfig
 from server.daemons import address_of, listen
 from server.indexing.spool import DrainerProcess, Spool, SpooledMessage
+from server.model import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -327,6 +328,7 @@ class ArchiveSink:
                 envelope_to=envelope_mailboxes(m.envelope_to, self.journal_addresses),
                 source="smtp",
                 origin=f"spool:{m.name}",
+                received_at=parse_time(m.received_at) if m.received_at else None,  # when the 250 was sent
             )
             for m in messages
         ]

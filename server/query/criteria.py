@@ -64,20 +64,27 @@ def _zone(tz: str) -> ZoneInfo:
 
 
 def parse_bound(text: str, tz: str, *, end: bool) -> datetime:
-    """A date (whole day, in ``tz``) or an ISO datetime (naive = in ``tz``) to aware UTC."""
+    """A date (whole day, in ``tz``) or an ISO datetime (naive = in ``tz``) to aware UTC.
+
+    Bounds that fall outside the years 1-9999 once converted to UTC (``0001-01-01`` east of
+    Greenwich, ``9999-12-31T23:59-01:00``) are refused: Python cannot hold them.
+    """
     text = text.strip()
+    name = "to" if end else "from"
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
-            local = datetime.combine(day, time.max if end else time.min)
-            return utc_ms(local.replace(tzinfo=_zone(tz)))
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+            moment = datetime.combine(date.fromisoformat(text), time.max if end else time.min)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
     except ValueError:
-        name = "to" if end else "from"
         raise CriteriaError(f"'{name}' must be a date YYYY-MM-DD or a datetime YYYY-MM-DDTHH:MM[:SS], got {text!r}") from None
+    zone = ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_zone(tz))
-    return utc_ms(moment.astimezone(UTC))
+        moment, zone = moment.replace(tzinfo=_zone(tz)), f" (time zone {tz})"
+    try:
+        return utc_ms(moment.astimezone(UTC))
+    except OverflowError:
+        raise CriteriaError(f"'{name}' {text!r}{zone} is out of range: in UTC it must lie within the years 0001 to 9999") from None
 
 
 def parse_address(text: str, name: str) -> str:
@@ -162,12 +169,13 @@ def encode_cursor(moment: datetime, message_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    invalid = CriteriaError("'cursor' is not valid: pass the next_cursor of the previous page unchanged")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         ms, message_id = raw.split(":", 1)
         return _EPOCH + timedelta(milliseconds=int(ms)), message_id
-    except (ValueError, UnicodeDecodeError):
-        raise CriteriaError("'cursor' is not valid: pass the next_cursor of the previous page unchanged") from None
+    except (ValueError, UnicodeDecodeError, OverflowError):  # OverflowError: beyond the years 1-9999
+        raise invalid from None
 
 
 def day_span(criteria: Criteria) -> float:

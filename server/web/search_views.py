@@ -74,7 +74,7 @@ def search() -> ResponseReturnValue:
         context["next_url"] = (_page_url(cursor=context["page"].next_cursor, page=context["page_number"] + 1)
                                if context["page"].next_cursor else None)
         context["first_url"] = _page_url(cursor="", page="1") if request.args.get("cursor") else None
-    return render_template("search/search.html", **context)
+    return render_template("search/search.html", **context), 400 if context["error"] else 200
 
 
 @bp.post("/search/export")

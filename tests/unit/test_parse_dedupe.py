@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from server.indexing.dedupe import message_key
+from server.indexing.dedupe import PER_COPY, message_key
 from server.indexing.parse import parse
 from tests.support.mail import make_mail, with_trace
 
@@ -50,3 +51,27 @@ def test_without_message_id_the_content_decides():
     one = make_mail(subject="No id", message_id="", body="same\n")
     other = make_mail(subject="No id", message_id="", body="different\n")
     assert key(one) == key(with_trace(one, rcpt="x@corp.example")) != key(other)
+
+
+def test_gmail_takeout_exchange_and_scanner_fields_are_per_copy():
+    """Two users' Takeout copies, two Exchange mailboxes' copies, a scanned and an unscanned copy: one message."""
+    def copy(*fields: str) -> bytes:
+        return "".join(f"{f}\r\n" for f in fields).encode() + RAW
+
+    copies = [
+        copy("X-GM-THRID: 1790000000000000001", "X-Gmail-Labels: Inbox,Important,Opened"),
+        copy("X-GM-THRID: 1790000000000000777", "X-Gmail-Labels: Archived,Category Updates"),
+        copy("X-MS-Exchange-Organization-SCL: -1", "X-MS-Has-Attach: ", "X-MS-TNEF-Correlator: ",
+             "X-Microsoft-Antispam: BCL:0;", "X-Forefront-Antispam-Report: CIP:255.255.255.255;"),
+        copy("X-MS-Exchange-Inbox-Rules-Loop: ann@corp.example", "X-Forwarded-To: ann@home.example"),
+        copy("X-Spam-Status: No, score=-1.0", "X-Spam-Flag: NO", "X-Virus-Scanned: amavisd-new",
+             "X-Amavis-Alert: none"),
+        copy("X-Spam: yes", "X-Spam-Level: *****", "X-Spam-Flag: YES"),
+    ]
+    assert {key(c) for c in copies} == {key(RAW)}
+
+
+def test_the_documented_per_copy_list_is_the_one_the_key_uses():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ingestion.md").read_text()
+    missing = [name for names in PER_COPY.values() for name in names.split() if f"`{name}`" not in doc.lower()]
+    assert missing == [], f"docs/ingestion.md does not list {missing}"

@@ -47,7 +47,7 @@ def test_criteria_stay_in_the_url_and_the_form(admin) -> None:  # noqa: ANN001
 def test_bad_criteria_give_an_inline_error_next_to_the_field(admin) -> None:  # noqa: ANN001
     response = admin.get("/search?" + urlencode({**RANGE, "sender": "not-an-address"}))
     html = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert 'id="sender-error"' in html and "full email address" in html and 'aria-invalid="true"' in html
     missing = admin.get("/search?" + urlencode({"keyword": "x", "from": ""})).get_data(as_text=True)
     assert "time range is required" in missing
