@@ -89,7 +89,8 @@ class Store(Protocol):
         """Store messages with their raw bytes, idempotently by ``Message.id``.
 
         A message whose id exists already is *merged*: the union of ``mailboxes``,
-        ``recipients``, ``bcc``, ``departments`` and ``department_paths`` is kept, all other
+        ``recipients``, ``bcc``, ``departments``, ``department_paths`` and ``flags`` (verdicts are
+        per copy: a spam-flagged second copy flags the message) is kept, all other
         fields (``archive_seq`` included) and the raw bytes stay those of the first copy
         ("unchanged" if nothing new). A new message gets the next ``archive_seq`` (the caller's
         value is ignored); numbers are never handed out twice, gaps are possible.

@@ -60,6 +60,20 @@ def test_a_copy_merges_mailboxes_recipients_and_departments(store: Store) -> Non
     assert put(store, [second]) == ["unchanged"]
 
 
+def test_flags_of_copies_are_merged_as_a_union(store: Store) -> None:
+    """Verdicts are per copy (issue #19): the order copies arrive in must not decide the flags."""
+    clean = make("verdict", mailboxes=[ALICE])
+    spam = make("verdict", mailboxes=[ALICE], flags=["spam"], raw=b"X-Spam-Flag: YES\r\n\r\nx\r\n")
+    assert put(store, [clean]) == ["created"]
+    assert put(store, [spam]) == ["merged"]
+    assert store.get_message("verdict").flags == ["spam"]
+    original = make("redirected", mailboxes=[ALICE], flags=["auto_reply"])
+    redirect = make("redirected", mailboxes=[ALICE], flags=["auto_forward", "auto_reply"])
+    assert put(store, [original, redirect]) == ["created", "merged"]
+    assert sorted(store.get_message("redirected").flags) == ["auto_forward", "auto_reply"]
+    assert put(store, [redirect]) == ["unchanged"]
+
+
 def test_copies_within_one_batch(store: Store) -> None:
     a = make("twin", mailboxes=[ALICE])
     b = make("twin", mailboxes=[BOB])

@@ -12,7 +12,7 @@ from typing import Any
 
 from server.model import TIME_FIELDS, Message, format_time
 
-MERGED_FIELDS = ("mailboxes", "recipients", "bcc", "departments", "department_paths")
+MERGED_FIELDS = ("mailboxes", "recipients", "bcc", "departments", "department_paths", "flags")  # flags: verdicts are per copy
 
 
 class Rejected(ValueError):
