@@ -10,13 +10,14 @@ from __future__ import annotations
 import shutil
 import smtplib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from server.archiving import SKIPPED_DISABLED, set_enabled
 from server.config import Config, SmtpConfig, with_overrides
 from server.indexing.smtp import JournalService
-from server.model import Message
+from server.model import Message, now_utc
 from server.query.criteria import parse_criteria
 from server.store.sqlite import SqliteStore
 from tests.support.mail import make_mail
@@ -25,11 +26,13 @@ from tests.support.smtp import receiver_settings, running_service, spool_receive
 pytestmark = pytest.mark.e2e
 
 JOURNAL = "archive@journal.corp.example"
+MONITOR_SECRET = "k7-journal-monitor"
 
 
 @pytest.fixture
 def archive_config(config: Config) -> Config:
-    return with_overrides(config, internal_domains="corp.example", monitoring_addresses="monitor@corp.example")
+    return with_overrides(config, internal_domains="corp.example", monitoring_addresses="monitor@corp.example",
+                          monitoring_header="X-Journal-Monitor", monitoring_secret=MONITOR_SECRET)
 
 
 @pytest.fixture
@@ -123,6 +126,51 @@ def test_monitoring_copy_is_acknowledged_but_not_archived(service: JournalServic
     assert deliver(service.settings, "alice@corp.example", ["monitor@corp.example", "bob@corp.example"], raw) == {}
     drained(service)
     assert len(archived(store)) == 1  # also sent to a real mailbox: that copy is archived
+
+
+def test_monitoring_marker_counts_only_with_the_configured_secret(service: JournalService, store: SqliteStore) -> None:
+    for value in (MONITOR_SECRET, "guessed", ""):
+        raw = make_mail(subject=f"marker {value or 'empty'}", headers={"X-Journal-Monitor": value})
+        assert deliver(service.settings, "alice@corp.example", ["bob@corp.example"], raw) == {}
+    drained(service)
+    assert sorted(m.subject for m in archived(store)) == ["marker empty", "marker guessed"]
+
+
+def test_journaled_mail_is_dated_by_its_smtp_arrival(service: JournalService, store: SqliteStore) -> None:
+    """The spool records the arrival when it answers 250; the drainer passes it on as received_at."""
+    raw = (b"Received: from mx.corp.example by relay; Mon, 30 Jun 2008 02:34:00 -0700\r\n"
+           + make_mail(subject="far future", date=datetime(3609, 6, 30, 9, 33, tzinfo=UTC)))
+    before = now_utc()
+    assert deliver(service.settings, "alice@corp.example", ["bob@corp.example"], raw) == {}
+    after = now_utc()
+    drained(service)
+    [message] = archived(store)
+    assert before <= message.received_at <= after <= message.archived_at
+    assert message.date == message.received_at  # neither the Date header nor the Received field decides
+    assert any("3609-06-30T09:33Z is more than a day after" in e for e in message.parse_errors)
+
+
+def test_raw_utf8_attachment_name_over_smtputf8_keeps_its_name(service: JournalService, store: SqliteStore) -> None:
+    """What Postfix relays from ``swaks --attach-name 合同草案.pdf``: the name as raw UTF-8 (RFC 6532),
+    sent with SMTPUTF8 and BODY=8BITMIME."""
+    raw = ("From: 李伟 <li.wei@corp.example>\r\nTo: bob@corp.example\r\nSubject: 合同草案\r\n"
+           "Date: Thu, 14 Mar 2024 09:26:53 +0000\r\nMessage-ID: <utf8-attach@corp.example>\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n"
+           "--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n请审阅附件。\r\n"
+           '--b1\r\nContent-Type: application/pdf; name="合同草案.pdf"\r\n'
+           'Content-Disposition: attachment; filename="合同草案.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+           "JVBERi0xLjQKJSVFT0YK\r\n--b1--\r\n").encode()
+    with smtplib.SMTP("127.0.0.1", service.settings.port, timeout=10) as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("smtputf8") and smtp.has_extn("8bitmime")
+        assert smtp.sendmail("li.wei@corp.example", ["bob@corp.example"], raw,
+                             mail_options=["SMTPUTF8", "BODY=8BITMIME"]) == {}
+    drained(service)
+    [message] = archived(store, keyword="合同草案")
+    assert message.attachment_names == ["合同草案.pdf"] and message.sender_name == "李伟"
+    assert message.parse_errors == []
+    assert archived(store, keyword="合同草案", scope="attachment") == [message]
+    assert store.get_raw(message.sha256) == raw
 
 
 def test_archiving_disabled_acknowledges_and_counts_without_storing(

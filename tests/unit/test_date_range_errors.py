@@ -59,7 +59,7 @@ def test_cursors_beyond_the_years_1_to_9999_are_invalid(cursor: str) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    config = load_config(env={"MAILARCHIVE_CONFIG": str(tmp_path / "none.toml"), "MAILARCHIVE_TIMEZONE": ZONE},
+    config = load_config(env={"MAILARCHIVE_CONFIG": "none", "MAILARCHIVE_TIMEZONE": ZONE},
                          data_dir=tmp_path / "data")
     app = sample_app(config)
     yield app
@@ -110,7 +110,7 @@ def test_the_widest_valid_range_searches(admin: FlaskClient) -> None:
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
     monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
     monkeypatch.setenv("MAILARCHIVE_TIMEZONE", ZONE)
 

@@ -40,7 +40,7 @@ def write_tree(base: Path) -> dict[str, bytes]:
         for sub in ("cur", "new", "tmp"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         for number, name in enumerate(names):
-            (folder / ("cur" if number else "new") / f"1700000000.{name}.host:2,S").write_bytes(mails[name])
+            (folder / ("cur" if number else "new") / f"1710408473.{name}.host:2,S").write_bytes(mails[name])  # delivered a minute after the Date
     return mails
 
 

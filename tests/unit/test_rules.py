@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
 from server.archiving import SKIPPED_DISABLED, set_enabled
 from server.config import with_overrides
+from server.indexing.enrich import add_years
 from server.indexing.pipeline import Ingestor
-from server.model import Account, AccountStatus
+from server.model import Account, AccountStatus, now_utc
 from tests.support.ingest import find, sqlite_store
 from tests.support.mail import make_mail, with_trace
 
@@ -63,13 +65,39 @@ def test_rule4_monitoring_copies_are_not_archived(store, config):
     ingestor = Ingestor(store, with_overrides(config, monitoring_addresses="watch@corp.example", **CORP))
     raw = make_mail(subject="Watched mail")
     assert ingestor.ingest(raw, envelope_to=["watch@corp.example"]).status == "skipped_monitoring"
-    marked = make_mail(subject="Marked copy", headers={"X-Archive-Monitoring": "copy"})
-    assert ingestor.ingest(marked, envelope_to=["bob@corp.example"]).status == "skipped_monitoring"
-    assert find(store, keyword="watched") == [] and find(store, keyword="marked") == []
+    assert find(store, keyword="watched") == []
     # the same message to its real recipient is archived, without the monitoring mailbox
     outcome = ingestor.ingest(raw, envelope_to=["bob@corp.example", "watch@corp.example"])
     assert outcome.status == "archived"
     assert "watch@corp.example" not in find(store, keyword="watched")[0].mailboxes
+
+
+def test_rule4_a_marker_header_written_by_anyone_does_not_stop_archiving(store, config):
+    """Off by default: the header the old default named (X-Archive-Monitoring) is just a header."""
+    set_enabled(store, True, actor="test")
+    ingestor = Ingestor(store, with_overrides(config, **CORP))
+    marked = make_mail(subject="Marked by the sender", headers={"X-Archive-Monitoring": "copy"})
+    assert ingestor.ingest(marked, envelope_to=["bob@corp.example"]).status == "archived"
+    assert len(find(store, keyword="marked")) == 1
+
+
+def test_rule4_the_marker_counts_only_with_its_secret_and_only_on_journaled_mail(store, config):
+    set_enabled(store, True, actor="test")
+    marker = {"monitoring_header": "X-Journal-Monitor", "monitoring_secret": "s3cret-Value"}
+    ingestor = Ingestor(store, with_overrides(config, **marker, **CORP))
+
+    def outcome(value: str, source: str = "smtp") -> str:
+        raw = make_mail(subject=f"marker {value} {source}", headers={"X-Journal-Monitor": value})
+        return ingestor.ingest(raw, envelope_to=["bob@corp.example"], source=source).status
+
+    assert outcome("s3cret-Value") == "skipped_monitoring"
+    assert outcome("  s3cret-Value  ") == "skipped_monitoring"  # folding whitespace is not part of the value
+    assert outcome("s3cret-value") == "archived"  # any other value: a sender guessing
+    assert outcome("") == "archived"
+    assert outcome("s3cret-Value", source="import") == "archived"  # not from the journaling source
+    header_only = Ingestor(store, with_overrides(config, monitoring_header="X-Journal-Monitor", **CORP))
+    assert header_only.ingest(make_mail(subject="no secret set", headers={"X-Journal-Monitor": ""}),
+                              envelope_to=["bob@corp.example"]).status == "archived"
 
 
 def test_rule4_monitoring_copies_without_envelope_are_recognised_by_delivery_fields(store, config):
@@ -179,12 +207,39 @@ def test_mailboxes_and_departments_are_stamped_at_archive_time(store, ingestor):
     assert find(store, department="/Sales/East/Shanghai")[0].id == found.id  # stamped, not looked up later
 
 
-def test_retention_until_is_date_plus_configured_years(store, ingestor):
-    ingestor.ingest(make_mail(subject="Leap day", date=datetime(2024, 2, 29, 12, 0, tzinfo=UTC)))
-    assert find(store, keyword="leap")[0].retention_until == datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
+def received_on(raw: bytes, when: datetime) -> bytes:
+    """``raw`` as the last server delivered it on ``when`` (a topmost Received field)."""
+    return f"Received: from mx1.corp.example by store.corp.example; {format_datetime(when)}\r\n".encode() + raw
+
+
+def test_retention_counts_from_received_at_with_the_configured_years(store, ingestor):
+    leap = datetime(2024, 2, 29, 12, 0, tzinfo=UTC)
+    ingestor.ingest(received_on(make_mail(subject="Leap day", date=leap), leap), source="import")
+    [found] = find(store, keyword="leap")
+    assert (found.received_at, found.retention_until) == (leap, datetime(2030, 3, 1, 12, 0, tzinfo=UTC))
     store.set_setting("retention_years", 10)
-    ingestor.ingest(make_mail(subject="Ten years", date=datetime(2024, 5, 1, tzinfo=UTC)))
+    may = datetime(2024, 5, 1, tzinfo=UTC)
+    ingestor.ingest(received_on(make_mail(subject="Ten years", date=may), may), source="import")
     assert find(store, keyword="ten years")[0].retention_until == datetime(2034, 5, 1, tzinfo=UTC)
+
+
+def test_retention_never_comes_from_the_date_header(store, ingestor):
+    """Issue #19: a 2012 backfill expires in 2018; a Date of 1981 (and nothing else) keeps the mail
+    for the full period from its import; a Date of 9999 does not keep it forever."""
+    sent = datetime(2012, 3, 5, 9, 30, tzinfo=UTC)
+    ingestor.ingest(received_on(make_mail(subject="Backfill 2012", date=sent), sent + timedelta(minutes=2)),
+                    source="import")
+    assert find(store, keyword="backfill")[0].retention_until == datetime(2018, 3, 5, 9, 32, tzinfo=UTC)
+    before = now_utc()
+    ingestor.ingest(make_mail(subject="Dated 1981", date=datetime(1981, 4, 1, tzinfo=UTC)), source="import")
+    [old] = find(store, keyword="dated 1981")
+    assert old.date == datetime(1981, 4, 1, tzinfo=UTC)  # plausible before received_at: searched by it
+    assert before <= old.received_at <= now_utc() and old.retention_until == add_years(old.received_at, 6)
+    far = make_mail(subject="Dated 9999", date=datetime(9999, 1, 1, tzinfo=UTC))
+    ingestor.ingest(received_on(far, datetime(2020, 6, 1, tzinfo=UTC)), source="import")
+    [future] = find(store, keyword="dated 9999")
+    assert future.date == future.received_at == datetime(2020, 6, 1, tzinfo=UTC)
+    assert future.retention_until == datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def test_missing_date_uses_arrival_time(store, ingestor):
