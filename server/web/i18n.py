@@ -82,12 +82,22 @@ def timezone() -> ZoneInfo:
     return g.tz
 
 
-def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """A stored UTC time (datetime or ISO text) shown in the archive's time zone; "—" when unset."""
+def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M:%S", *, zone: bool = False) -> str:
+    """A stored UTC time (datetime or ISO text) shown in the archive's time zone; "—" when unset.
+
+    ``zone``: followed by the zone's name, so a reader knows which clock it is. Years always have
+    four digits (``strftime`` writes year 800 as ``800``).
+    """
     if not value:
         return "—"
-    moment = parse_time(value) if isinstance(value, str) else value
-    return moment.astimezone(timezone()).strftime(fmt)
+    moment = (parse_time(value) if isinstance(value, str) else value).astimezone(timezone())
+    text = moment.strftime(fmt.replace("%Y", f"{moment.year:04d}"))
+    return f"{text} {zone_label()}" if zone else text
+
+
+def zone_label() -> str:
+    """The archive's time zone as the console names it next to times (``Asia/Shanghai``, ``UTC``)."""
+    return timezone().key
 
 
 @bp.get("/lang/<code>")
@@ -102,6 +112,7 @@ def switch(code: str):  # noqa: ANN201
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
-        _=t, t=t, current_language=current_language, LANGUAGES=LANGUAGES, role_label=role_label
+        _=t, t=t, current_language=current_language, LANGUAGES=LANGUAGES, role_label=role_label,
+        zone_label=zone_label,
     )
     app.jinja_env.filters["localtime"] = localtime

@@ -1,5 +1,8 @@
-"""Dates and cursors outside what the archive can hold are bad input (400 / exit 2 with one line), never a
+"""Dates on the console, the API and the CLI (issue #19 item 1).
+
+Dates and cursors outside what the archive can hold are bad input (400 / exit 2 with one line), never a
 500 or a traceback: on /api/v1/messages, /search, /api/v1/audit, ``mailarchive search`` and ``audit query``.
+Shown times say which clock they are: the API's are UTC (``Z``), the console names its time zone.
 
 The archive's time zone is Asia/Shanghai here, so a plain ``0001-01-01`` starts before year 1 in UTC.
 """
@@ -7,9 +10,11 @@ The archive's time zone is Asia/Shanghai here, so a plain ``0001-01-01`` starts 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -17,6 +22,7 @@ from flask.testing import FlaskClient
 
 from server.cli import main
 from server.config import load_config
+from server.model import parse_time
 from server.query.criteria import CriteriaError, decode_cursor, encode_cursor, parse_criteria
 from tests.support.web import close_app
 from tests.support.webdata import sample_app, signed_in
@@ -105,6 +111,20 @@ def test_the_widest_valid_range_searches(admin: FlaskClient) -> None:
     response = admin.get(f"/api/v1/messages?{urlencode(wide)}")
     assert response.status_code == 200 and response.json["total"] == 4
     assert admin.get(f"/api/v1/audit?{urlencode(wide)}").status_code == 200
+
+
+def test_api_times_are_utc_and_the_console_names_its_time_zone(app: Flask, admin: FlaskClient) -> None:
+    listed = admin.get(f"/api/v1/messages?{urlencode(OK)}").json["results"]
+    assert listed and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", m["date"]) for m in listed)
+    mid = app.sample_ids["report"]
+    doc = admin.get(f"/api/v1/messages/{mid}").json
+    assert all(doc[k].endswith("Z") for k in ("date", "received_at", "archived_at"))
+    page = admin.get(f"/search?{urlencode(OK)}").get_data(as_text=True)
+    assert re.search(r'id="date-column">Date <span class="zone">\(Asia/Shanghai\)</span>', page)
+    view = admin.get(f"/messages/{mid}").get_data(as_text=True)
+    received = parse_time(doc["received_at"]).astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M:%S")
+    assert f'<td id="received-at">{received} Asia/Shanghai</td>' in view
+    assert re.search(r'<td id="archived-at">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d Asia/Shanghai</td>', view)
 
 
 @pytest.fixture
