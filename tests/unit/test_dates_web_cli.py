@@ -24,6 +24,7 @@ from server.cli import main
 from server.config import load_config
 from server.model import parse_time
 from server.query.criteria import CriteriaError, decode_cursor, encode_cursor, parse_criteria
+from tests.support.cli import cli_archive
 from tests.support.web import close_app
 from tests.support.webdata import sample_app, signed_in
 
@@ -129,9 +130,7 @@ def test_api_times_are_utc_and_the_console_names_its_time_zone(app: Flask, admin
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
-    monkeypatch.setenv("MAILARCHIVE_STORE", "sqlite")
+    cli_archive(monkeypatch, tmp_path / "data")
     monkeypatch.setenv("MAILARCHIVE_TIMEZONE", ZONE)
 
 
