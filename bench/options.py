@@ -31,11 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", type=_int_list, default=None, help="corpus sizes (default 10000,100000; --quick 2000)")
     parser.add_argument("--backends", type=_backends, default=list(BACKENDS), help="sqlite,elasticsearch")
     parser.add_argument("--quick", action="store_true", help="small corpus, one search round, no SMTP or API part")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--format", choices=("mbox", "maildir"), default="mbox", dest="fmt")
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same synthetic corpus (default 1)")
+    parser.add_argument("--format", choices=("mbox", "maildir"), default="mbox", dest="fmt",
+                        help="how the corpus is written for the import stage (default mbox)")
     parser.add_argument("--name", default="bench", help="results file prefix (bench/results/NAME-DATE.json)")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work", help="cache and data dirs")
-    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="directory of the results files")
     parser.add_argument("--doc", type=Path, default=DOC, help="performance doc whose table is regenerated")
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/performance.md")
     parser.add_argument("--es-url", default=os.environ.get("MAILARCHIVE_BENCH_ES_URL"),
@@ -44,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parse-limit", type=int, default=20_000, metavar="N",
                         help="parse loops over the first N messages only (the per-message cost does not depend "
                              "on corpus size; eml-parser needs ~6 CPU ms a message); 0 = all")
-    parser.add_argument("--smtp-messages", type=int, default=2000)
+    parser.add_argument("--smtp-messages", type=int, default=2000, help="messages sent in the SMTP stage (default 2000)")
     parser.add_argument("--profile", type=int, default=None, metavar="N",
                         help="profile the pipeline on the first N messages (default 3000, --quick 0)")
     parser.add_argument("--keep-data", action="store_true", help="keep the imported data dirs under --work")

@@ -1,16 +1,14 @@
-"""Archive Mail Management: the archive summary and the audited archiving switch.
+"""Archive Mail Management: the figures of the archive summary.
 
-Shared by the console page, ``/api/v1/summary`` / ``/api/v1/archiving`` and ``mailarchive archiving``
-so that all three report the same figures and flip the switch the same way.
+Shared (through ``server.services.archiving``) by the console page, ``/api/v1/summary`` and
+``mailarchive archiving status`` so that all three report the same figures.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from server.archiving import SKIPPED_DISABLED, archive_settings, set_enabled, switch_state
-from server.audit.log import AuditLog
-from server.audit.operations import Op
+from server.archiving import SKIPPED_DISABLED, archive_settings, switch_state
 from server.config import Config
 from server.model import AccountStatus
 from server.store.protocol import Store
@@ -61,18 +59,3 @@ def archive_summary(store: Store, config: Config) -> ArchiveSummary:
         timezone=settings.timezone,
     )
 
-
-def switch_archiving(
-    store: Store, audit: AuditLog, enabled: bool, *, actor: str, role: str, source_ip: str = ""
-) -> dict:
-    """Enable or disable archiving of journal mail; returns the new switch state.
-
-    The audit entry is written first: if it cannot be, ``AuditUnavailable`` propagates and the
-    switch stays as it was (an unlogged change of the archiving service would be worse).
-    """
-    was = switch_state(store)["enabled"]
-    audit.record(
-        actor=actor, role=role, operation=Op.ARCHIVING_ENABLE if enabled else Op.ARCHIVING_DISABLE,
-        target="archiving", details={"enabled": enabled, "was_enabled": was}, source_ip=source_ip,
-    )  # fmt: skip
-    return set_enabled(store, enabled, actor)

@@ -46,6 +46,18 @@ class UserError(ValueError):
     """A user operation is not allowed or its input is invalid; the message says why, in one line."""
 
 
+class UnknownUser(UserError):
+    """No user has this name."""
+
+
+class UserExists(UserError):
+    """A new user would take a name already in use."""
+
+
+class NotAllowed(UserError):
+    """The separation-of-duties rules forbid this change (whatever the input)."""
+
+
 @dataclass
 class User:
     username: str
@@ -109,7 +121,7 @@ class UserService:
     def require(self, username: str) -> User:
         user = self.get(username)
         if user is None:
-            raise UserError(f"no such user: {username}")
+            raise UnknownUser(f"no such user: {username}")
         return user
 
     def list(self) -> list[User]:
@@ -125,15 +137,22 @@ class UserService:
         if not NAME_RE.match(name):
             raise UserError(f"invalid user name {username!r}: use 1-64 of a-z 0-9 . _ @ -, starting with a letter or digit")
         if self.get(name):
-            raise UserError(f"user {name} exists already")
+            raise UserExists(f"user {name} exists already")
         return name
 
-    def add(self, username: str, role: str, password: str | None = None) -> Credentials:
-        """Create a user; a password is generated when none is given (returned once)."""
+    def check_add(self, username: str, role: str, password: str | None = None) -> tuple[str, str]:
+        """(normalised name, role) if ``add`` would accept these; ``UserError`` saying why not."""
         name = self.check_new(username)
         role = parse_role(role)
         if role == Role.POSTMASTER and name != POSTMASTER:
-            raise UserError("the postmaster role is built in; it belongs to the user 'postmaster' only")
+            raise NotAllowed("the postmaster role is built in; it belongs to the user 'postmaster' only")
+        if password is not None:
+            check_password(password)
+        return name, role
+
+    def add(self, username: str, role: str, password: str | None = None) -> Credentials:
+        """Create a user; a password is generated when none is given (returned once)."""
+        name, role = self.check_add(username, role, password)
         password = password if password is not None else generate_password()
         self._save(User(name, role, _hash(password), format_time(now_utc())))
         return Credentials(name, role, password)
@@ -145,11 +164,16 @@ class UserService:
 
     def set_disabled(self, username: str, disabled: bool) -> User:
         """Disable (or re-enable) sign-in and API tokens; the built-in postmaster stays enabled."""
-        user = self.require(username)
-        if user.role == Role.POSTMASTER and disabled:
-            raise UserError("the built-in postmaster cannot be disabled")
+        user = self.check_disable(username, disabled)
         user.disabled = disabled
         self._save(user)
+        return user
+
+    def check_disable(self, username: str, disabled: bool) -> User:
+        """The user if ``set_disabled`` would accept this; ``UserError`` otherwise."""
+        user = self.require(username)
+        if user.role == Role.POSTMASTER and disabled:
+            raise NotAllowed("the built-in postmaster cannot be disabled")
         return user
 
     def set_role(self, username: str, role: str, *, by_role: str | None = None) -> User:
@@ -167,12 +191,12 @@ class UserService:
         user = self.require(username)
         role = parse_role(role)
         if user.role == Role.POSTMASTER or role == Role.POSTMASTER:
-            raise UserError("the postmaster role is built in and cannot be granted, revoked or changed")
+            raise NotAllowed("the postmaster role is built in and cannot be granted, revoked or changed")
         if by_role is not None:
             if by_role != Role.EMAIL_ADMIN:
-                raise UserError("only an email administrator assigns or revokes the archive-admin role")
+                raise NotAllowed("only an email administrator assigns or revokes the archive-admin role")
             if {user.role, role} - {Role.ARCHIVE_ADMIN, NO_ROLE}:
-                raise UserError("an email administrator may only grant or revoke the archive-admin role")
+                raise NotAllowed("an email administrator may only grant or revoke the archive-admin role")
         return user, role
 
     # --- authentication ---------------------------------------------------------------------

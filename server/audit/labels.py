@@ -35,6 +35,7 @@ OPERATION_LABELS: dict[str, dict[str, str]] = {
     Op.LEGAL_HOLD: {"en": "Legal hold", "zh": "法律保留"},
     Op.AUDIT_QUERY: {"en": "Archive log query", "zh": "查询归档日志"},
     Op.AUDIT_EXPORT: {"en": "Archive log download", "zh": "下载归档日志"},
+    Op.INTEGRITY_FAILURE: {"en": "Integrity failure", "zh": "完整性校验失败"},
 }
 
 RESULT_LABELS: dict[str, dict[str, str]] = {

@@ -1,7 +1,12 @@
-"""The ``mailarchive`` command. Each command group lives in its own module with ``register(sub)``.
+"""The ``mailarchive`` command. Each command lives in its own module with ``configure(parser)``.
 
-Exit codes: 0 success, 1 failure at run time, 2 bad input (one line on stderr). Commands work on an
-existing archive (``server.datadir``); one that may run without sets ``needs_archive=False``.
+Start-up stays light: only the module of the command being run is imported (``COMMANDS`` names
+each module with the one-line help ``mailarchive --help`` shows), so ``mailarchive search``
+does not load the SMTP server, the importer or Flask.
+
+Commands work on an existing archive (``server.datadir``); one that may run without sets
+``needs_archive=False``. Exit codes: 0 success, 1 failure at run time (store or audit log
+unavailable, damaged mail), 2 bad input or a refused request (one line on stderr).
 """
 
 from __future__ import annotations
@@ -11,23 +16,21 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from server.config import ConfigError, load_config
-from server.datadir import require_archive
-from server.query.criteria import CriteriaError
-
-# Modules under server.cli that define ``register(subparsers)``; add a line when adding a group.
-COMMAND_MODULES = [
-    "serve",
-    "search",
-    "export",
-    "audit",
-    "imports",
-    "directory",
-    "bench",
-    "user",
-    "archiving",
-    "demo",
-]
+# command -> (module under server.cli, one-line help); add a line when adding a command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("serve", "run the archive server (web console, SMTP journal receiver, ...)"),
+    "search": ("search", "search the archive (a time range is required); page or stream the results"),
+    "export": ("export", "write archived mail to a file: one .eml (--id) or a zip of every match"),
+    "audit": ("audit", "verify or query the archive log (audit trail)"),
+    "import": ("imports", "archive .eml files, mbox files and Maildir folders (recursively)"),
+    "directory": ("directory", "company directory: accounts and departments"),
+    "user": ("user", "console users, roles and API tokens"),
+    "archiving": ("archiving", "enable or disable archiving of journal mail, or show the summary"),
+    "demo-data": ("demo", "archive generated sample mail of the last weeks (to try the console)"),
+    "bench": ("bench", "benchmark import, search and SMTP on synthetic mail (see docs/performance.md)"),
+}
+EPILOG = ("Run 'mailarchive COMMAND --help' for the options of a command. Exit codes: 0 success, "
+          "1 failure at run time, 2 bad input or refused.")  # fmt: skip
 
 
 class UsageError(ValueError):
@@ -39,23 +42,88 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mailarchive", description="Enterprise mail archive server")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"server.cli.{name}").register(sub)
+class _Version(argparse.Action):
+    """``--version``: reads the installed distribution's version only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from server import __version__
+
+        print(f"mailarchive {__version__}")
+        parser.exit()
+
+
+def add_commands(parser: argparse.ArgumentParser, dest: str) -> argparse._SubParsersAction:
+    """Sub-commands of a command group (``user add``...); the group alone prints its help."""
+    parser.set_defaults(func=_Help(parser))
+    return parser.add_subparsers(dest=dest, metavar="COMMAND", parser_class=_Parser)
+
+
+class _Help:
+    """The action of a command given without its sub-command: print its usage (exit 0)."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+
+    def __call__(self, _args: argparse.Namespace) -> int:
+        self.parser.print_help()
+        return 0
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser, with only the command named in ``argv`` fully configured (lazy loading)."""
+    parser = _Parser(prog="mailarchive", description="Enterprise mail archive server", epilog=EPILOG)
+    parser.add_argument("--version", action=_Version)
+    parser.set_defaults(func=_Help(parser))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            importlib.import_module(f"server.cli.{module}").configure(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a refusal of the services is its one-line message and exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
-        if getattr(args, "needs_archive", True):  # serve creates one; bench makes its own
-            require_archive(load_config())
+        args = build_parser(argv).parse_args(argv)
+        if getattr(args, "needs_archive", True) and not isinstance(args.func, _Help):  # serve creates one
+            _require_archive()
         return int(args.func(args) or 0)
-    except (UsageError, CriteriaError, ConfigError) as exc:
-        print(f"mailarchive: error: {exc}", file=sys.stderr)
-        return 2
+    except UsageError as exc:
+        return _fail(str(exc), 2)
     except KeyboardInterrupt:
         print("mailarchive: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        return _known_failure(exc)
+
+
+def _require_archive() -> None:
+    """Refuse (exit 2) a data directory that holds no archive rather than create an empty one."""
+    from server.config import load_config
+    from server.datadir import require_archive
+
+    require_archive(load_config())
+
+
+def _known_failure(exc: Exception) -> int:
+    """Map the exceptions a command may end with; anything else is a bug and shows its traceback."""
+    from server.config import ConfigError
+    from server.query.criteria import CriteriaError
+    from server.services.errors import ServiceError
+
+    if isinstance(exc, ServiceError):
+        return _fail(exc.message, exc.exit_code)
+    if isinstance(exc, ConfigError | CriteriaError):
+        return _fail(str(exc), 2)
+    raise exc
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"mailarchive: error: {message}", file=sys.stderr)
+    return code

@@ -29,8 +29,7 @@ def _harness_options():
     return options
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("bench", help="benchmark import, search and SMTP on synthetic mail (see docs/performance.md)")
+def configure(parser: argparse.ArgumentParser) -> None:
     if (ROOT / "bench" / "run.py").is_file():
         _harness_options().add_arguments(parser)
     parser.set_defaults(func=run, needs_archive=False)  # scratch archives of its own

@@ -1,70 +1,75 @@
-"""``mailarchive search --from DATE --to DATE [criteria] [--limit N] [--json]`` (DESIGN.md §6).
+"""``mailarchive search --from DATE --to DATE [criteria]``: one page, the next with ``--cursor``, or
+every match with ``--all`` (``--jsonl`` streams one JSON object a line, so a script can list more
+than the 1,000 a page holds).
 
-Reading the archive is audited (operation ``search``, actor ``cli``) before any result is shown;
-if the entry cannot be written the command prints nothing and exits 1.
+Reading the archive is audited by the service (operation ``search``, actor ``cli``) before any
+result is shown; if the entry cannot be written the command prints nothing and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from server.audit.log import AuditLog, AuditUnavailable
-from server.audit.operations import Op
-from server.cli.audit import CLI_ACTOR, CLI_ROLE
-from server.cli.common import add_criteria_arguments, config_from_env, criteria_from_args, opened_store
-from server.config import Config
-from server.model import Message
-from server.query.criteria import MAX_LIMIT, parse_limit
+from server.cli import UsageError
+from server.cli.common import add_criteria_arguments, criteria_params, opened_services
+from server.query.criteria import MAX_LIMIT
 from server.query.highlight import result_rows
-from server.store import Store
+
+if TYPE_CHECKING:
+    from server.model import Message
+    from server.query.criteria import Criteria
 
 SUBJECT_WIDTH = 60
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("search", help="search the archive (a time range is required)")
-    add_criteria_arguments(parser, required_range=False)  # the criteria parser explains a missing range
-    parser.add_argument("--limit", metavar="N", help=f"results to show (default 50, at most {MAX_LIMIT})")
-    parser.add_argument("--json", action="store_true", help='print {"total", "results": [...]}')
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_criteria_arguments(parser)
+    parser.add_argument("--limit", metavar="N", help=f"results on one page (default 50, at most {MAX_LIMIT})")
+    parser.add_argument("--cursor", metavar="CURSOR", help="the next page: the next_cursor printed with the previous one")
+    parser.add_argument("--all", action="store_true", help="every match, streamed (instead of one page)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help='print {"total", "results": [...], "next_cursor"}')
+    output.add_argument("--jsonl", action="store_true", help="print one JSON object a line (with --all: every match)")
     parser.set_defaults(func=run)
 
 
-def audit_cli(store: Store, config: Config, operation: Op, *, target: str = "", details: dict[str, Any]) -> bool:
-    """Record an operator command in the audit log; False (after saying why) if that failed."""
-    try:
-        AuditLog.for_config(store, config).record(
-            actor=CLI_ACTOR, role=CLI_ROLE, operation=operation, target=target, details=details
-        )
-    except AuditUnavailable as exc:
-        print(f"mailarchive: error: refused, the audit log cannot be written: {exc}", file=sys.stderr)
-        return False
-    return True
-
-
 def run(args: argparse.Namespace) -> int:
-    config = config_from_env()
-    criteria = criteria_from_args(args, config)
-    limit = parse_limit(args.limit)
-    with opened_store(config) as store:
-        page = store.search(criteria, limit=limit)
-        if not audit_cli(store, config, Op.SEARCH, details={**criteria.as_params(), "total": page.total}):
-            return 1
+    if args.all and (args.cursor or args.limit):
+        raise UsageError("--all lists every match; it takes no --cursor or --limit")
+    if args.all and args.json:
+        raise UsageError("--all streams every match: use --jsonl (one object a line) instead of --json")
+    from server.services.actor import Actor
+
+    with opened_services() as svc:
+        zone = ZoneInfo(svc.archive.timezone())
+        if args.all:
+            matches = svc.archive.search_all(Actor.cli(), criteria_params(args))
+            return _print(matches.messages, matches.total, None, zone, args, matches.criteria)
+        criteria, page = svc.archive.search(Actor.cli(), criteria_params(args), limit=args.limit, cursor=args.cursor)
     if args.json:
-        rows = result_rows(page.results, criteria)
-        print(json.dumps({"total": page.total, "results": rows}, ensure_ascii=False))
-    else:
-        _print_table(page.results, page.total, ZoneInfo(config.timezone))
-    return 0
+        print(json.dumps({"total": page.total, "results": result_rows(page.results, criteria),
+                          "next_cursor": page.next_cursor}, ensure_ascii=False))  # fmt: skip
+        return 0
+    return _print(page.results, page.total, page.next_cursor, zone, args, criteria)
 
 
-def _print_table(results: list[Message], total: int, zone: ZoneInfo) -> None:
-    """One line a message, times in the configured zone (the zone the --from/--to dates are in)."""
-    for m in results:
+def _print(messages: Iterable[Message], total: int, next_cursor: str | None, zone: ZoneInfo,
+           args: argparse.Namespace, criteria: Criteria) -> int:  # fmt: skip
+    """One line a message: JSON (``--jsonl``, as the rows of ``--json``) or a table in the archive's zone."""
+    shown = 0
+    for m in messages:
+        shown += 1
+        if args.jsonl:
+            print(json.dumps(result_rows([m], criteria)[0], ensure_ascii=False))
+            continue
         subject = m.subject if len(m.subject) <= SUBJECT_WIDTH else m.subject[: SUBJECT_WIDTH - 1] + "…"
         print(f"{m.date.astimezone(zone):%Y-%m-%d %H:%M}  {m.sender or '-':<32}  {subject or '(no subject)'}  [{m.id}]")
-    shown = f"{len(results)} of {total}" if len(results) < total else f"{total}"
-    print(f"{shown} message{'s' if total != 1 else ''}")
+    if not args.jsonl:
+        count = f"{shown} of {total}" if shown < total else f"{total}"
+        more = f"; next page: --cursor {next_cursor}" if next_cursor else ""
+        print(f"{count} message{'s' if total != 1 else ''}{more}")
+    return 0

@@ -19,8 +19,7 @@ from server.config import Config
 from server.daemons import ListenError, StartError, bind_all, names, start_all, stop_all
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("serve", help="run the archive server (web console, SMTP journal receiver, ...)")
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", metavar="NAMES", help="comma-separated subset of: " + ", ".join(names()))
     parser.set_defaults(func=run, needs_archive=False)  # it creates the archive
 

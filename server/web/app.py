@@ -1,8 +1,8 @@
 """The web console's application factory (Flask tutorial style: nothing runs at import time).
 
 Pages and ``/api/v1`` endpoints live in blueprints listed in ``BLUEPRINTS``; a page group adds one
-line. Services (store, audit log, users) are opened once per app and reached through
-``server.web.context.services()``.
+line. The ``Services`` bundle (server.services) is opened once per app and reached through
+``server.web.context.services()``; views are thin edges over it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 from flask import Flask
 
 from server.config import Config, load_config
-from server.web import errors, i18n, login, nav, roles, security
-from server.web.context import EXTENSION, WebServices
+from server.services.context import Services
+from server.web import context, errors, i18n, login, nav, roles, security
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -39,7 +39,7 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder="static")
     app.config.from_mapping(security.flask_settings(config))
     app.config.from_mapping(test_config or {})
-    app.extensions[EXTENSION] = WebServices.open(config)
+    context.init_app(app, Services.open(config))
     errors.init_app(app)
     login.init_app(app)  # who is calling ...
     roles.init_app(app)  # ... may they call this endpoint (before CSRF: anonymous gets 401, not 400) ...

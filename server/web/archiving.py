@@ -1,16 +1,13 @@
 """Archive Mail Management: the archiving switch (with a confirmation step) and the archive summary.
 
-Archive administrators only. Switching is audited before it happens (server.archive_admin).
+Archive administrators only. Switching is audited before it happens (server.services.archiving).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
-from server.archive_admin import archive_summary, switch_archiving
-from server.archiving import switch_state
-from server.web.context import client_ip, services
+from server.web.context import actor, services
 from server.web.i18n import t
 from server.web.roles import Role, require_role
 
@@ -21,7 +18,7 @@ ACTIONS = {"enable": True, "disable": False}
 @bp.get("/")
 @require_role(Role.ARCHIVE_ADMIN)
 def manage():  # noqa: ANN201
-    return render_template("archiving/manage.html", state=switch_state(services().store))
+    return render_template("archiving/manage.html", state=services().archiving.state())
 
 
 @bp.get("/confirm/<action>")
@@ -29,7 +26,7 @@ def manage():  # noqa: ANN201
 def confirm(action: str):  # noqa: ANN201
     if action not in ACTIONS:
         abort(404)
-    return render_template("archiving/confirm.html", action=action, state=switch_state(services().store))
+    return render_template("archiving/confirm.html", action=action, state=services().archiving.state())
 
 
 @bp.post("/switch")
@@ -39,10 +36,7 @@ def switch():  # noqa: ANN201
     if action not in ACTIONS or request.form.get("confirmed") != "yes":
         flash(t("Please confirm the change on the confirmation page."), "error")
         return redirect(url_for("archiving.manage"))
-    svc = services()
-    switch_archiving(
-        svc.store, svc.audit, ACTIONS[action], actor=current_user.username, role=current_user.role, source_ip=client_ip()
-    )
+    services().archiving.switch(actor(), ACTIONS[action])
     flash(t("Archiving is now enabled.") if ACTIONS[action] else t("Archiving is now disabled."), "success")
     return redirect(url_for("archiving.manage"))
 
@@ -50,5 +44,4 @@ def switch():  # noqa: ANN201
 @bp.get("/summary")
 @require_role(Role.ARCHIVE_ADMIN)
 def summary():  # noqa: ANN201
-    svc = services()
-    return render_template("archiving/summary.html", summary=archive_summary(svc.store, svc.config))
+    return render_template("archiving/summary.html", summary=services().archiving.summary())

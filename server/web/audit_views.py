@@ -15,17 +15,16 @@ from flask.typing import ResponseReturnValue
 from server.audit.chain import canonical_json
 from server.audit.labels import operation_label, result_label
 from server.audit.operations import Op
-from server.audit.query import csv_lines, iter_matches, parse_audit_query, query_page
 from server.export.names import content_disposition
-from server.query.criteria import CriteriaError
+from server.services.audit_trail import FILTERS
+from server.services.errors import InvalidInput
 from server.store.protocol import AuditQuery
 from server.web import i18n
-from server.web.context import audit, services
+from server.web.context import actor, services
 from server.web.render import quick_ranges, today_in
 from server.web.roles import Role, require_role
 
 bp = Blueprint("audit", __name__)
-FILTERS = ("from", "to", "actor", "operation", "keyword")
 READERS = (Role.ARCHIVE_ADMIN, Role.EMAIL_ADMIN)
 
 
@@ -34,12 +33,9 @@ def _filters(args: Any) -> dict[str, str]:
 
 
 def _run(args: Any) -> tuple[AuditQuery, dict[str, Any]]:
-    """Validate, fetch one page, audit the query; ``CriteriaError`` for bad input (nothing audited)."""
-    query = parse_audit_query({**_filters(args), "limit": args.get("limit"), "cursor": args.get("cursor")},
-                              tz=i18n.timezone().key)  # fmt: skip
-    page = query_page(services().store, query)
-    audit(Op.AUDIT_QUERY, details={**_used(args), "total": page["total"]})
-    return query, page
+    """One page (the service validates and audits; ``InvalidInput`` for bad filters)."""
+    params = {**_filters(args), "limit": args.get("limit"), "cursor": args.get("cursor")}
+    return services().audit_trail.query(actor(), params, timezone=i18n.timezone().key)
 
 
 def _used(args: Any) -> dict[str, str]:
@@ -47,12 +43,9 @@ def _used(args: Any) -> dict[str, str]:
 
 
 def _csv_response(args: Any) -> Response:
-    query = parse_audit_query(_filters(args), tz=i18n.timezone().key)
-    total, _ = services().store.audit_query(query)
-    audit(Op.AUDIT_EXPORT, details={**_used(args), "total": total})
-    name = f"archive-log-{query.start:%Y%m%d}-{query.end:%Y%m%d}.csv"
-    body = stream_with_context(csv_lines(iter_matches(services().store, query)))
-    return Response(body, mimetype="text/csv", headers={"Content-Disposition": content_disposition(name)})
+    export = services().audit_trail.export(actor(), _filters(args), timezone=i18n.timezone().key)
+    body = stream_with_context(export.lines)
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": content_disposition(export.filename)})
 
 
 @bp.get("/api/v1/audit")
@@ -69,11 +62,11 @@ def api_csv() -> ResponseReturnValue:
     return _csv_response(request.args)
 
 
-@bp.errorhandler(CriteriaError)
-def bad_filters(exc: CriteriaError) -> ResponseReturnValue:
+@bp.errorhandler(InvalidInput)
+def bad_filters(exc: InvalidInput) -> ResponseReturnValue:
     if request.path.startswith("/api/"):
-        return jsonify(error=str(exc)), 400
-    return _render(error=str(exc)), 400
+        return jsonify(error=exc.message), 400
+    return _render(error=exc.message), 400
 
 
 @bp.get("/audit")

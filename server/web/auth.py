@@ -13,9 +13,11 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 
-from server.audit.operations import Op, Result
-from server.users import MIN_PASSWORD, User, UserError, check_password
-from server.web.context import audit, client_ip, local_path, services
+from server.services.actor import Actor
+from server.services.errors import Forbidden, InvalidInput
+from server.services.sessions import SignInFailed
+from server.users import MIN_PASSWORD, User
+from server.web.context import actor, client_ip, local_path, services, throttle
 from server.web.i18n import t
 from server.web.login import WebUser
 from server.web.nav import first_page
@@ -40,22 +42,22 @@ def login():  # noqa: ANN201
 
 
 def _authenticate(username: str, password: str) -> User | None:
-    svc, ip = services(), client_ip()
-    wait = svc.throttle.retry_after(ip, username)
+    """The user (sign-in audited by the service), or None after a failed, audited attempt."""
+    ip = client_ip()
+    wait = throttle().retry_after(ip, username)
     if wait:
         minutes = math.ceil(wait / 60)
         raise TooManyRequests(t("Too many failed sign-ins. Try again in %(minutes)d minutes.", minutes=minutes), retry_after=wait)
-    user = svc.users.authenticate(username, password) if username else None
-    if user is None:
-        svc.throttle.failed(ip, username)
-        audit(Op.LOGIN_FAILED, target=username, result=Result.FAILURE, actor=username or "anonymous", role="")
+    try:
+        user = services().sessions.sign_in(Actor.anonymous(ip), username, password)
+    except SignInFailed:
+        throttle().failed(ip, username)
         return None
-    svc.throttle.succeeded(ip, username)
+    throttle().succeeded(ip, username)
     return user
 
 
 def _start_session(user: User) -> None:
-    audit(Op.LOGIN, target=user.username, actor=user.username, role=user.role)
     session.clear()  # a fresh session: nothing from before sign-in carries over
     login_user(WebUser(user))
     session.permanent = True  # idle lifetime PERMANENT_SESSION_LIFETIME, refreshed on each request
@@ -64,7 +66,7 @@ def _start_session(user: User) -> None:
 @bp.post("/logout")
 @require_login
 def logout():  # noqa: ANN201
-    audit(Op.LOGOUT, target=current_user.username)
+    services().sessions.sign_out(actor())
     logout_user()
     session.clear()
     flash(t("You have signed out."), "info")
@@ -93,16 +95,14 @@ def account():  # noqa: ANN201
 
 
 def _change_password(form) -> str | None:  # noqa: ANN001 - the request's form
-    users = services().users
-    if users.authenticate(current_user.username, form.get("current", "")) is None:
-        return t("The current password is wrong.")
+    """None when changed, else the (translated) reason; the service audits either outcome."""
     if form.get("new", "") != form.get("confirm", ""):
-        return t("The new passwords do not match.")
+        return t("The new passwords do not match.")  # a typing slip in the form, not an attempt
     try:
-        check_password(form.get("new", ""))
-    except UserError:
+        user = services().accounts.change_own_password(actor(), form.get("current", ""), form.get("new", ""))
+    except Forbidden:
+        return t("The current password is wrong.")
+    except InvalidInput:
         return t("The new password must have at least %(n)d characters.", n=MIN_PASSWORD)
-    audit(Op.USER_CHANGE, target=current_user.username, details={"change": "password"})
-    users.set_password(current_user.username, form["new"])
-    login_user(WebUser(users.require(current_user.username)))  # keep this session, end the others
+    login_user(WebUser(user))  # keep this session, end the others
     return None

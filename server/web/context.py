@@ -1,59 +1,54 @@
-"""What a view needs besides the request: the app's services and an audit helper.
+"""What a view needs besides the request: the app's ``Services`` bundle and who is asking.
 
-``services()`` returns the object ``create_app`` puts in ``app.extensions["mailarchive"]``: one
-store handle per app (the SQLite store keeps a connection per thread, the Elasticsearch client is
-thread-safe), the configuration, the audit log, the user service and the login throttle.
-``audit(...)`` fills in who, with which role, from where, so views only say what happened.
+``services()`` returns the bundle ``create_app`` opened once for the app (one store handle: the
+SQLite store keeps a connection per thread, the Elasticsearch client is thread-safe). ``actor()``
+is the signed-in user with the client's address, the first argument of every service call.
+Views never write audit entries themselves: the services do.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 from flask_login import current_user
 
-from server.audit.log import AuditLog
-from server.audit.operations import Op, Result
-from server.config import Config
-from server.store import Store, open_store
-from server.store.protocol import AuditRecord
-from server.users import UserService
+from server.services.actor import Actor
+from server.services.context import Services
 from server.web.throttle import LoginThrottle
 
 EXTENSION = "mailarchive"
+THROTTLE = "mailarchive.throttle"
 
 
-@dataclass
-class WebServices:
-    config: Config
-    store: Store
-    audit: AuditLog
-    users: UserService
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
-
-    @classmethod
-    def open(cls, config: Config) -> WebServices:
-        store = open_store(config)
-        return cls(config=config, store=store, audit=AuditLog.for_config(store, config), users=UserService(store))
-
-    def close(self) -> None:
-        self.store.close()
+def init_app(app: Flask, svc: Services) -> None:
+    app.extensions[EXTENSION] = svc
+    app.extensions[THROTTLE] = LoginThrottle()
 
 
-def services() -> WebServices:
+def services() -> Services:
     return current_app.extensions[EXTENSION]
 
 
-def services_of(app: Flask) -> WebServices:
-    """The same outside a request (tests, the service that serves the app)."""
+def services_of(app: Flask) -> Services:
+    """The same outside a request (tests, the daemon that serves the app)."""
     return app.extensions[EXTENSION]
+
+
+def throttle() -> LoginThrottle:
+    return current_app.extensions[THROTTLE]
 
 
 def client_ip() -> str:
     """The caller's address (behind a proxy, set ``web_trusted_proxies`` so ProxyFix supplies it)."""
     return request.remote_addr or ""
+
+
+def actor() -> Actor:
+    """The signed-in user as the services see it (anonymous before sign-in)."""
+    if current_user.is_authenticated:
+        return Actor(current_user.username, current_user.role, client_ip())
+    return Actor.anonymous(client_ip())
 
 
 def local_path(target: str | None) -> str | None:
@@ -63,29 +58,3 @@ def local_path(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return None if parts.scheme or parts.netloc else target
-
-
-def audit(
-    operation: str | Op,
-    target: str = "",
-    details: dict | None = None,
-    result: str = Result.SUCCESS,
-    *,
-    actor: str | None = None,
-    role: str | None = None,
-) -> AuditRecord:
-    """Record one entry for the current request; raises ``AuditUnavailable`` (the app answers 503).
-
-    ``actor``/``role`` default to the signed-in user; pass them for anonymous events such as a
-    failed sign-in (actor = the user name that was tried).
-    """
-    signed_in = current_user.is_authenticated
-    return services().audit.record(
-        actor=actor if actor is not None else (current_user.username if signed_in else "anonymous"),
-        role=role if role is not None else (current_user.role if signed_in else ""),
-        operation=operation,
-        target=target,
-        details=details,
-        result=result,
-        source_ip=client_ip(),
-    )

@@ -1,7 +1,8 @@
 """Error responses: ``{"error": "..."}`` under ``/api/``, a friendly translated page elsewhere.
 
-An audit entry that cannot be written stops the operation (server.audit.log is fail-closed); the
-exception surfaces here as 503 so the caller knows nothing happened.
+A service's refusal (``ServiceError``) becomes its HTTP status with its one-line message, so a view
+only calls the service. An audit entry that cannot be written stops the operation (fail-closed):
+it arrives as ``Unavailable`` (503) and the caller knows nothing happened.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from server.audit.log import AuditUnavailable
+from server.services.errors import ServiceError
 from server.web.i18n import t
 from server.web.roles import is_api_request
 
@@ -30,7 +32,8 @@ MESSAGES = {
 }
 
 
-def http_error(error: HTTPException) -> ResponseReturnValue:
+def http_error(error: HTTPException, *, explain: bool = False) -> ResponseReturnValue:
+    """``explain``: show the description on the page whatever the code (a service's own message)."""
     code = error.code or 500
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if is_api_request():
@@ -38,9 +41,18 @@ def http_error(error: HTTPException) -> ResponseReturnValue:
         response.status_code = code
         response.headers.extend(headers)
         return response
-    message = error.description if code in (400, 429) and error.description else MESSAGES.get(code, "")
-    body = render_template("errors/error.html", code=code, title=error.name, message=t(message))
+    shown = error.description and (explain or code in (400, 429))
+    message = t(error.description if shown else MESSAGES.get(code, ""))
+    body = render_template("errors/error.html", code=code, title=error.name, message=message)
     return body, code, headers
+
+
+def service_error(error: ServiceError) -> ResponseReturnValue:
+    if error.status >= 500:
+        log.error("refused (%s): %s", type(error).__name__, error.message)
+    http = HTTPException(description=error.message)
+    http.code = error.status
+    return http_error(http, explain=True)
 
 
 def audit_unavailable(error: AuditUnavailable) -> ResponseReturnValue:
@@ -55,6 +67,7 @@ def unexpected(error: Exception) -> ResponseReturnValue:
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(ServiceError, service_error)
     app.register_error_handler(AuditUnavailable, audit_unavailable)
     if not app.testing:  # tests see the real traceback
         app.register_error_handler(Exception, unexpected)

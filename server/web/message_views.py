@@ -13,11 +13,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from server.audit.operations import Op
 from server.mailview import build_view, sanitize_html
 from server.query.highlight import Marker
-from server.web.context import audit
-from server.web.mail_access import attachment_response, eml_response, message_or_404
+from server.web.context import actor, services
+from server.web.mail_access import attachment_response, eml_response
 from server.web.render import human_size
 from server.web.roles import Role, require_role
 
@@ -33,10 +32,9 @@ def _images_allowed() -> bool:
 @bp.get("/messages/<message_id>")
 @require_role(Role.ARCHIVE_ADMIN)
 def view(message_id: str) -> ResponseReturnValue:
-    message, raw = message_or_404(message_id)
-    mail = build_view(raw)
+    opened = services().archive.view(actor(), message_id)
+    message, mail = opened.message, build_view(opened.raw)
     remote = sanitize_html(mail.html, cid_url=lambda c: None, allow_remote=False).remote_images if mail.html else 0
-    audit(Op.MESSAGE_VIEW, target=message.id, details={"subject": message.subject[:200]})
     marks = Marker.from_args(request.args.get("keyword"), request.args.get("scope"))
     return render_template(
         "message/view.html", message=message, mail=mail, remote_images=remote, images=_images_allowed(), marks=marks,
@@ -50,12 +48,10 @@ def view(message_id: str) -> ResponseReturnValue:
 @bp.get("/messages/<message_id>/body")
 @require_role(Role.ARCHIVE_ADMIN)
 def body(message_id: str) -> ResponseReturnValue:
-    message, raw = message_or_404(message_id)
-    mail = build_view(raw)
     images = _images_allowed()
-
+    opened = services().archive.view(actor(), message_id, part="html", remote_images=images)
+    mail = build_view(opened.raw)
     clean = sanitize_html(mail.html or "", cid_url=mail.images.get, allow_remote=images)
-    audit(Op.MESSAGE_VIEW, target=message.id, details={"part": "html", "remote_images": images})
     marks = Marker.from_args(request.args.get("keyword"), request.args.get("scope"))
     document = render_template("message/body.html", html=marks.body_html(clean.html))
     response = Response(document, mimetype="text/html")

@@ -13,11 +13,13 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from server.query.criteria import SCOPES, CriteriaError
+from server.query.criteria import SCOPES
 from server.query.highlight import highlight_message
 from server.query.keywords import MAX_KEYWORD_CHARS, MAX_TERMS
+from server.services.errors import InvalidInput
+from server.web.context import actor, services
 from server.web.i18n import _
-from server.web.mail_access import criteria_params, parse_ids, run_search, store, timezone, zip_response
+from server.web.mail_access import criteria_params, run_search, timezone, zip_response
 from server.web.render import department_options, human_size, quick_ranges
 from server.web.roles import Role, require_role
 
@@ -55,14 +57,14 @@ def search() -> ResponseReturnValue:
     tz = timezone()
     context: dict[str, Any] = {
         "form": _form(request.args, tz), "quick_ranges": quick_ranges(tz), "scopes": SCOPES,
-        "departments": department_options(store().list_departments()), "error": None, "error_field": None,
+        "departments": department_options(services().store.list_departments()), "error": None, "error_field": None,
         "page": None, "criteria": None, "human_size": human_size, "keyword_limits": (MAX_KEYWORD_CHARS, MAX_TERMS),
     }
     if request.args:
         try:
             context["criteria"], context["page"] = run_search(request.args)
-        except CriteriaError as exc:
-            context["error"], context["error_field"] = str(exc), error_field(str(exc))
+        except InvalidInput as exc:
+            context["error"], context["error_field"] = exc.message, error_field(exc.message)
     if context["page"] is not None:
         number = request.args.get("page", "1")
         context["page_number"] = int(number) if number.isdigit() else 1
@@ -84,8 +86,8 @@ def export_selected() -> ResponseReturnValue:
     if not back.startswith("/search"):
         back = url_for("search.search")
     try:
-        ids = parse_ids(request.form.getlist("id"))
-    except CriteriaError as exc:
-        flash(_("Nothing downloaded: %(reason)s", reason=str(exc)), "error")
+        export = services().archive.zip_selected(actor(), request.form.getlist("id"))
+    except InvalidInput as exc:
+        flash(_("Nothing downloaded: %(reason)s", reason=exc.message), "error")
         return redirect(back)
-    return zip_response(ids)
+    return zip_response(export)

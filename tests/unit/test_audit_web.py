@@ -32,7 +32,7 @@ def app(config: Config) -> Iterator[Flask]:
     app = make_app(config)
     for name, role in (("arch", Role.ARCHIVE_ADMIN), ("mail", Role.EMAIL_ADMIN), ("postmaster", Role.POSTMASTER)):
         add_user(app, name, role)
-    log = services_of(app).audit
+    log = services_of(app).audit_log
     for n in range(5):
         log.record(actor="arch" if n % 2 else "mail", role="archive-admin", operation=Op.SEARCH if n < 4 else Op.EML_EXPORT,
                    target=f"msg-{n}", details={"keyword": "报价单" if n == 2 else "budget", "hits": n}, source_ip="10.0.0.9")  # fmt: skip

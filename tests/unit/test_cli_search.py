@@ -76,7 +76,7 @@ def test_search_table(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--limit", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("2024-03-08 10:00  news@external.com") and lines[0].endswith("Invitation  [external]")
-    assert lines[-1] == "2 of 8 messages"
+    assert lines[-1].startswith("2 of 8 messages; next page: --cursor ")
 
 
 def test_search_table_shows_the_configured_time_zone(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,7 +88,7 @@ def test_search_table_shows_the_configured_time_zone(data_dir: Path, monkeypatch
 def test_search_is_audited(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "budget"]) == 0
     [entry] = audited("search")
-    assert (entry.actor, entry.details["keyword"], entry.details["total"]) == ("cli", "budget", 4)
+    assert (entry.actor, entry.details["keyword"], entry.details["hits"]) == ("cli", "budget", 4)
 
 
 BAD_INPUT = [
@@ -134,8 +134,8 @@ def test_export_is_byte_identical(data_dir: Path, tmp_path: Path, message_id: st
     assert [e.target for e in audited("eml_export")] == [message_id]
 
 
-def test_export_unknown_id_exits_1(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_unknown_id_exits_2(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "missing.eml"
-    assert main(["export", "--id", "no-such-id", "--out", str(out)]) == 1
+    assert main(["export", "--id", "no-such-id", "--out", str(out)]) == 2
     assert capsys.readouterr().err.strip() == "mailarchive: error: no archived message with id 'no-such-id'"
     assert not out.exists() and list(tmp_path.glob("*.part")) == []

@@ -13,10 +13,11 @@ from collections import defaultdict
 import pytest
 
 from server.config import load_config
-from server.export.eml import load_eml
 from server.indexing.importer import run_import
 from server.indexing.mailreaders import Source, discover, read_messages
 from server.indexing.parse import parse
+from server.services.actor import Actor
+from server.services.context import Services
 from tests.support.ingest import find, sqlite_store
 
 pytestmark = pytest.mark.corpus
@@ -33,14 +34,14 @@ def manifest(corpus_dir) -> dict[str, tuple[int, set[str]]]:
 
 @pytest.fixture(scope="module")
 def imported(corpus_dir, tmp_path_factory):
-    """The corpus imported once for the module: (store, summary, raw messages by manifest path)."""
+    """The corpus imported once for the module: (store, summary, raw messages by manifest path, config)."""
     base = tmp_path_factory.mktemp("corpus")
     config = load_config(env={"MAILARCHIVE_CONFIG": "none"}, data_dir=base / "data")
     for store in sqlite_store(config):
         summary = run_import([str(corpus_dir)], store, config, workers=2)
         sources, _ = discover([corpus_dir])
         messages = {str(s.path.relative_to(corpus_dir)): [raw for raw, _ in read_messages(s)] for s in sources}
-        yield store, summary, messages
+        yield store, summary, messages, config
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def archived(imported):
     return imported[1], imported[2]
 
 
-def test_every_corpus_message_is_archived_and_exported_byte_identical(corpus_dir, store, archived):
+def test_every_corpus_message_is_archived_and_exported_byte_identical(corpus_dir, store, archived, imported):
     summary, messages = archived
     expected = manifest(corpus_dir)
     assert set(messages) == set(expected)
@@ -66,16 +67,19 @@ def test_every_corpus_message_is_archived_and_exported_byte_identical(corpus_dir
 
     exported: dict[str, bytes] = {}
     copies = 0
+    svc = Services.open(imported[3])
     for path, raws in sorted(messages.items()):
         for raw in raws:
             mail = parse(raw)
-            stored, eml = load_eml(store, mail.id)  # what "download .eml" and export --id return
+            opened = svc.archive.raw(Actor.cli(), mail.id)  # what "download .eml" and export --id return
+            stored, eml = opened.message, opened.raw
             exported[mail.id] = eml
             if stored.sha256 == hashlib.sha256(raw).hexdigest():
                 assert eml == raw, path
             else:  # a second copy of an archived message (CRLF/LF twin, trace fields): the first copy's bytes
                 copies += 1
                 assert parse(eml).id == mail.id and eml != raw, path
+    svc.close()
     assert len(exported) == summary.archived == store.count()
     assert 0 < copies <= total - summary.archived <= 10  # byte-identical files are duplicates too
     for message_id, eml in exported.items():  # each archived message: its own bytes, whole

@@ -107,7 +107,7 @@ def test_switch_is_refused_when_the_audit_log_cannot_be_written(app: Flask, clie
     token = csrf_token(client, "/archiving/")
     broken = SqliteStore(tmp_path / "audit-only.sqlite3")
     broken.close()  # a real audit log whose store fails every append
-    svc.audit = AuditLog(broken, tmp_path / "anchors")
+    svc.audit_log = AuditLog(broken, tmp_path / "anchors")
     response = client.post("/archiving/switch", data={"action": "enable", "confirmed": "yes", "csrf_token": token})
     assert response.status_code == 503
     assert switch_state(svc.store)["enabled"] is False

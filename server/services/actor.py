@@ -1,0 +1,44 @@
+"""Who performs an operation: the name, role and address every audit entry records.
+
+The edges build one per call: the web from the signed-in user and the client address, the CLI
+with ``Actor.cli()`` (the operator on the server itself), pop3d from the POP3 account and peer,
+RQ jobs from the actor that submitted the task (kept in the task document).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.users import Role
+
+OPERATOR = "operator"  # the role of commands run on the server itself (trusted like root)
+CLI_NAME = "cli"
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str
+    source_ip: str = ""
+
+    @classmethod
+    def cli(cls) -> Actor:
+        """The operator at the server's shell: may do what any console role may (not more)."""
+        return cls(CLI_NAME, OPERATOR)
+
+    @classmethod
+    def anonymous(cls, source_ip: str = "", name: str = "anonymous") -> Actor:
+        """Not signed in (a failed sign-in records the name that was tried)."""
+        return cls(name or "anonymous", "", source_ip)
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == OPERATOR
+
+    def may(self, *roles: str) -> bool:
+        """Whether this actor holds one of ``roles``; the operator holds all of them."""
+        return self.is_operator or self.role in roles
+
+
+ARCHIVE_READERS = (Role.ARCHIVE_ADMIN,)
+AUDIT_READERS = (Role.ARCHIVE_ADMIN, Role.EMAIL_ADMIN)

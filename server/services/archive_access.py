@@ -1,0 +1,222 @@
+"""Reading archived mail: search (one page or every match), one message, its original bytes, an
+attachment, and zips of selected or matching messages. Each call is audited once, before any
+content leaves (the console, the API, ``mailarchive search/export``, the export job and pop3d).
+
+Integrity on every read (issue 19): raw bytes are handed out only after their SHA-256 matches the
+one recorded when they were archived. A mismatch, or bytes that are gone, refuses the read with
+``IntegrityFailure``, writes an ``integrity_failure`` audit entry and counts it in the
+``integrity_failures`` counter. ``verified_raw`` is that check for callers that read many messages
+inside an operation they audit themselves (the export job, POP3 RETR).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from server.archiving import archive_settings
+from server.audit.operations import Op, Result
+from server.export.eml import eml_download_name
+from server.export.zipstream import ZipStats, iter_zip
+from server.mailview import attachment_at, is_inline_type
+from server.model import Attachment, Message, format_time, now_utc
+from server.query.criteria import Criteria, parse_criteria, parse_limit
+from server.services.actor import ARCHIVE_READERS, Actor
+from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound, Unavailable
+from server.store.protocol import SearchPage
+
+if TYPE_CHECKING:
+    from server.services.context import Services
+
+log = logging.getLogger(__name__)
+
+MAX_BULK = 5000  # messages in one "download selected" zip; larger sets are for Export All
+INTEGRITY_COUNTER = "integrity_failures"
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A message with its verified original bytes."""
+
+    message: Message
+    raw: bytes
+
+    @property
+    def filename(self) -> str:
+        return eml_download_name(self.message)
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    message: Message
+    index: int
+    attachment: Attachment
+    data: bytes
+    inline: bool  # asked for inline and of a type a browser shows without running anything
+
+
+@dataclass
+class Matches:
+    """Every match of a search, streamed in search order (memory stays flat)."""
+
+    criteria: Criteria
+    total: int
+    messages: Iterator[Message]
+
+
+@dataclass
+class ZipExport:
+    """A zip being produced: consume ``chunks``; a damaged message stops it (``IntegrityFailure``)."""
+
+    count: int
+    filename: str
+    chunks: Iterator[bytes]
+    stats: ZipStats = field(default_factory=ZipStats)
+
+
+class ArchiveAccess:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.store = svc.store
+
+    def timezone(self) -> str:
+        """The archive's time zone: dates typed in forms, the API and the CLI are in it."""
+        return archive_settings(self.store, self.svc.config).timezone
+
+    # --- searching ----------------------------------------------------------------------------
+    def search(self, actor: Actor, params: Mapping[str, Any], *, limit: Any = None, cursor: str | None = None,
+               default_limit: int = 50) -> tuple[Criteria, SearchPage]:  # fmt: skip
+        """One page (cursor paging, newest first)."""
+        with self.svc.audited(actor, Op.SEARCH, asked=_given(params)) as entry:
+            criteria = self._criteria(actor, params)
+            page = self.store.search(criteria, limit=parse_limit(limit, default=default_limit), cursor=cursor or None)
+            entry.done(**criteria.as_params(), hits=page.total, page=bool(cursor))
+            return criteria, page
+
+    def search_all(self, actor: Actor, params: Mapping[str, Any]) -> Matches:
+        """Every match, for scripts (``search --all --jsonl``): one audit entry for the whole stream."""
+        with self.svc.audited(actor, Op.SEARCH, details={"all": True}, asked=_given(params)) as entry:
+            criteria = self._criteria(actor, params)
+            total = self.store.count(criteria)
+            entry.done(**criteria.as_params(), hits=total)
+            return Matches(criteria, total, self.store.scan(criteria))
+
+    # --- one message --------------------------------------------------------------------------
+    def view(self, actor: Actor, message_id: str, **details: Any) -> Opened:
+        """The message for reading (console page, its HTML body, the API's metadata)."""
+        with self.svc.audited(actor, Op.MESSAGE_VIEW, message_id, details=details) as entry:
+            opened = self._open(actor, message_id, Op.MESSAGE_VIEW)
+            entry.done(target=opened.message.id, subject=opened.message.subject[:200])
+            return opened
+
+    def raw(self, actor: Actor, message_id: str, **details: Any) -> Opened:
+        """The original bytes, byte-identical (download .eml, ``export --id``)."""
+        with self.svc.audited(actor, Op.EML_EXPORT, message_id, details=details) as entry:
+            opened = self._open(actor, message_id, Op.EML_EXPORT)
+            entry.done(target=opened.message.id, sha256=opened.message.sha256, size=len(opened.raw))
+            return opened
+
+    def attachment(self, actor: Actor, message_id: str, index: int, *, inline: bool = False) -> AttachmentFile:
+        """Attachment ``index`` in the numbering of ``Message.attachments``."""
+        with self.svc.audited(actor, Op.ATTACHMENT_DOWNLOAD, message_id, details={"index": index}) as entry:
+            opened = self._open(actor, message_id, Op.ATTACHMENT_DOWNLOAD)
+            found = attachment_at(opened.raw, index)
+            if found is None:
+                raise NotFound(f"message {message_id} has no attachment {index}")
+            att, data = found
+            inline = inline and is_inline_type(att.type)
+            entry.done(target=opened.message.id, name=att.name, sha256=att.sha256, inline=inline)
+            return AttachmentFile(opened.message, index, att, data, inline)
+
+    # --- zips ---------------------------------------------------------------------------------
+    def zip_selected(self, actor: Actor, ids: Iterable[Any] | None) -> ZipExport:
+        """The selected messages (at most ``MAX_BULK``); an unknown id refuses before anything is sent."""
+        with self.svc.audited(actor, Op.BULK_EXPORT) as entry:
+            self._may_read(actor)
+            wanted = parse_ids(ids)
+            messages = self.store.get_messages(wanted)
+            missing = sorted(set(wanted) - {m.id for m in messages})
+            if missing:
+                raise NotFound(f"no archived message with id {missing[0]!r}")
+            entry.done(target=f"{len(messages)} messages", count=len(messages), ids=wanted[:100],
+                       bytes=sum(m.size for m in messages))  # fmt: skip
+            return self._zip(actor, messages, len(messages))
+
+    def zip_matching(self, actor: Actor, params: Mapping[str, Any], **details: Any) -> ZipExport:
+        """Every match of the criteria (``mailarchive export --from ... --to ...``), streamed."""
+        with self.svc.audited(actor, Op.BULK_EXPORT, details=details, asked=_given(params)) as entry:
+            criteria = self._criteria(actor, params)
+            count = self.store.count(criteria)
+            entry.done(target=f"{count} messages", **criteria.as_params(), count=count)
+            return self._zip(actor, self.store.scan(criteria), count)
+
+    # --- integrity ----------------------------------------------------------------------------
+    def verified_raw(self, message: Message, *, actor: Actor, purpose: str) -> bytes:
+        """The message's original bytes if they match its SHA-256; else ``IntegrityFailure``.
+
+        Not audited on success (the calling operation is); a failure is audited here, as
+        ``integrity_failure`` naming ``purpose``, and counted, so every reader reports it alike.
+        """
+        raw = self.store.get_raw(message.sha256)
+        if raw is None:
+            actual, why = "missing", f"the original bytes of message {message.id} are missing from the store"
+        else:
+            actual = hashlib.sha256(raw).hexdigest()
+            if actual == message.sha256:
+                return raw
+            why = f"the stored bytes of message {message.id} do not match its SHA-256 (altered or damaged)"
+        error = IntegrityFailure(f"refused: {why}; expected sha256 {message.sha256}, found {actual}")
+        self._report(actor, message, purpose, actual, error)
+        raise error
+
+    def _report(self, actor: Actor, message: Message, purpose: str, actual: str, error: IntegrityFailure) -> None:
+        error.audited = True
+        log.error("integrity failure (%s by %s): %s", purpose, actor.name, error.message)
+        details = {"purpose": str(purpose), "expected_sha256": message.sha256, "actual_sha256": actual,
+                   "error": error.message}  # fmt: skip
+        try:
+            self.store.incr_counter(INTEGRITY_COUNTER)
+            self.svc.write_entry(actor, Op.INTEGRITY_FAILURE, message.id, details, Result.FAILURE)
+        except Unavailable as exc:
+            log.error("the integrity_failure entry for %s was not written: %s", message.id, exc.message)
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _may_read(self, actor: Actor) -> None:
+        if not actor.may(*ARCHIVE_READERS):
+            raise Forbidden("only an archive administrator reads archived mail")
+
+    def _criteria(self, actor: Actor, params: Mapping[str, Any]) -> Criteria:
+        self._may_read(actor)
+        return parse_criteria(params, tz=self.timezone())
+
+    def _open(self, actor: Actor, message_id: str, purpose: str) -> Opened:
+        self._may_read(actor)
+        message = self.store.get_message(message_id)
+        if message is None:
+            raise NotFound(f"no archived message with id {message_id!r}")
+        return Opened(message, self.verified_raw(message, actor=actor, purpose=purpose))
+
+    def _zip(self, actor: Actor, messages: Iterable[Message], count: int) -> ZipExport:
+        stats = ZipStats()
+        chunks = iter_zip(messages, lambda m: self.verified_raw(m, actor=actor, purpose=Op.BULK_EXPORT), stats=stats)
+        return ZipExport(count, f"mail-export-{format_time(now_utc())[:10]}-{count}.zip", chunks, stats)
+
+
+def parse_ids(values: Iterable[Any] | None) -> list[str]:
+    """Distinct, non-empty ids in the given order; ``InvalidInput`` for none or too many."""
+    if not isinstance(values, list | tuple):
+        raise InvalidInput('send the ids as a list: a JSON body {"ids": ["<message id>", ...]}')
+    ids = list(dict.fromkeys(str(v).strip() for v in values if str(v).strip()))
+    if not ids:
+        raise InvalidInput("select at least one message to download")
+    if len(ids) > MAX_BULK:
+        raise InvalidInput(f"at most {MAX_BULK} messages can be downloaded at once; use Export All for more")
+    return ids
+
+
+def _given(params: Mapping[str, Any]) -> dict[str, str]:
+    """What was asked, for the entry of a refused call (the success entry holds the parsed criteria)."""
+    return {key: str(value)[:200] for key, value in params.items() if value not in (None, "", False)}

@@ -1,0 +1,79 @@
+"""Reading the audit log (Archive Log Query page, ``GET /api/v1/audit``, ``mailarchive audit``) and
+verifying its hash chain.
+
+Reading the log is itself audited (``audit_query``, ``audit_export``) before any entry is shown.
+Verification is not: it checks the chain and then anchors the verified head (the anchor file is
+not part of the chain), so running it from cron does not grow the log it checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from server.audit.operations import Op
+from server.audit.query import csv_lines, iter_matches, parse_audit_query, query_page
+from server.audit.verify import Verdict, verify
+from server.services.actor import AUDIT_READERS, Actor
+from server.services.errors import Forbidden
+from server.store.protocol import AuditQuery
+
+if TYPE_CHECKING:
+    from server.services.context import Services
+
+FILTERS = ("from", "to", "actor", "operation", "keyword")
+
+
+@dataclass
+class LogExport:
+    query: AuditQuery
+    total: int
+    lines: Iterator[str]  # CSV, header first, streamed
+
+    @property
+    def filename(self) -> str:
+        return f"archive-log-{self.query.start:%Y%m%d}-{self.query.end:%Y%m%d}.csv"
+
+
+class AuditTrail:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def query(self, actor: Actor, params: Mapping[str, Any], *, timezone: str) -> tuple[AuditQuery, dict[str, Any]]:
+        """One page ``{"total", "results", "next_cursor"}``, newest first."""
+        with self.svc.audited(actor, Op.AUDIT_QUERY, asked=_used(params)) as entry:
+            self._may_read(actor)
+            query = parse_audit_query(params, tz=timezone)
+            page = query_page(self.svc.store, query)
+            entry.done(**_used(params), total=page["total"])
+            return query, page
+
+    def export(self, actor: Actor, params: Mapping[str, Any], *, timezone: str) -> LogExport:
+        """Every matching entry as CSV lines (the CSV download, ``audit query --csv``)."""
+        with self.svc.audited(actor, Op.AUDIT_EXPORT, asked=_used(params)) as entry:
+            self._may_read(actor)
+            query = parse_audit_query({k: params.get(k) for k in FILTERS}, tz=timezone)
+            total, _ = self.svc.store.audit_query(query)
+            entry.done(**_used(params), total=total)
+            return LogExport(query, total, csv_lines(iter_matches(self.svc.store, query)))
+
+    def verify_chain(self) -> Verdict:
+        """Check every entry and the anchors; after a clean check anchor the head, so deleting what
+        was just checked is detected from now on. ``StoreError`` when the log cannot be read."""
+        log = self.svc.audit_log
+        verdict = verify(self.svc.store, log.anchors)
+        if verdict.ok and verdict.entries:
+            log.anchor_now()
+        return verdict
+
+    @staticmethod
+    def _may_read(actor: Actor) -> None:
+        if not actor.may(*AUDIT_READERS):
+            raise Forbidden("only archive and email administrators read the archive log")
+
+
+def _used(params: Mapping[str, Any]) -> dict[str, str]:
+    """The filters given (the entry records what was looked for)."""
+    return {key: str(params.get(key)).strip() for key in (*FILTERS, "limit", "cursor")
+            if str(params.get(key) or "").strip()}  # fmt: skip
