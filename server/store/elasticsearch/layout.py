@@ -43,7 +43,8 @@ MESSAGES_VERSION = 2
 FIXED_VERSIONS = {"raw": 1, "directory": 1, "docs": 2, "audit": 1}
 LOCK_WAIT_SECONDS = 900
 COPY_PAGE = 1000
-COPY_TIMEOUT = 3600  # seconds one reindex request may take (a large raw index)
+COPY_TIMEOUT = 300  # seconds one copy request may take (a page of large raw documents, a refresh)
+SCROLL_KEEP = "10m"
 log = logging.getLogger(__name__)
 
 
@@ -215,7 +216,7 @@ class Migration:
         for kind, source in self.fixed.items():
             target = self.names.versioned(kind)
             _create(self.es, target, kind)
-            self.long.reindex(source={"index": source}, dest={"index": target}, wait_for_completion=True, refresh=True)
+            self._copy(source, target)
             targets[source] = target
         return targets
 
@@ -228,8 +229,28 @@ class Migration:
             self._number_and_copy(targets)
         else:
             for source, target in targets.items():
-                self.long.reindex(source={"index": source}, dest={"index": target}, wait_for_completion=True)
+                self._copy(source, target)
         return targets
+
+    def _copy(self, source: str, target: str) -> None:
+        """Every document of ``source`` into ``target`` under the same ``_id``: a scroll in index
+        order and bulk writes. Not ``_reindex``: that lives in a module a minimal node may lack,
+        and one request copying a whole raw index would outlast any client timeout."""
+        page = self.long.search(index=source, query={"match_all": {}}, sort=["_doc"], size=COPY_PAGE, scroll=SCROLL_KEEP)
+        scroll_id = page.get("_scroll_id")
+        try:
+            while hits := page["hits"]["hits"]:
+                self._write([Action("index", {"_index": target, "_id": h["_id"]}, h["_source"]) for h in hits], target)
+                page = self.long.scroll(scroll_id=scroll_id, scroll=SCROLL_KEEP)
+                scroll_id = page.get("_scroll_id", scroll_id)
+        finally:
+            if scroll_id:
+                self.es.options(ignore_status=404).clear_scroll(scroll_id=scroll_id)
+
+    def _write(self, actions: list[Action], target: str) -> None:
+        failures = [o["error"] for o in bulk(self.long, actions) if "error" in o]
+        if failures:
+            raise StoreError(f"copying into {target} failed for {len(failures)} documents: {failures[0]}")
 
     def _number_and_copy(self, targets: dict[str, str]) -> None:
         """The first layout had no arrival sequence: number every message in archiving order."""
@@ -240,9 +261,7 @@ class Migration:
                 seq += 1
                 actions.append(Action("index", {"_index": targets[hit["_index"]], "_id": hit["_id"]},
                                       {**hit["_source"], "archive_seq": seq}))  # fmt: skip
-            failures = [o["error"] for o in bulk(self.es, actions) if "error" in o]
-            if failures:
-                raise StoreError(f"copying messages failed for {len(failures)} documents: {failures[0]}")
+            self._write(actions, "the monthly message indices")
         self.numbered = seq
         log.info("numbered %d messages in archiving order", seq)
 
