@@ -131,7 +131,10 @@ class Store(Protocol):
         """Up to ``limit`` messages with ``after_seq < archive_seq <= max_archive_seq()``, ascending.
 
         Arrival order, whatever the messages' dates: what a POP3 maildrop or a reconcile job
-        walks. Never returns a message above the stable watermark.
+        walks. Never returns a message above the stable watermark. A reader that got fewer than
+        ``limit`` may record as its position a ``max_archive_seq()`` read *before* this call (or
+        the last seq returned), never one read after it: numbers committed in between would be
+        skipped.
         """
 
     def max_archive_seq(self) -> int:

@@ -77,6 +77,7 @@ def test_delete_removes_the_message_from_every_read_path(store: Store) -> None:
     store.refresh()
     assert store.get_message("gone") is None and store.get_raw(gone.sha256) is None
     assert search_ids(store, keyword="budget") == ["kept"]
+    assert store.count(crit(keyword="quarterly budget")) == 1
     assert search_ids(store, mailbox=ALICE) == []
     assert store.count() == store.count(crit()) == 1
     assert store.distinct_mailboxes() == 1

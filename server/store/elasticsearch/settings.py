@@ -116,6 +116,8 @@ class SettingsMixin:
         return [(h["_source"]["key"], h["_source"]["body"]) for h in hits]
 
     def delete_doc(self, kind: str, key: str) -> bool:
+        if kind.startswith("_"):  # deleting the sequence document would hand out numbers again
+            raise StoreError(f"document kind {kind!r} is reserved")
         try:
             self.es.delete(index=self.names.docs, id=f"{kind}/{key}", refresh="wait_for")
         except NotFoundError:
