@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from server.store import Store
 from tests.conformance.factory import ALICE, BOB, day, make, put
@@ -77,3 +77,15 @@ def test_concurrent_writers_never_share_a_number(store: Store) -> None:
     assert len(walked) == 240 == len(set(numbers)) == len({m.id for m in walked})
     assert numbers == sorted(numbers)
     assert store.max_archive_seq() >= numbers[-1]
+
+
+def test_a_large_window_comes_back_whole_and_in_order(store: Store) -> None:
+    """More than one search page (Elasticsearch pages internally; 10,000 is a POP3 window)."""
+    until = datetime(2025, 1, 1, tzinfo=UTC)
+    for batch in range(3):
+        put(store, [make(f"big-{batch}-{n:03d}", date=day(1 + n % 9), retention_until=until) for n in range(400)])
+    walked = store.scan_archived(0, 5000)
+    assert len(walked) == 1200 and [m.archive_seq for m in walked] == sorted(m.archive_seq for m in walked)
+    assert [m.id for m in walked[:2]] == ["big-0-000", "big-0-001"] and walked[-1].id == "big-2-399"
+    assert [m.id for m in store.scan_archived(0, 1100)] == [m.id for m in walked[:1100]]
+    assert [m.id for m in store.scan_expired(until + timedelta(days=1), 1150)] == [m.id for m in walked[:1150]]

@@ -27,6 +27,7 @@ from server.store.protocol import StoreError
 
 _SOURCE_EXCLUDES = list(TOKEN_FIELDS.values())
 BY_SEQ = [{"archive_seq": {"order": "asc"}}]
+SEQ_PAGE = 1000
 
 
 class ArchiveMixin:
@@ -43,19 +44,25 @@ class ArchiveMixin:
         """Read the watermark first, then search below it: whatever the search sees above it is
         left for the next call (it may be part of a block whose lower numbers are still in flight)."""
         top = self.sequence.watermark()
-        if top <= after_seq or limit <= 0:
-            return []
-        query = {"range": {"archive_seq": {"gt": after_seq, "lte": top}}}
-        hits = self._search_hits(query=query, sort=BY_SEQ, size=limit, _source={"excludes": _SOURCE_EXCLUDES})
-        return [from_document(h["_source"]) for h in hits]
+        return self._by_seq([{"range": {"archive_seq": {"lte": top}}}], [], after_seq, limit) if top > after_seq else []
 
     def scan_expired(self, now: datetime, limit: int, after_seq: int = 0) -> list[Message]:
-        query = {"bool": {
-            "filter": [{"range": {"retention_until": {"lt": format_time(now)}}}, {"range": {"archive_seq": {"gt": after_seq}}}],
-            "must_not": [{"exists": {"field": "legal_holds"}}],
-        }}  # fmt: skip
-        hits = self._search_hits(query=query, sort=BY_SEQ, size=limit, _source={"excludes": _SOURCE_EXCLUDES})
-        return [from_document(h["_source"]) for h in hits]
+        expired = [{"range": {"retention_until": {"lt": format_time(now)}}}]
+        return self._by_seq(expired, [{"exists": {"field": "legal_holds"}}], after_seq, limit)
+
+    def _by_seq(self, filters: list[dict[str, Any]], must_not: list[dict[str, Any]], after_seq: int, limit: int) -> list[Message]:
+        """Matches above ``after_seq`` in ascending seq, ``limit`` at most, in pages (the numbers are
+        unique, so each page starts above the last one; any ``limit`` stays under the result window)."""
+        out: list[Message] = []
+        while len(out) < limit:
+            size = min(SEQ_PAGE, limit - len(out))
+            query = {"bool": {"filter": [*filters, {"range": {"archive_seq": {"gt": after_seq}}}], "must_not": must_not}}
+            hits = self._search_hits(query=query, sort=BY_SEQ, size=size, _source={"excludes": _SOURCE_EXCLUDES})
+            out += [from_document(h["_source"]) for h in hits]
+            if len(hits) < size:
+                break
+            after_seq = out[-1].archive_seq
+        return out
 
     def delete_messages(self, ids: Sequence[str]) -> int:
         """Delete the documents (refresh=wait_for, so the reference check below sees it), then the
