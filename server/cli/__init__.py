@@ -116,11 +116,14 @@ def _known_failure(exc: Exception) -> int:
     from server.config import ConfigError
     from server.query.criteria import CriteriaError
     from server.services.errors import ServiceError
+    from server.store.protocol import StoreError
 
     if isinstance(exc, ServiceError):
         return _fail(exc.message, exc.exit_code)
     if isinstance(exc, ConfigError | CriteriaError):
         return _fail(str(exc), 2)
+    if isinstance(exc, StoreError):  # e.g. the cluster went away while a stream was being read
+        return _fail(f"the archive store failed: {exc}", 1)
     raise exc
 
 

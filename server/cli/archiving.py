@@ -25,14 +25,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run_switch(args: argparse.Namespace) -> int:
-    with opened_services(create=True) as svc:
+    with opened_services() as svc:
         state = svc.archiving.switch(Actor.cli(), args.enabled)
     print(f"archiving {'enabled' if state['enabled'] else 'disabled'}")
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
-    with opened_services(create=True) as svc:
+    with opened_services() as svc:
         summary = svc.archiving.summary()
     if args.json:
         print(json.dumps(summary.to_dict()))

@@ -37,14 +37,11 @@ def opened_store(config: Config | None = None) -> Iterator[Store]:
 
 
 @contextmanager
-def opened_services(config: Config | None = None, *, create: bool = False) -> Iterator[Services]:
-    """The services bundle of one command run; ``create``: make the data dir if it is missing."""
+def opened_services(config: Config | None = None) -> Iterator[Services]:
+    """The services bundle of one command run (``main`` has checked that the archive exists)."""
     from server.services.context import Services
 
-    config = config or config_from_env()
-    if create:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-    with Services.open(config) as svc:
+    with Services.open(config or config_from_env()) as svc:
         yield svc
 
 

@@ -16,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with opened_services(create=True) as svc:
+    with opened_services() as svc:
         summary = svc.ingest.demo_data(Actor.cli(), count=args.count, seed=args.seed)
     outcomes = ", ".join(f"{n} {status}" for status, n in sorted(summary.outcomes.items()))
     print(f"directory: {summary.accounts} accounts; mail: {summary.generated} generated ({outcomes})")

@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    with opened_services(create=True) as svc:
+    with opened_services() as svc:
         written, departments = svc.ingest.directory(Actor.cli(), Path(args.file))
     if args.json:
         print(json.dumps({"accounts": written, "departments": departments}))

@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from server.indexing.importer import print_summary
 
-    with opened_services(create=True) as svc:
+    with opened_services() as svc:
         summary = svc.ingest.import_files(Actor.cli(), args.paths, mailbox=args.mailbox, workers=args.workers,
                                           progress=None if args.json else sys.stderr)  # fmt: skip
     if args.json:

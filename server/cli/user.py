@@ -53,7 +53,7 @@ def _password(args: argparse.Namespace) -> str | None:
 
 def run_add(args: argparse.Namespace) -> int:
     password = _password(args)
-    with opened_services(create=True) as svc:
+    with opened_services() as svc:
         created = svc.accounts.add(Actor.cli(), args.name, args.role, password)
     print(f"user {created.username} added with role {created.role or 'none'}")
     if password is None:

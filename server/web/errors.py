@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 
 from server.audit.log import AuditUnavailable
 from server.services.errors import ServiceError
+from server.store.protocol import StoreError
 from server.web.i18n import t
 from server.web.roles import is_api_request
 
@@ -60,6 +61,12 @@ def audit_unavailable(error: AuditUnavailable) -> ResponseReturnValue:
     return http_error(ServiceUnavailable("The audit log cannot be written, so nothing was done. Try again later."))
 
 
+def store_failed(error: StoreError) -> ResponseReturnValue:
+    """The store failed outside a service call (a streamed download, a page's lookup): 503."""
+    log.error("store failure: %s", error)
+    return http_error(ServiceUnavailable("The archive store is not reachable. Try again later."))
+
+
 def unexpected(error: Exception) -> ResponseReturnValue:
     log.exception("unhandled error", exc_info=error)
     return http_error(InternalServerError())
@@ -69,5 +76,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(ServiceError, service_error)
     app.register_error_handler(AuditUnavailable, audit_unavailable)
+    app.register_error_handler(StoreError, store_failed)
     if not app.testing:  # tests see the real traceback
         app.register_error_handler(Exception, unexpected)

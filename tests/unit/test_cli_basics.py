@@ -99,3 +99,14 @@ def test_search_all_streams_every_match_as_json_lines(data_dir: Path, capsys: py
 def test_search_all_refuses_page_options(data_dir: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:  # noqa: F811
     assert main(["search", *argv]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_unreachable_store_is_one_line_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
+    monkeypatch.setenv("MAILARCHIVE_STORE", "http://127.0.0.1:9")  # discard port: nothing listens
+    assert main(["search", *MARCH]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mailarchive: error: the archive store failed: ")

@@ -8,9 +8,11 @@ export job and POP3 RETR call) must refuse to hand the altered bytes out, say wh
 
 from __future__ import annotations
 
+import base64
+import functools
 import sqlite3
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
@@ -19,16 +21,21 @@ import pytest
 import zstandard
 from flask import Flask
 
+from server.audit.log import AuditLog
 from server.audit.operations import Op, Result
 from server.cli import main
 from server.config import Config
 from server.services.actor import Actor
 from server.services.archive_access import INTEGRITY_COUNTER
+from server.services.context import Services
 from server.services.errors import IntegrityFailure, NotFound
 from server.store.protocol import AuditRecord
+from server.store.sqlite import SqliteStore
+from server.users import UserService
 from server.web.context import services_of
+from tests.support.es import es_store
 from tests.support.web import api_token, close_app, signed_in
-from tests.support.webdata import WHEN, sample_app, sample_mail
+from tests.support.webdata import WHEN, load_samples, sample_app, sample_mail
 
 ARCHIE = Actor("archie", "archive-admin", "192.0.2.1")
 
@@ -138,3 +145,44 @@ def test_intact_mail_reads_as_before(app: Flask) -> None:
     data = b"".join(svc.archive.zip_selected(ARCHIE, list(app.sample_ids.values())).chunks)
     assert len(zipfile.ZipFile(__import__("io").BytesIO(data)).namelist()) == len(app.sample_ids) + 1
     assert _failures(app) == [] and svc.store.get_counter(INTEGRITY_COUNTER) == 0
+
+
+# --- the same on both backends: the check is in the services, the tampering in each store's own files ---
+
+
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def backend(request: pytest.FixtureRequest, config: Config) -> Iterator[tuple[Services, Callable[[str, bytes | None], None]]]:
+    """(services on that backend holding the sample mail, tamper(sha256, forged or None))."""
+    if request.param == "sqlite":
+        store = SqliteStore.from_config(config)
+        tamper = functools.partial(_tamper, config)
+    else:
+        store = es_store(request)
+
+        def tamper(sha256: str, forged: bytes | None) -> None:  # the cluster's REST API, as an admin of it would
+            if forged is None:
+                store.es.delete(index=store.names.raw, id=sha256, refresh=True)
+                return
+            data = base64.b64encode(zstandard.ZstdCompressor().compress(forged)).decode()
+            store.es.index(index=store.names.raw, id=sha256, refresh=True,
+                           document={"size": len(forged), "compression": "zstd", "data": data})  # fmt: skip
+    svc = Services(config, store, AuditLog.for_config(store, config), UserService(store))
+    svc.sample_ids = load_samples(store, config)
+    yield svc, tamper
+    svc.close()
+
+
+def test_both_backends_refuse_altered_and_missing_bytes(backend) -> None:  # noqa: ANN001
+    svc, tamper = backend
+    contract, report = (svc.store.get_message(svc.sample_ids[name]) for name in ("contract", "report"))
+    tamper(contract.sha256, sample_mail()["contract"].replace("请审核".encode(), "已批准".encode()))
+    tamper(report.sha256, None)
+    with pytest.raises(IntegrityFailure, match="do not match its SHA-256"):
+        svc.archive.raw(ARCHIE, contract.id)
+    with pytest.raises(IntegrityFailure, match="missing from the store"):
+        svc.archive.verified_raw(report, actor=ARCHIE, purpose=Op.POP3_RETRIEVE)
+    svc.store.refresh()
+    failures = [e for e in svc.store.audit_scan() if e.operation == Op.INTEGRITY_FAILURE]
+    assert [(e.target, e.details["purpose"], e.result) for e in failures] == [
+        (contract.id, "eml_export", Result.FAILURE), (report.id, "pop3_retrieve", Result.FAILURE)]
+    assert svc.store.get_counter(INTEGRITY_COUNTER) == 2
