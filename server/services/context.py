@@ -2,8 +2,8 @@
 
 Every edge (the web app, a CLI command, an RQ job, pop3d) builds one with ``Services.open(config)``
 and calls the use cases on it: ``svc.archive.search(actor, ...)``, ``svc.accounts.add(actor, ...)``.
-Each use case lives in its own module and is reached through a cached property below; a new
-module (exports, pop3, retention, holds, ops) adds one property in the same shape.
+Each use case lives in its own module and is reached through one ``_use_case`` line below (built on
+first use, one per bundle); a new module (exports, pop3, retention, holds, ops) adds one such line.
 
 ``audited`` is the one way a use case writes its audit entry, so "validate, audit exactly once,
 then act" is written once: the block validates, calls ``entry.done(...)`` right before acting,
