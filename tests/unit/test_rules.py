@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
 
 from server.archiving import SKIPPED_DISABLED, set_enabled
 from server.config import with_overrides
-from server.indexing.enrich import add_years
 from server.indexing.pipeline import Ingestor
-from server.model import Account, AccountStatus, now_utc
+from server.model import Account, AccountStatus
 from tests.support.ingest import find, sqlite_store
 from tests.support.mail import make_mail, with_trace
 
@@ -221,25 +220,6 @@ def test_retention_counts_from_received_at_with_the_configured_years(store, inge
     may = datetime(2024, 5, 1, tzinfo=UTC)
     ingestor.ingest(received_on(make_mail(subject="Ten years", date=may), may), source="import")
     assert find(store, keyword="ten years")[0].retention_until == datetime(2034, 5, 1, tzinfo=UTC)
-
-
-def test_retention_never_comes_from_the_date_header(store, ingestor):
-    """Issue #19: a 2012 backfill expires in 2018; a Date of 1981 (and nothing else) keeps the mail
-    for the full period from its import; a Date of 9999 does not keep it forever."""
-    sent = datetime(2012, 3, 5, 9, 30, tzinfo=UTC)
-    ingestor.ingest(received_on(make_mail(subject="Backfill 2012", date=sent), sent + timedelta(minutes=2)),
-                    source="import")
-    assert find(store, keyword="backfill")[0].retention_until == datetime(2018, 3, 5, 9, 32, tzinfo=UTC)
-    before = now_utc()
-    ingestor.ingest(make_mail(subject="Dated 1981", date=datetime(1981, 4, 1, tzinfo=UTC)), source="import")
-    [old] = find(store, keyword="dated 1981")
-    assert old.date == datetime(1981, 4, 1, tzinfo=UTC)  # plausible before received_at: searched by it
-    assert before <= old.received_at <= now_utc() and old.retention_until == add_years(old.received_at, 6)
-    far = make_mail(subject="Dated 9999", date=datetime(9999, 1, 1, tzinfo=UTC))
-    ingestor.ingest(received_on(far, datetime(2020, 6, 1, tzinfo=UTC)), source="import")
-    [future] = find(store, keyword="dated 9999")
-    assert future.date == future.received_at == datetime(2020, 6, 1, tzinfo=UTC)
-    assert future.retention_until == datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def test_missing_date_uses_arrival_time(store, ingestor):
