@@ -44,7 +44,8 @@ def is_monitoring_copy(mail: ParsedMail, envelope_to: Sequence[str], settings: A
     import), the delivery fields (Delivered-To, X-Original-To) or else the To/Cc fields decide.
     The marker header is the company MTA's word, so it counts only when configured with a secret
     value, and only on journaled mail (``journaled``: it came through the SMTP receiver, which takes
-    mail from its allowed clients only): otherwise any sender could keep mail out of the archive.
+    mail only from its allowed networks or authenticated clients): otherwise any sender could keep
+    mail out of the archive.
     """
     if journaled and has_monitoring_marker(mail, settings):
         return True
