@@ -8,16 +8,16 @@ line. The ``Services`` bundle (server.services) is opened once per app and reach
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from server.config import Config, load_config
+from server.resources import resource_dir
 from server.services.context import Services
 from server.web import context, errors, i18n, login, nav, roles, security
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = resource_dir("templates")
 
 # "module:attribute" of each blueprint; add one line per page group.
 BLUEPRINTS: list[str] = [

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from elasticsearch import ApiError, TransportError
 
 from server.config import Config
+from server.resources import resource_dir
 
-MAPPINGS = Path(__file__).resolve().parents[3] / "mappings"
+MAPPINGS = resource_dir("mappings")
 ERRORS = (ApiError, TransportError)
 REQUEST_TIMEOUT = 60
 
