@@ -149,3 +149,9 @@ def test_commands_refuse_a_data_dir_without_an_archive(tmp_path: Path, args: tup
     del env["MAILARCHIVE_DATA_DIR"]  # the default, ./data, from a directory that has none
     assert mailarchive(*args, env=env, cwd=tmp_path).returncode == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_names_an_unknown_daemon_and_lists_the_known_ones(tmp_path: Path) -> None:
+    done = mailarchive("serve", "--only", "web,pop4", env=serve_env(tmp_path / "data"), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("mailarchive: error: --only: unknown daemon pop4 (choose from ")
+    assert "smtp" in done.stderr and "web" in done.stderr and not (tmp_path / "data").exists()
