@@ -9,7 +9,11 @@ passes 4 GiB or 65,535 entries (readers: Windows Explorer, macOS, Info-ZIP, 7-Zi
 
 Entry names are ``000001_2025-03-14_0926_Subject.eml``: the running number makes them unique
 whatever the subjects (duplicates, slashes, CJK, case-only differences); the manifest maps them back
-to archive ids and gives each file's SHA-256 so a recipient can check what they received.
+to archive ids and gives each file's SHA-256 so a recipient can check what they received. Each
+message's bytes are hashed once as they are read and compared with the SHA-256 recorded at
+archiving: a message whose stored bytes changed stops the export (``CorruptMessage``) instead of
+going out silently. Manifest cells that a spreadsheet would run as a formula (a subject such as
+``=HYPERLINK(...)``) are prefixed with ``'``.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from typing import IO
 
 from server.export.names import eml_filename
 from server.model import Message, format_time, now_utc
+from server.store.protocol import StoreError
 
 MANIFEST_NAME = "manifest.csv"
-MANIFEST_FIELDS = ("id", "file_name", "sha256", "size", "date", "subject")
+MANIFEST_FIELDS = ("id", "file_name", "message_id", "date", "sender", "subject", "size", "sha256")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP "CSV injection"
 CHUNK = 256 * 1024  # bytes gathered before a chunk is handed out
 COMPRESS_LEVEL = 1  # mail text: level 1 keeps most of the gain of 6 at three times the speed
 SPOOL = 8 << 20  # central directory and manifest stay in memory up to this, then go to disk
@@ -38,6 +44,10 @@ _LIMIT32, _LIMIT16 = 0xFFFFFFFF, 0xFFFF
 _STORED, _DEFLATED = 0, 8
 _UTF8 = 0x0800  # general purpose flag: names are UTF-8
 _UNIX_FILE = 0o100644 << 16
+
+
+class CorruptMessage(StoreError):
+    """A message's stored bytes no longer match the SHA-256 recorded when it was archived."""
 
 
 @dataclass
@@ -152,13 +162,20 @@ class _Manifest:
 
     def row(self, values: Iterable[object]) -> None:
         line = io.StringIO()
-        csv.writer(line, lineterminator="\r\n").writerow(values)
+        csv.writer(line, lineterminator="\r\n").writerow(neutralise(v) for v in values)
         self._write(line.getvalue())
 
     def blocks(self) -> Iterator[bytes]:
         self.file.seek(0)
         while block := self.file.read(CHUNK):
             yield block
+
+
+def neutralise(value: object) -> object:
+    """A cell a spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``, tab, CR first) as plain text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def iter_zip(
@@ -188,13 +205,17 @@ def _entries(messages: Iterable[Message], raw_of: Callable[[Message], bytes], st
     size = 0
     for message in messages:
         raw = raw_of(message)
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != message.sha256:
+            raise CorruptMessage(f"message {message.id}: stored bytes have SHA-256 {digest}, archived as "
+                                 f"{message.sha256}; export stopped")
         stats.messages += 1
         stats.bytes_in += len(raw)
         name = entry_name(stats.messages, message)
         pending.append(writer.add(name, raw, message.date, compress=compress))
         size += len(pending[-1])
-        manifest.row((message.id, name, hashlib.sha256(raw).hexdigest(), len(raw), format_time(message.date),
-                      message.subject))
+        manifest.row((message.id, name, message.message_id, format_time(message.date), message.sender,
+                      message.subject, len(raw), digest))
         if size >= CHUNK:
             yield b"".join(pending)
             pending, size = [], 0

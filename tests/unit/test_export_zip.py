@@ -74,12 +74,13 @@ def test_zip_streams_in_chunks_without_holding_everything() -> None:
     """Messages are pulled lazily: the first chunk is out before the generator reached the end."""
     pulled = []
 
+    raw = random.Random(1).randbytes(64 * 1024)  # deflate cannot shrink it
+
     def messages():  # noqa: ANN202
         for i in range(60):
             pulled.append(i)
-            yield _message(i, f"m{i}", b"")
+            yield _message(i, f"m{i}", raw + f"id{i:04d}".encode())
 
-    raw = random.Random(1).randbytes(64 * 1024)  # deflate cannot shrink it
     stream = iter_zip(messages(), lambda m: raw + m.id.encode())
     first = next(stream)
     assert len(first) >= CHUNK and len(pulled) < 60
