@@ -2,8 +2,9 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the test suite drives for real: a browser for the UI tests, swaks as an SMTP client.
-SYS_TEST_PKGS := chromium swaks
+# Debian packages the test suite drives for real: a browser for the UI tests, swaks as an SMTP client,
+# redis-server for the MAILARCHIVE_REDIS_URL path of the job queue.
+SYS_TEST_PKGS := chromium swaks redis-server
 
 .PHONY: run test bench lint system-deps clean
 

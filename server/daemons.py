@@ -22,7 +22,9 @@ from typing import Protocol
 from server.config import Config
 
 # (name, "module:bind function"), in start order. ``serve --only`` picks from the names.
+# The worker comes first: it brings up the embedded Redis the others enqueue to, and stops last.
 DAEMONS: list[tuple[str, str]] = [
+    ("worker", "server.jobs.daemon:bind"),
     ("smtp", "server.indexing.smtp:bind"),
     ("web", "server.web.service:bind"),
 ]

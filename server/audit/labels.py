@@ -24,6 +24,8 @@ OPERATION_LABELS: dict[str, dict[str, str]] = {
     Op.EXPORT_ALL_SUBMIT: {"en": "Export All submitted", "zh": "提交全部导出"},
     Op.EXPORT_ALL_CANCEL: {"en": "Export All cancelled", "zh": "取消全部导出"},
     Op.EXPORT_ALL_DOWNLOAD: {"en": "Export All downloaded", "zh": "下载全部导出"},
+    Op.EXPORT_ALL_FINISH: {"en": "Export All completed", "zh": "全部导出完成"},
+    Op.EXPORT_ALL_EXPIRE: {"en": "Export All expired", "zh": "全部导出已过期"},
     Op.POP3_ENABLE: {"en": "POP3 enabled", "zh": "启用 POP3"},
     Op.POP3_DISABLE: {"en": "POP3 disabled", "zh": "停用 POP3"},
     Op.POP3_PASSWORD_CHANGE: {"en": "POP3 password change", "zh": "修改 POP3 密码"},

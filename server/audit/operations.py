@@ -28,6 +28,8 @@ class Op(StrEnum):
     EXPORT_ALL_SUBMIT = "export_all_submit"
     EXPORT_ALL_CANCEL = "export_all_cancel"
     EXPORT_ALL_DOWNLOAD = "export_all_download"
+    EXPORT_ALL_FINISH = "export_all_finish"  # the worker's outcome (success or failure)
+    EXPORT_ALL_EXPIRE = "export_all_expire"  # file deleted after 30 days
     POP3_ENABLE = "pop3_enable"
     POP3_DISABLE = "pop3_disable"
     POP3_PASSWORD_CHANGE = "pop3_password_change"

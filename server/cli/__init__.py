@@ -19,6 +19,7 @@ from collections.abc import Sequence
 # command -> (module under server.cli, one-line help); add a line when adding a command.
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "run the archive server (web console, SMTP journal receiver, ...)"),
+    "worker": ("worker", "run the background job worker (Export All, maintenance)"),
     "search": ("search", "search the archive (a time range is required); page or stream the results"),
     "export": ("export", "write archived mail to a file: one .eml (--id) or a zip of every match"),
     "audit": ("audit", "verify or query the archive log (audit trail)"),

