@@ -3,11 +3,13 @@
 For each corpus size: generate (cached under bench/work), time the bare parse+hash loop on every
 core, then for each backend a real ``mailarchive import`` into a fresh data dir (msg/s, MB/s, ratio
 to the parse loop, peak RSS of the process tree), search latency over a fixed criteria mix through
-the Store API and through GET /api/v1/messages, and once per run the SMTP journal benchmark.
+the Store API and through GET /api/v1/messages, and once per run the SMTP journal benchmark and
+Export All (a real worker zipping --export-size messages, beside a bare read-and-zip loop).
 Results go to bench/results/<name>-<date>.json and the table in docs/performance.md.
 
     python bench/run.py --sizes 10000,100000 --backends sqlite,elasticsearch
     python bench/run.py --sizes 1000000 --backends sqlite --name memory     # the 1 M memory run
+    python bench/run.py --sizes 0 --skip smtp --export-size 100000 --name export   # Export All alone
 """
 
 from __future__ import annotations
@@ -41,9 +43,10 @@ def _machine() -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     from bench import report
-    from bench.stages import run_size, smtp_stage
+    from bench.stages import export_stage, run_size, smtp_stage
 
-    sizes = args.sizes or ([2000] if args.quick else [10_000, 100_000])
+    sizes = args.sizes if args.sizes is not None else ([2000] if args.quick else [10_000, 100_000])
+    sizes = [size for size in sizes if size > 0]  # --sizes 0: no import runs (an Export All or SMTP run alone)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()} | ({"smtp", "api"} if args.quick else set())
     result = {
         "name": args.name,
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> dict:
     for size in sizes:
         result["runs"] += run_size(size, args, skip)
     result["smtp"] = smtp_stage(args, skip)
+    result["export"] = export_stage(args, skip)
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     path = report.write_results(result, args.results)
     print(f"results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")

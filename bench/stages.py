@@ -165,3 +165,18 @@ def smtp_stage(args: argparse.Namespace, skip: set[str]) -> dict:
         return result
 
     return _guarded("SMTP bench", run)
+
+
+def export_stage(args: argparse.Namespace, skip: set[str]) -> dict:
+    """Export All of ``--export-size`` messages by a real worker, against a bare read-and-zip loop."""
+    if "export" in skip:
+        return {"skipped": "--skip export"}
+    size = args.export_size or (2000 if args.quick else 100_000)
+
+    def run() -> dict:
+        from bench.export_bench import run_export_bench
+
+        _say(f"Export All bench: {size:,} messages")
+        return run_export_bench(size, args.work, args.seed)
+
+    return _guarded("Export All bench", run)

@@ -37,15 +37,20 @@ def write_zip(
     *,
     progress: Callable[[ZipStats], None] = lambda stats: None,
     verified: bool = False,
+    compress: bool = False,
 ) -> WrittenZip:
     """Write the zip of ``messages`` to ``path``. ``progress`` is called after every chunk with
     the counts so far; whatever it raises (a cancel, say) stops the export and removes the partial
-    file, as does any other error. ``verified``: ``raw_of`` checks each message's SHA-256 itself."""
-    partial = path.with_name(f".{path.name}{PART_SUFFIX}")
+    file, as does any other error. ``verified``: ``raw_of`` checks each message's SHA-256 itself.
+
+    Entries are stored, not deflated, by default: deflate is nearly all the CPU of a zip and runs
+    at a fraction of the rate the store delivers mail (docs/performance.md, Export All), while an
+    Export All zip is a hand-over copy, not long-term storage."""
+    partial = partial_path(path)
     stats, digest, size = ZipStats(), hashlib.sha256(), 0
     try:
         with partial.open("wb") as fh:
-            for chunk in iter_zip(messages, raw_of, stats=stats, verified=verified):
+            for chunk in iter_zip(messages, raw_of, stats=stats, verified=verified, compress=compress):
                 fh.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
@@ -58,6 +63,11 @@ def write_zip(
         partial.unlink(missing_ok=True)
         raise
     return WrittenZip(path, size, digest.hexdigest(), stats.messages, stats.bytes_in)
+
+
+def partial_path(path: Path) -> Path:
+    """Where the zip for ``path`` is written until it is complete."""
+    return path.with_name(f".{path.name}{PART_SUFFIX}")
 
 
 def is_partial(path: Path) -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server.audit.operations import Op, Result
-from server.export.archive_file import WrittenZip, is_partial, write_zip
+from server.export.archive_file import WrittenZip, is_partial, partial_path, write_zip
 from server.export.taskcenter import ExportTask, Status, TaskConflict, TaskDocs, new_task_id
 from server.export.zipstream import ZipStats
 from server.model import Message, format_time, now_utc, parse_time
@@ -268,7 +268,7 @@ class Exports:
         return write_zip(
             self.svc.store.scan(criteria),
             lambda m: self.svc.archive.verified_raw(m, actor=actor, purpose="export_all"),
-            self.directory / f"{task.id}-{task.attempt}.zip", progress=progress, verified=True,
+            self.directory / _file_name(task.id, task.attempt), progress=progress, verified=True,
         )  # fmt: skip
 
     def _progress(self, task_id: str, token: str, stats: ZipStats) -> None:
@@ -332,6 +332,7 @@ class Exports:
         task, wrote = self.docs.update(task_id, requeue) or (None, False)
         if not wrote or task is None:
             return "unchanged"
+        partial_path(self.directory / _file_name(task.id, task.attempt)).unlink(missing_ok=True)  # the dead run's
         self._enqueue(task)
         return "recovered"
 
@@ -443,6 +444,10 @@ def _not_downloadable(task: ExportTask) -> str:
     if task.active:
         return f"export {task.id} is {task.status} ({task.done} of {task.total} messages): download it once finished"
     return f"export {task.id} {task.status}" + (f": {task.error}" if task.error else "") + "; nothing to download"
+
+
+def _file_name(task_id: str, attempt: int) -> str:
+    return f"{task_id}-{attempt}.zip"
 
 
 def _job_id(task: ExportTask) -> str:
