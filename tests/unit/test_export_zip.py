@@ -150,3 +150,21 @@ def test_memory_does_not_grow_with_the_number_of_entries(monkeypatch: pytest.Mon
 
     small, large = peak(500), peak(5000)
     assert large < small + 256 * 1024  # 10x the entries, same memory (zipfile's ZipInfo list: +6 MB here)
+
+
+def test_a_message_whose_bytes_changed_stops_the_zip() -> None:
+    """The bytes are checked against the SHA-256 recorded at archiving as they are read."""
+    good, bad = b"Subject: a\r\n\r\nfine\r\n", b"Subject: b\r\n\r\noriginal\r\n"
+    items = [(_message(0, "a", good), good), (_message(1, "b", bad), b"Subject: b\r\n\r\nALTERED\r\n")]
+    with pytest.raises(zipstream.CorruptMessage, match="id0001: stored bytes have SHA-256"):
+        _zip_of(items)
+
+
+def test_manifest_cells_a_spreadsheet_would_run_are_neutralised() -> None:
+    raw = b"Subject: x\r\n\r\nx\r\n"
+    hostile = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "plain"]
+    items = [(_message(i, subject, raw), raw) for i, subject in enumerate(hostile)]
+    archive = zipfile.ZipFile(io.BytesIO(_zip_of(items)))
+    rows = list(csv.DictReader(io.StringIO(archive.read(MANIFEST_NAME).decode("utf-8-sig"))))
+    assert [row["subject"] for row in rows] == ["'" + s for s in hostile[:-1]] + ["plain"]
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t")) for row in rows for cell in row.values())
