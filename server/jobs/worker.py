@@ -10,6 +10,7 @@ older than 30 days and removes leftovers. The blocking wait for a job is shorten
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Any
 
 from rq import Worker
@@ -35,11 +36,21 @@ class ArchiveWorker(Worker):
         self.maintain()
 
     def maintain(self) -> None:
-        """The archive's maintenance; a failure is logged and tried again next time, never fatal."""
-        from server.services.context import Services
-        from server.services.exports import Exports
+        """The archive's maintenance; a failure is logged and tried again next time, never fatal.
 
+        SIGINT/SIGTERM wait until it is done: RQ's handler raises ``StopRequested`` wherever the
+        worker is, and inside a compare-and-set or an audit append that would leave half a step."""
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
+            self._maintain()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _maintain(self) -> None:
+        try:
+            from server.services.context import Services
+            from server.services.exports import Exports
+
             with Services.open(self.archive_config) as svc:
                 report = Exports(svc, self.broker).maintain()
         except Exception:  # noqa: BLE001 - the worker must outlive a failing maintenance run

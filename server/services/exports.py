@@ -196,7 +196,12 @@ class Exports:
 
     # --- what the worker does ---------------------------------------------------------------------
     def run(self, task_id: str) -> str:
-        """The RQ job. Returns what became of the task (for the worker's log)."""
+        """The RQ job. Returns (and logs) what became of the task."""
+        outcome = self._run(task_id)
+        log.info("%s", outcome)
+        return outcome
+
+    def _run(self, task_id: str) -> str:
         token = secrets.token_hex(8)
         claimed = self.docs.update(task_id, lambda t: self._claim(t, token, now_utc()))
         if claimed is None:
