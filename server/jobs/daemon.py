@@ -20,6 +20,7 @@ import threading
 
 from server.config import Config
 from server.jobs.broker import QUEUE_NAME, broker_for, close_all
+from server.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class WorkerDaemon:
         self._thread = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
 
     def start(self) -> WorkerDaemon:
+        open_store(self.config).close()  # on a first start: the worker refuses a data dir without an archive
         self.broker.connection()  # start or attach to Redis here, so the worker attaches to the same
         self._spawn()
         self._thread.start()

@@ -201,7 +201,8 @@ class ArchiveAccess:
 
     def _zip(self, actor: Actor, messages: Iterable[Message], count: int) -> ZipExport:
         stats = ZipStats()
-        chunks = iter_zip(messages, lambda m: self.verified_raw(m, actor=actor, purpose=Op.BULK_EXPORT), stats=stats)
+        chunks = iter_zip(messages, lambda m: self.verified_raw(m, actor=actor, purpose=Op.BULK_EXPORT), stats=stats,
+                          verified=True)  # fmt: skip
         return ZipExport(count, f"mail-export-{format_time(now_utc())[:10]}-{count}.zip", chunks, stats)
 
 

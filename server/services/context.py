@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from server.services.archive_access import ArchiveAccess
     from server.services.archiving import Archiving
     from server.services.audit_trail import AuditTrail
+    from server.services.exports import Exports
     from server.services.ingest import Ingest
     from server.services.sessions import Sessions
     from server.services.users import Accounts
@@ -96,6 +97,7 @@ class Services:
     sessions: Sessions = _use_case("server.services.sessions:Sessions")
     audit_trail: AuditTrail = _use_case("server.services.audit_trail:AuditTrail")
     ingest: Ingest = _use_case("server.services.ingest:Ingest")
+    exports: Exports = _use_case("server.services.exports:Exports")
 
     # --- auditing -----------------------------------------------------------------------------
     @contextmanager

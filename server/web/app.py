@@ -31,6 +31,7 @@ BLUEPRINTS: list[str] = [
     "server.web.search_views:bp",
     "server.web.message_views:bp",
     "server.web.api_messages:bp",
+    "server.web.export_views:bp",
 ]
 
 

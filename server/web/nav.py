@@ -29,6 +29,7 @@ ACCOUNT = "My account"
 # Order is display order. Add one line per page (the search helper adds "Query Archived Mail" here).
 NAV: list[NavItem] = [
     NavItem("search.search", "Query Archived Mail", ARCHIVING),
+    NavItem("exports.page", "Task Center", ARCHIVING),
     NavItem("archiving.manage", "Archive Mail Management", ARCHIVING),
     NavItem("archiving.summary", "Archive summary", ARCHIVING),
     NavItem("audit.page", "Archive Log Query", "Statistics & Logs"),

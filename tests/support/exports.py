@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,10 +58,8 @@ class WorkerProcess:
     def kill(self) -> None:
         """SIGKILL the worker and its work horse, as a crash or the OOM killer would."""
         for pid in _children(self.process.pid) + [self.process.pid]:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait()
 
     def stop(self) -> None:
