@@ -4,7 +4,7 @@
 The worker is a child process rather than a thread because RQ forks a work horse per job and
 handles its own signals, which only works in a main thread. This process starts (or attaches to)
 the embedded Redis before the worker does, so both share one server; the worker is in its own
-session, so Ctrl+C reaches only ``serve``, which then stops it: SIGTERM (RQ's warm shutdown lets
+session (its output in ``DATA_DIR/worker.log``), so Ctrl+C reaches only ``serve``, which then stops it: SIGTERM (RQ's warm shutdown lets
 a running export finish), a second SIGTERM after a grace period (cold: the export is abandoned and
 retried from the start when a worker comes back), SIGKILL as the last resort.
 """
@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from server.config import Config
 from server.jobs.broker import QUEUE_NAME, broker_for, close_all
@@ -24,6 +25,7 @@ from server.store import open_store
 
 log = logging.getLogger(__name__)
 
+LOG_NAME = "worker.log"
 WARM_GRACE = 10.0  # seconds a running job gets to finish when serve stops
 RESTART_DELAY = 5.0
 
@@ -49,7 +51,7 @@ class WorkerDaemon:
 
     def describe(self) -> str:
         pid = self.process.pid if self.process else "not started"
-        return f"job worker (pid {pid}) on queue '{QUEUE_NAME}', {self.broker.where}"
+        return f"job worker (pid {pid}) on queue '{QUEUE_NAME}', {self.broker.where}; log {self.log_path}"
 
     def stop(self) -> None:
         self._stopping.set()
@@ -66,9 +68,16 @@ class WorkerDaemon:
             self._thread.join(timeout=RESTART_DELAY + 1)
         close_all()  # the embedded Redis stops here if no other process uses it
 
+    @property
+    def log_path(self) -> Path:
+        return Path(self.config.data_dir) / LOG_NAME
+
     def _spawn(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "server", "worker"], start_new_session=True,
-                                        env={**os.environ, "MAILARCHIVE_DATA_DIR": str(self.config.data_dir)})
+        """The worker's own output goes to its log file, so the console keeps ``serve``'s lines."""
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen([sys.executable, "-m", "server", "worker"], start_new_session=True,
+                                            env={**os.environ, "MAILARCHIVE_DATA_DIR": str(self.config.data_dir)},
+                                            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
 
     def _supervise(self) -> None:
         while not self._stopping.is_set():

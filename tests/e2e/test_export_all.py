@@ -196,7 +196,8 @@ def test_files_older_than_30_days_are_deleted_by_the_worker_and_shown_expired(sv
     doc["finished_at"] = format_time(now_utc() - KEEP - timedelta(days=1))
     svc.store.put_doc(KIND, task.id, doc, if_version=version)
     with running_worker(archive, tmp_path / "worker.log") as worker:  # maintenance runs as it starts
-        expired = wait_task(svc.store, task.id, lambda t: t.status == Status.EXPIRED, worker=worker)
+        expired = wait_task(svc.store, task.id, lambda t: t.status == Status.EXPIRED and not file.exists(),
+                            worker=worker)  # fmt: skip
     assert not file.exists() and expired.expired_at
     assert [t.id for t in svc.exports.list(ADMIN, Status.EXPIRED)] == [task.id]
     with pytest.raises(Conflict, match="expired on .*kept 30 days"):
