@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from server.archiving import SKIPPED_DISABLED, archive_settings, switch_state
+from server.archiving import INTEGRITY_FAILURES, SKIPPED_DISABLED, archive_settings, switch_state
 from server.config import Config
 from server.model import AccountStatus
 from server.store.protocol import Store
@@ -27,6 +27,7 @@ class ArchiveSummary:
     archive_admins: list[str]
     journal_not_stored: int  # journal mail acknowledged while archiving was disabled
     timezone: str
+    integrity_failures: int = 0  # reads refused: stored bytes did not match their SHA-256 (audit log has each)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,5 +58,6 @@ def archive_summary(store: Store, config: Config) -> ArchiveSummary:
         archive_admins=UserService(store).with_role(Role.ARCHIVE_ADMIN),
         journal_not_stored=store.get_counter(SKIPPED_DISABLED),
         timezone=settings.timezone,
+        integrity_failures=store.get_counter(INTEGRITY_FAILURES),
     )
 

@@ -15,6 +15,7 @@ from server.store.protocol import Store
 
 SWITCH_KEY = "archiving"
 SKIPPED_DISABLED = "journal_not_stored_disabled"  # counter: journal mail accepted while disabled
+INTEGRITY_FAILURES = "integrity_failures"  # counter: reads refused because stored bytes did not match
 
 
 @dataclass(frozen=True)

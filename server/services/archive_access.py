@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from server.archiving import archive_settings
+from server.archiving import INTEGRITY_FAILURES, archive_settings
 from server.audit.operations import Op, Result
 from server.export.eml import eml_download_name
 from server.export.zipstream import ZipStats, iter_zip
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BULK = 5000  # messages in one "download selected" zip; larger sets are for Export All
-INTEGRITY_COUNTER = "integrity_failures"
+INTEGRITY_COUNTER = INTEGRITY_FAILURES  # shown in the archive summary
 
 
 @dataclass(frozen=True)

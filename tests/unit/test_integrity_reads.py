@@ -95,6 +95,9 @@ def test_console_and_api_refuse_with_a_clear_message(app: Flask, config: Config)
         assert response.status_code == 500 and "do not match its SHA-256" in response.json["error"], url
         assert "已批准".encode() not in response.data
     assert len(_failures(app)) == 4
+    summary = app.test_client().get("/api/v1/summary", headers=headers).json
+    assert summary["integrity_failures"] == 4  # the figure administrators see on the summary page
+    assert 'id="integrity-failures">4<' in signed_in(app, "archie").get("/archiving/summary").get_data(as_text=True)
 
 
 def test_zip_stops_at_the_damaged_message(app: Flask, config: Config) -> None:

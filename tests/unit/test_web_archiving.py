@@ -64,6 +64,7 @@ def test_summary_figures_come_from_real_data(app: Flask, client: FlaskClient) ->
         "archive_admins": ["alice", "anna"],
         "journal_not_stored": 1,
         "timezone": "Asia/Shanghai",
+        "integrity_failures": 0,
     }
     page = client.get("/archiving/summary").get_data(as_text=True)
     for element, value in (("archivable-mailboxes", "3"), ("archived-mailboxes", "4"), ("journal-not-stored", "1"),
