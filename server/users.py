@@ -265,3 +265,16 @@ def _verify(password_hash: str, password: str) -> bool:
 @functools.cache
 def _dummy_hash() -> str:
     return _hasher.hash(secrets.token_hex(8))
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of an acceptable password (console users and the POP3 account alike)."""
+    return _hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; with no hash the check still costs the same (no timing oracle)."""
+    if not password_hash:
+        _verify(_dummy_hash(), password)
+        return False
+    return _verify(password_hash, password)
