@@ -147,6 +147,8 @@ class Pop3Config:
     key: str | None = setting(None, "PEM private key of `certificate`")
     window: int = setting(10000, "messages offered per session (the client drains the rest over sessions)", minimum=1)
     account: str = setting("archive", "user name of the POP3 archive account")
+    idle_timeout: int = setting(600, "seconds a session may stay silent before it is logged out", minimum=1)
+    max_sessions: int = setting(50, "POP3 sessions at once (10 at most from one address)", minimum=1)
 
 
 @dataclass(frozen=True)

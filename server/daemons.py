@@ -26,6 +26,7 @@ from server.config import Config
 DAEMONS: list[tuple[str, str]] = [
     ("worker", "server.jobs.daemon:bind"),
     ("smtp", "server.indexing.smtp:bind"),
+    ("pop3", "pop3d.daemon:bind"),
     ("web", "server.web.service:bind"),
 ]
 

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "directory": ("directory", "company directory: accounts and departments"),
     "user": ("user", "console users, roles and API tokens"),
     "archiving": ("archiving", "enable or disable archiving of journal mail, or show the summary"),
+    "pop3": ("pop3", "the POP3 account for third-party archiving: enable, disable, password, status"),
     "demo-data": ("demo", "archive generated sample mail of the last weeks (to try the console)"),
     "bench": ("bench", "benchmark import, search and SMTP on synthetic mail (see docs/performance.md)"),
 }

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from server.audit.operations import Op, Result
 from server.model import format_time, now_utc
 from server.services.actor import ARCHIVE_READERS, Actor
-from server.services.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from server.services.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from server.store.protocol import VersionConflict
 from server.users import UserError, check_password, hash_password, verify_password
 
@@ -98,7 +98,7 @@ class Pop3:
             new_hash = self._new_hash(password) if password is not None else account.get("password_hash")
             if not new_hash:
                 raise InvalidInput("set a password for the POP3 account to enable it")
-            entry.done()
+            entry.done(was_enabled=bool(account.get("enabled")))
             self._save(account | {"enabled": True, "password_hash": new_hash}, actor, password is not None)
         return self.status(actor)
 
@@ -115,9 +115,7 @@ class Pop3:
         with self.svc.audited(actor, Op.POP3_DISABLE, self.settings.account) as entry:
             self._may_administer(actor)
             account = self._account()
-            if not account.get("enabled"):
-                raise Conflict("the POP3 service is disabled already")
-            entry.done()
+            entry.done(was_enabled=bool(account.get("enabled")))
             self._save(account | {"enabled": False}, actor, False)
         return self.status(actor)
 

@@ -32,6 +32,7 @@ BLUEPRINTS: list[str] = [
     "server.web.message_views:bp",
     "server.web.api_messages:bp",
     "server.web.export_views:bp",
+    "server.web.pop3_views:bp",
 ]
 
 

@@ -32,6 +32,7 @@ NAV: list[NavItem] = [
     NavItem("exports.page", "Task Center", ARCHIVING),
     NavItem("archiving.manage", "Archive Mail Management", ARCHIVING),
     NavItem("archiving.summary", "Archive summary", ARCHIVING),
+    NavItem("pop3.page", "Third-party Archive Integration", ARCHIVING),
     NavItem("audit.page", "Archive Log Query", "Statistics & Logs"),
     NavItem("admin.users", "Users and roles", ADMINISTRATION),
     NavItem("auth.account", "Change password", ACCOUNT),
