@@ -41,13 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/performance.md")
     parser.add_argument("--es-url", default=os.environ.get("MAILARCHIVE_BENCH_ES_URL"),
                         help="a real Elasticsearch to use instead of osmem-server")
-    parser.add_argument("--skip", default="", help="comma-separated stages to skip: parse,search,api,smtp,profile,export")
+    parser.add_argument("--skip", default="", help="comma-separated stages to skip: parse,search,api,smtp,pop3,profile,export")
     parser.add_argument("--parse-limit", type=int, default=20_000, metavar="N",
                         help="parse loops over the first N messages only (the per-message cost does not depend "
                              "on corpus size; eml-parser needs ~6 CPU ms a message); 0 = all")
     parser.add_argument("--smtp-messages", type=int, default=2000, help="messages sent in the SMTP stage (default 2000)")
     parser.add_argument("--export-size", type=int, default=None, metavar="N",
                         help="messages in the Export All bench (default 100000, --quick 2000)")
+    parser.add_argument("--pop3-messages", type=int, default=10_000, metavar="N",
+                        help="messages the POP3 stage retrieves (one window) from each size's archive")
     parser.add_argument("--profile", type=int, default=None, metavar="N",
                         help="profile the pipeline on the first N messages (default 3000, --quick 0)")
     parser.add_argument("--keep-data", action="store_true", help="keep the imported data dirs under --work")

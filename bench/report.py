@@ -92,7 +92,27 @@ def table(results_dir: Path = RESULTS) -> str:
         path, last = smtp[-1]
         lines += ["", f"SMTP journal receiver, {last.get('messages', '?'):,} messages over "
                   f"{last.get('connections', 10)} connections: **{last['messages_per_s']:,.0f} msg/s** ({path.name})."]
+    pop3 = _pop3_rows(results_dir)
+    if pop3:
+        lines += ["", "| POP3: backend | archive messages | RETR messages | RETR MB/s | bare read loop MB/s "
+                  "| RETR ÷ loop | window opened s | daemon peak RSS MB (anon) | run |", "|" + "---|" * 9, *pop3]
     return "\n".join(lines)
+
+
+def _pop3_rows(results_dir: Path) -> list[str]:
+    """The newest POP3 stage of every (backend, archive size): RETR against its yardstick, memory."""
+    latest: dict[tuple[str, int], str] = {}
+    for path, result in _results(results_dir):
+        for run in result["runs"]:
+            p = run.get("pop3", {})
+            if p.get("retr_mb_per_s"):
+                latest[(run["backend"], run["size"])] = "| " + " | ".join([
+                    run["backend"], _cell(run["size"]), _cell(p["messages"]), _cell(p["retr_mb_per_s"], "{:.1f}"),
+                    _cell(p["yardstick"]["mb_per_s"], "{:.1f}"), _cell(p["retr_vs_yardstick"], "{:.0%}"),
+                    _cell(p["login_and_window_s"], "{:.2f}"),
+                    f"{_cell(p['server_peak_rss_mb'])} ({_cell(p['server_peak_anon_rss_mb'])})",
+                    f"{result['started'][:10]} ({path.name})"]) + " |"  # fmt: skip
+    return [latest[key] for key in sorted(latest)]
 
 
 _SKELETON = f"""# Performance

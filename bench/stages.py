@@ -86,6 +86,8 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
                 _say(f"  {backend}: import failed: {imp['stderr_tail'][-400:]}")
             else:
                 out["search"] = _search_stages(config, env, args, skip, data_dir)
+                if "pop3" not in skip:
+                    out["pop3"] = _guarded("POP3", lambda: _pop3_stage(env, size, args, data_dir))
             profile_n = args.profile if args.profile is not None else (0 if args.quick else 3000)
             if profile_n and "profile" not in skip:
                 out["profile"] = _guarded("profile", lambda: _profile(info.paths(root), env, profile_n, args.seed, data_dir))
@@ -141,6 +143,18 @@ def _api_search(env: dict[str, str], seed: int, rounds: int, data_dir: Path) -> 
     token = api_token(env)
     with web_server(env, data_dir.parent / "web.log") as base:
         return latency.api_latency(base, token, seed, rounds)
+
+
+def _pop3_stage(env: dict[str, str], size: int, args: argparse.Namespace, data_dir: Path) -> dict:
+    from bench.pop3_bench import pop3_bench
+
+    count = min(size, args.pop3_messages)
+    _say(f"  POP3: RETR of {count:,} messages (one window) from a {size:,}-message archive")
+    result = pop3_bench(env, count, data_dir.parent / f"pop3-{size}.log")
+    _say(f"  POP3: {result['retr_mb_per_s']:.1f} MB/s RETR (bare read loop {result['yardstick']['mb_per_s']:.1f} MB/s, "
+         f"ratio {result['retr_vs_yardstick']:.2f}), window opened in {result['login_and_window_s']:.2f} s, "
+         f"daemon peak RSS {result['server_peak_rss_mb']:.0f} MB (anon {result['server_peak_anon_rss_mb']:.0f} MB)")
+    return result
 
 
 def _report_latency(surface: str, result: dict) -> None:

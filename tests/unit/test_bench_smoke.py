@@ -65,3 +65,14 @@ def test_table_in_the_performance_doc(bench_run) -> None:
     assert "| backend | messages |" in doc
     assert "| sqlite | 200 |" in doc
     assert result["runs"][0]["import"]["msg_per_s"] and "(bench-" in doc
+
+
+def test_pop3_stage_retrieves_the_archive_against_its_yardstick(bench_run) -> None:
+    result, tmp = bench_run
+    run = result["runs"][0]
+    pop3 = run["pop3"]
+    archived = run["import"]["summary"]["archived"]
+    assert pop3["messages"] == pop3["yardstick"]["messages"] == archived
+    assert pop3["bytes"] >= pop3["yardstick"]["bytes"] > 0  # CRLF line ends and dot-stuffing add, never remove
+    assert pop3["retr_mb_per_s"] > 0 and pop3["retr_vs_yardstick"] > 0 and pop3["server_peak_rss_mb"] > 10
+    assert "| POP3: backend |" in (tmp / "performance.md").read_text()
