@@ -9,6 +9,7 @@ the session (acknowledge, audit). Replies are worded as the RFCs' examples are.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -132,6 +133,9 @@ class Session:
 
     # --- AUTHORIZATION ------------------------------------------------------------------------------
     async def do_USER(self, arg: str) -> None:
+        if self.clear_text_refused:
+            await self.reply("-ERR [AUTH] send STLS first: passwords are not accepted in the clear from this network")
+            return
         if not arg:
             await self.reply("-ERR syntax: USER name")
             return
@@ -176,9 +180,8 @@ class Session:
     async def do_CAPA(self, arg: str) -> None:
         caps = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER"]
         if self.state == State.AUTHORIZATION:
-            caps.append("USER")
-            if self.channel.tls_available and not self.channel.secure:
-                caps.append("STLS")
+            caps += [] if self.clear_text_refused else ["USER"]
+            caps += ["STLS"] if self.channel.tls_available and not self.channel.secure else []
         caps.append("IMPLEMENTATION mailarchive")
         await self.multiline("+OK Capability list follows", caps)
 
@@ -242,6 +245,11 @@ class Session:
 
     # --- helpers --------------------------------------------------------------------------------------
     @property
+    def clear_text_refused(self) -> bool:
+        """With a certificate configured, a client beyond loopback must use TLS before USER/PASS."""
+        return self.channel.tls_available and not self.channel.secure and not _is_loopback(self.channel.peer)
+
+    @property
     def drop(self) -> Maildrop:
         assert self.maildrop is not None  # TRANSACTION verbs only run with a maildrop
         return self.maildrop
@@ -288,6 +296,13 @@ class Session:
         if top is None:
             self.report.retrieved += 1
             self.report.retrieved_bytes += len(body)
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _split(line: bytes) -> tuple[str | None, str]:

@@ -131,6 +131,16 @@ def test_greeting_and_commands_before_login(pop: Harness) -> None:
                                b"PIPELINING\r\nEXPIRE NEVER\r\nUSER\r\nIMPLEMENTATION mailarchive\r\n.\r\n")  # fmt: skip
 
 
+def test_with_tls_configured_remote_clients_must_use_stls_before_user(pop: Harness) -> None:
+    pop.channel.tls_available = True  # a certificate is configured; the peer is 192.0.2.7, not loopback
+    assert pop.say("USER archive") == (b"-ERR [AUTH] send STLS first: passwords are not accepted in the clear "
+                                       b"from this network\r\n")  # fmt: skip
+    capabilities = pop.say("CAPA")
+    assert b"\r\nSTLS\r\n" in capabilities and b"\r\nUSER\r\n" not in capabilities
+    pop.channel.peer = "127.0.0.1"  # on the server itself the clear is acceptable
+    assert pop.say("USER archive") == b"+OK send PASS\r\n"
+
+
 def test_wrong_password_is_refused_audited_and_the_third_ends_the_session(pop: Harness, svc: Services) -> None:
     for _ in range(2):
         assert pop.say("USER archive") == b"+OK send PASS\r\n"
