@@ -9,6 +9,7 @@ the session (acknowledge, audit). Replies are worded as the RFCs' examples are.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from pop3d.maildrop import Entry, Maildrop
-from pop3d.wire import CRLF, chunks
+from pop3d.wire import CHUNK, CRLF, chunks
 from server.model import format_time, now_utc
 
 MAX_PASS_FAILURES = 3  # failed PASS commands in one session before it is closed
@@ -99,6 +100,7 @@ class Session:
         self.report = SessionReport(peer=channel.peer, secure=channel.secure)
         self.closed = False
         self._finished = False
+        self._ahead: tuple[int, asyncio.Future[bytes]] | None = None  # (number, reading) of the next RETR
 
     # --- driving --------------------------------------------------------------------------------
     async def greet(self) -> None:
@@ -124,6 +126,7 @@ class Session:
 
     async def end(self, reason: str) -> None:
         """The connection is closing without QUIT (or after it): audit once, acknowledge nothing."""
+        _discard(self._ahead)
         if self._finished:
             return
         self.report.ended_by = reason
@@ -192,6 +195,7 @@ class Session:
             await self.end("quit")
             return
         self.state = State.UPDATE
+        _discard(self._ahead)
         self.report.ended_by = "quit"
         self._finished = True
         self.closed = True
@@ -214,7 +218,7 @@ class Session:
             return
         entry = self.drop.get(number)
         assert entry is not None
-        await self._send(entry, None, f"+OK {entry.size} octets")
+        await self._send(entry, self._read_ahead(number, entry), None, f"+OK {entry.size} octets")
 
     async def do_TOP(self, arg: str) -> None:
         parts = arg.split()
@@ -227,7 +231,8 @@ class Session:
         entry = self.drop.get(number)
         assert entry is not None
         self.report.tops += 1
-        await self._send(entry, int(parts[1]), "+OK top of message follows")
+        lines = int(parts[1])
+        await self._send(entry, self.backend.message(entry, top=lines), lines, "+OK top of message follows")
 
     async def do_DELE(self, arg: str) -> None:
         number = await self._message_number(arg, "DELE msg")
@@ -282,20 +287,47 @@ class Session:
             return None
         return number
 
-    async def _send(self, entry: Entry, top: int | None, first: str) -> None:
+    def _read_ahead(self, number: int, entry: Entry) -> Awaitable[bytes]:
+        """Message ``number`` (read ahead already if it was expected) and, in the background, the
+        next one: clients retrieve in order, so reading, hashing and encoding the next message in a
+        worker thread overlaps with sending this one. At most one message is held ahead."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == number:
+            current = ahead[1]
+        else:
+            _discard(ahead)
+            current = asyncio.ensure_future(self.backend.message(entry))
+        following = self.drop.get(number + 1)
+        if following is not None:
+            self._ahead = (number + 1, asyncio.ensure_future(self.backend.message(following)))
+        return current
+
+    async def _send(self, entry: Entry, reading: Awaitable[bytes], top: int | None, first: str) -> None:
         try:
-            body = await self.backend.message(entry, top=top)
+            body = await reading
         except MessageUnavailable as exc:
             self.report.unavailable.append(entry.id)
             await self.reply(str(exc))
             return
-        self.channel.write(first.encode() + CRLF)
-        for piece in chunks(body):
-            self.channel.write(piece)
+        head = first.encode() + CRLF
+        if len(body) <= CHUNK:  # the usual case: one write, one system call
+            self.channel.write(head + body)
             await self.channel.drain()
+        else:
+            self.channel.write(head)
+            for piece in chunks(body):
+                self.channel.write(piece)
+                await self.channel.drain()
         if top is None:
             self.report.retrieved += 1
             self.report.retrieved_bytes += len(body)
+
+
+def _discard(ahead: tuple[int, asyncio.Future[bytes]] | None) -> None:
+    """Drop a read-ahead nobody asked for (its outcome, a refusal included, is not reported)."""
+    if ahead is not None:
+        ahead[1].cancel()
+        ahead[1].add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def _is_loopback(address: str) -> bool:

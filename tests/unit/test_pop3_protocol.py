@@ -331,6 +331,7 @@ def test_integrity_failure_is_refused_and_audited(svc: Services, mails: list[Mes
     assert pop.say("TOP 2 0").startswith(b"-ERR [SYS/PERM] ")
     assert pop.say("RETR 1").startswith(b"+OK ")
     pop.say("QUIT")
-    assert [e.target for e in audit_entries(svc, Op.INTEGRITY_FAILURE)] == [bad, bad]
+    failures = audit_entries(svc, Op.INTEGRITY_FAILURE)  # each read of the damaged bytes, read-ahead included
+    assert len(failures) >= 2 and {e.target for e in failures} == {bad}
     (entry,) = audit_entries(svc, Op.POP3_RETRIEVE)
     assert entry.details["not_sent"] == [bad, bad] and entry.details["retrieved"] == 1
