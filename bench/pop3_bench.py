@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.backends import Unavailable
 from bench.importrun import mailarchive_command
-from bench.rss import TreeMemorySampler
+from bench.rss import TreeMemorySampler, cpu_seconds
 from bench.smtp_bench import free_port
 from bench.webapi import _cli
 from server.config import load_config
@@ -38,7 +38,7 @@ def bare_read_loop(env: dict[str, str], count: int) -> dict:
     """The yardstick: read ``count`` messages in arrival order from the store and hash each."""
     store = open_store(load_config(env=env))
     try:
-        started, cursor, done, size = time.perf_counter(), 0, 0, 0
+        started, cpu, cursor, done, size = time.perf_counter(), time.process_time(), 0, 0, 0
         while done < count:
             page = store.scan_archived(cursor, min(500, count - done))
             if not page:
@@ -50,10 +50,11 @@ def bare_read_loop(env: dict[str, str], count: int) -> dict:
                 size += len(raw)
             done += len(page)
             cursor = page[-1].archive_seq
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         store.close()
-    return {"messages": done, "bytes": size, "seconds": round(seconds, 3), "mb_per_s": round(size / MB / seconds, 1)}
+    return {"messages": done, "bytes": size, "seconds": round(seconds, 3), "mb_per_s": round(size / MB / seconds, 1),
+            "cpu_seconds": round(cpu, 3), "mb_per_cpu_s": round(size / MB / cpu, 1)}
 
 
 class Client:
@@ -147,9 +148,9 @@ def pop3_bench(env: dict[str, str], count: int, log: Path) -> dict:
             client.command("USER archive")
             started = time.perf_counter()
             login = client.command(f"PASS {PASSWORD}")
-            opened = time.perf_counter()
+            opened, cpu_before = time.perf_counter(), cpu_seconds(proc.pid)
             octets = client.retrieve_all(int(login.split()[3]))
-            finished = time.perf_counter()
+            finished, server_cpu = time.perf_counter(), cpu_seconds(proc.pid) - cpu_before
             client.command("QUIT")  # nothing deleted: the position stays
             client.close()
             memory = sampler.stop()
@@ -161,6 +162,7 @@ def pop3_bench(env: dict[str, str], count: int, log: Path) -> dict:
     return {
         "messages": int(login.split()[3]), "bytes": octets, "login_and_window_s": round(opened - started, 3),
         "retr_seconds": round(seconds, 3), "retr_mb_per_s": round(rate, 1), "target_mb_per_s": TARGET_MB_PER_S,
+        "server_cpu_seconds": round(server_cpu, 2), "retr_mb_per_server_cpu_s": round(octets / MB / server_cpu, 1),
         "yardstick": yardstick, "retr_vs_yardstick": round(rate / yardstick["mb_per_s"], 3),
         "server_peak_rss_mb": memory["peak_rss_mb"], "server_peak_anon_rss_mb": memory["peak_anon_rss_mb"],
     }  # fmt: skip

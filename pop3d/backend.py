@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
@@ -89,18 +89,29 @@ class ArchiveBackend:
 
     # --- reading --------------------------------------------------------------------------------
     async def message(self, entry: Entry, *, top: int | None = None) -> bytes:
+        return await self.run(self._encoded, entry, top)
+
+    async def messages(self, entries: Sequence[Entry]) -> list[bytes | Exception]:
+        return await self.run(self._encoded_batch, entries)
+
+    def _encoded_batch(self, entries: Sequence[Entry]) -> list[bytes | Exception]:
+        results: list[bytes | Exception] = []
+        for entry in entries:
+            try:
+                results.append(self._encoded(entry, None))
+            except MessageUnavailable as exc:
+                results.append(exc)
+        return results
+
+    def _encoded(self, entry: Entry, top: int | None) -> bytes:
+        """Read, check and encode one message (in a worker thread); ``MessageUnavailable`` if impossible."""
         try:
-            return await self.run(self._encoded, entry, top)
-        except NotFound as exc:
-            raise MessageUnavailable(f"-ERR [SYS/PERM] {exc.message}") from None
-        except Forbidden as exc:
+            raw = self.pop3.raw(Actor(self.account, ROLE), entry.id, entry.sha256)
+        except (NotFound, Forbidden) as exc:
             raise MessageUnavailable(f"-ERR [SYS/PERM] {exc.message}") from None
         except (ServiceError, StoreError) as exc:
             log.error("pop3 read of %s failed: %s", entry.id, exc)
             raise MessageUnavailable(UNAVAILABLE) from None
-
-    def _encoded(self, entry: Entry, top: int | None) -> bytes:
-        raw = self.pop3.raw(Actor(self.account, ROLE), entry.id, entry.sha256)
         return message_response(raw) if top is None else top_response(raw, top)
 
     # --- the end --------------------------------------------------------------------------------

@@ -9,15 +9,15 @@ the session (acknowledge, audit). Replies are worded as the RFCs' examples are.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from pop3d.maildrop import Entry, Maildrop
+from pop3d.readahead import ReadAhead
 from pop3d.wire import CHUNK, CRLF, chunks
 from server.model import format_time, now_utc
 
@@ -86,6 +86,9 @@ class Backend(Protocol):
     async def message(self, entry: Entry, *, top: int | None = None) -> bytes:
         """The encoded multi-line body (dot-stuffed, terminated); raises ``MessageUnavailable``."""
 
+    async def messages(self, entries: Sequence[Entry]) -> list[bytes | Exception]:
+        """``message`` for several at once (RETR read-ahead): bytes or the ``MessageUnavailable`` of each."""
+
     async def finish(self, report: SessionReport, maildrop: Maildrop | None, *, update: bool) -> str:
         """End the session (``update``: acknowledge the deleted prefix); returns the QUIT reply."""
 
@@ -100,7 +103,7 @@ class Session:
         self.report = SessionReport(peer=channel.peer, secure=channel.secure)
         self.closed = False
         self._finished = False
-        self._ahead: tuple[int, asyncio.Future[bytes]] | None = None  # (number, reading) of the next RETR
+        self._ahead: ReadAhead | None = None
 
     # --- driving --------------------------------------------------------------------------------
     async def greet(self) -> None:
@@ -126,7 +129,7 @@ class Session:
 
     async def end(self, reason: str) -> None:
         """The connection is closing without QUIT (or after it): audit once, acknowledge nothing."""
-        _discard(self._ahead)
+        self._close_ahead()
         if self._finished:
             return
         self.report.ended_by = reason
@@ -195,7 +198,7 @@ class Session:
             await self.end("quit")
             return
         self.state = State.UPDATE
-        _discard(self._ahead)
+        self._close_ahead()
         self.report.ended_by = "quit"
         self._finished = True
         self.closed = True
@@ -218,7 +221,7 @@ class Session:
             return
         entry = self.drop.get(number)
         assert entry is not None
-        await self._send(entry, self._read_ahead(number, entry), None, f"+OK {entry.size} octets")
+        await self._send(entry, self.ahead.take(number), None, f"+OK {entry.size} octets")
 
     async def do_TOP(self, arg: str) -> None:
         parts = arg.split()
@@ -255,6 +258,16 @@ class Session:
         return self.channel.tls_available and not self.channel.secure and not _is_loopback(self.channel.peer)
 
     @property
+    def ahead(self) -> ReadAhead:
+        if self._ahead is None:
+            self._ahead = ReadAhead(self.backend.messages, self.drop)
+        return self._ahead
+
+    def _close_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+
+    @property
     def drop(self) -> Maildrop:
         assert self.maildrop is not None  # TRANSACTION verbs only run with a maildrop
         return self.maildrop
@@ -287,21 +300,6 @@ class Session:
             return None
         return number
 
-    def _read_ahead(self, number: int, entry: Entry) -> Awaitable[bytes]:
-        """Message ``number`` (read ahead already if it was expected) and, in the background, the
-        next one: clients retrieve in order, so reading, hashing and encoding the next message in a
-        worker thread overlaps with sending this one. At most one message is held ahead."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] == number:
-            current = ahead[1]
-        else:
-            _discard(ahead)
-            current = asyncio.ensure_future(self.backend.message(entry))
-        following = self.drop.get(number + 1)
-        if following is not None:
-            self._ahead = (number + 1, asyncio.ensure_future(self.backend.message(following)))
-        return current
-
     async def _send(self, entry: Entry, reading: Awaitable[bytes], top: int | None, first: str) -> None:
         try:
             body = await reading
@@ -321,13 +319,6 @@ class Session:
         if top is None:
             self.report.retrieved += 1
             self.report.retrieved_bytes += len(body)
-
-
-def _discard(ahead: tuple[int, asyncio.Future[bytes]] | None) -> None:
-    """Drop a read-ahead nobody asked for (its outcome, a refusal included, is not reported)."""
-    if ahead is not None:
-        ahead[1].cancel()
-        ahead[1].add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 def _is_loopback(address: str) -> bool:
