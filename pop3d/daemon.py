@@ -2,13 +2,15 @@
 
 The loop moves bytes for every session; the pool (``WORKERS`` threads) runs the blocking parts —
 argon2, the store, the audit log — so a slow disk or a login never stalls the other sessions.
-The listener is up whether or not the service is enabled: logins are refused while it is
-disabled, and enabling it on the integration page takes effect without a restart.
+The listeners are bound first (``bind``, creating nothing), like every daemon ``serve`` runs;
+``start`` opens the archive. They are up whether or not the service is enabled: logins are
+refused while it is disabled, and enabling it on the integration page needs no restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +19,7 @@ from pop3d.backend import ArchiveBackend
 from pop3d.listener import Limits, Listener
 from pop3d.throttle import LoginThrottle, ThrottlePolicy
 from server.config import Config
+from server.daemons import address_of, listen
 from server.services.context import Services
 
 WORKERS = 4
@@ -32,26 +35,42 @@ def tls_context(certificate: str | None, key: str | None) -> ssl.SSLContext | No
 
 
 class Pop3Daemon:
+    """Constructing it only binds the listeners (``server.daemons``); ``start()`` opens the archive."""
+
     name = "pop3"
 
     def __init__(self, config: Config, *, limits: Limits | None = None, throttle: ThrottlePolicy | None = None) -> None:
         self.config = config
         settings = config.pop3
         self.limits = limits or Limits(idle_timeout=settings.idle_timeout, max_sessions=settings.max_sessions)
-        self.svc = Services.open(config)
-        self.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="pop3")
-        backend = ArchiveBackend(self.svc, LoginThrottle(throttle), self.executor)
-        self.listener = Listener(backend, self.limits, tls_context(settings.certificate, settings.key))
+        self.throttle = throttle
+        self.socket = listen(settings.bind, settings.port, what="the POP3 server",
+                             port_variable="MAILARCHIVE_POP3_PORT", bind_variable="MAILARCHIVE_POP3_BIND")  # fmt: skip
+        self.tls_socket: socket.socket | None = None
+        if settings.tls_port is not None:
+            try:
+                self.tls_socket = listen(settings.bind, settings.tls_port, what="POP3 over TLS",
+                                         port_variable="MAILARCHIVE_POP3_TLS_PORT",
+                                         bind_variable="MAILARCHIVE_POP3_BIND")  # fmt: skip
+            except BaseException:
+                self.socket.close()
+                raise
+        self.svc: Services | None = None
+        self.executor: ThreadPoolExecutor | None = None
+        self.listener: Listener | None = None
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="pop3", daemon=True)
 
     def start(self) -> Pop3Daemon:
-        self.thread.start()
         settings = self.config.pop3
+        context = tls_context(settings.certificate, settings.key)  # OSError: serve reports it in one line
+        self.svc = Services.open(self.config)
+        self.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="pop3")
+        backend = ArchiveBackend(self.svc, LoginThrottle(self.throttle), self.executor)
+        self.listener = Listener(backend, self.limits, context)
+        self.thread.start()
         try:
-            asyncio.run_coroutine_threadsafe(
-                self.listener.start(settings.bind, settings.port, settings.tls_port), self.loop
-            ).result(timeout=30)
+            asyncio.run_coroutine_threadsafe(self.listener.start(self.socket, self.tls_socket), self.loop).result(30)
         except BaseException:
             self.stop()
             raise
@@ -59,32 +78,38 @@ class Pop3Daemon:
 
     @property
     def port(self) -> int:
-        return self.listener.addresses()[0][1]
+        return self.socket.getsockname()[1]
 
     @property
     def tls_port(self) -> int | None:
-        addresses = self.listener.addresses()
-        return addresses[1][1] if len(addresses) > 1 else None
+        return self.tls_socket.getsockname()[1] if self.tls_socket is not None else None
 
     def describe(self) -> str:
-        host = self.config.pop3.bind
-        line = f"POP3 for third-party archiving on {host}:{self.port}"
-        if self.listener.tls_context is not None:
+        line = f"POP3 for third-party archiving on {address_of(self.socket)}"
+        if self.config.pop3.certificate:
             line += " (STLS)"
-        if self.tls_port is not None:
-            line += f", TLS on {host}:{self.tls_port}"
-        state = "enabled" if self.svc.pop3.is_enabled() else "disabled: enable it with `mailarchive pop3 enable`"
+        if self.tls_socket is not None:
+            line += f", TLS on {address_of(self.tls_socket)}"
+        enabled = self.svc is not None and self.svc.pop3.is_enabled()
+        state = "enabled" if enabled else "disabled: enable it with `mailarchive pop3 enable --password-stdin`"
         return f"{line}; account {self.config.pop3.account}, {state}"
 
     def stop(self) -> None:
         if self.thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self.listener.close(), self.loop).result(timeout=30)
+            if self.listener is not None:
+                asyncio.run_coroutine_threadsafe(self.listener.close(), self.loop).result(timeout=30)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
-        self.loop.close()
-        self.executor.shutdown(wait=True)
-        self.svc.close()
+        if not self.loop.is_closed() and not self.loop.is_running():
+            self.loop.close()
+        for sock in (self.socket, self.tls_socket):
+            if sock is not None:
+                sock.close()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True)
+        if self.svc is not None:
+            self.svc.close()
 
 
-def start(config: Config) -> Pop3Daemon:
-    return Pop3Daemon(config).start()
+def bind(config: Config) -> Pop3Daemon:
+    return Pop3Daemon(config)

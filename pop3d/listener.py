@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from collections import Counter
 from collections.abc import Callable
@@ -39,12 +40,13 @@ class Listener:
         self._open: set[Connection] = set()
         self._per_address: Counter[str] = Counter()
 
-    async def start(self, host: str, port: int, tls_port: int | None = None) -> None:
+    async def start(self, plain: socket.socket, tls: socket.socket | None = None) -> None:
+        """Serve on sockets bound beforehand (``server.daemons.listen``): plain (with STLS), implicit TLS."""
         loop = asyncio.get_running_loop()
-        self.servers.append(await loop.create_server(self._factory(implicit_tls=False), host, port))
-        if tls_port is not None and self.tls_context is not None:
+        self.servers.append(await loop.create_server(self._factory(implicit_tls=False), sock=plain))
+        if tls is not None and self.tls_context is not None:
             self.servers.append(await loop.create_server(
-                self._factory(implicit_tls=True), host, tls_port, ssl=self.tls_context, ssl_handshake_timeout=30
+                self._factory(implicit_tls=True), sock=tls, ssl=self.tls_context, ssl_handshake_timeout=30
             ))  # fmt: skip
 
     def addresses(self) -> list[tuple[str, int]]:

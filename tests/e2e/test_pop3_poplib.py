@@ -17,7 +17,7 @@ import pytest
 from pop3d.listener import Limits
 from pop3d.wire import crlf_lines
 from server.config import Config
-from server.daemons import start_all, stop_all
+from server.daemons import bind_all, start_all, stop_all
 from server.model import Message
 from server.services.actor import Actor
 from server.services.context import Services
@@ -196,7 +196,7 @@ def _retry_connect(port: int) -> poplib.POP3:
 
 
 def test_serve_starts_the_pop3_daemon(cfg: Config) -> None:
-    daemons = start_all(cfg, only={"pop3"})
+    daemons = start_all(bind_all(cfg, only={"pop3"}))
     try:
         (pop3,) = daemons
         assert pop3.describe().startswith("POP3 for third-party archiving on 127.0.0.1:")

@@ -33,7 +33,8 @@ def serve_env(data_dir: Path, **ports: int) -> dict[str, str]:
     """A clean environment for a ``mailarchive`` subprocess: no developer MAILARCHIVE_* leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILARCHIVE_")}
     env.update({"MAILARCHIVE_DATA_DIR": str(data_dir), "MAILARCHIVE_CONFIG": "none",
-                "MAILARCHIVE_WEB_PORT": str(ports.get("web", 0)), "MAILARCHIVE_SMTP_PORT": str(ports.get("smtp", 0))})
+                "MAILARCHIVE_WEB_PORT": str(ports.get("web", 0)), "MAILARCHIVE_SMTP_PORT": str(ports.get("smtp", 0)),
+                "MAILARCHIVE_POP3_PORT": str(ports.get("pop3", 0))})
     return env
 
 
@@ -76,7 +77,8 @@ def serving(env: dict[str, str], cwd: Path) -> Iterator[list[str]]:
 
 
 @pytest.mark.parametrize(("daemon", "variable", "what"), [("web", "MAILARCHIVE_WEB_PORT", "the web console"),
-                                                            ("smtp", "MAILARCHIVE_SMTP_PORT", "the SMTP journal receiver")])
+                                                            ("smtp", "MAILARCHIVE_SMTP_PORT", "the SMTP journal receiver"),
+                                                            ("pop3", "MAILARCHIVE_POP3_PORT", "the POP3 server")])
 def test_a_taken_port_is_one_line_and_nothing_is_created(tmp_path: Path, daemon: str, variable: str, what: str) -> None:
     data_dir = tmp_path / "data"
     with occupied() as port:
@@ -117,6 +119,10 @@ def test_start_prints_data_dir_store_every_address_and_the_first_passwords(tmp_p
             assert conn.recv(512).startswith(b"220 ")
         with urllib.request.urlopen(web.group(1), timeout=10) as page:
             assert page.status == 200
+        pop3 = re.search(r"POP3 for third-party archiving on 127\.0\.0\.1:(\d+); account archive, disabled", text)
+        assert pop3 and pop3.group(1) != "0"
+        with socket.create_connection(("127.0.0.1", int(pop3.group(1))), timeout=10) as conn:
+            assert conn.recv(512) == b"+OK mailarchive POP3 server ready\r\n"
         assert set(re.findall(r"(\w+)\s+\([\w-]+\s*\) password: \S+", text)) == {"postmaster", "admin"}
     with serving(serve_env(data_dir), tmp_path) as lines:  # the second start shows no password
         assert "password" not in "".join(lines)

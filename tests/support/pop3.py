@@ -64,7 +64,7 @@ def corrupt_raw(config: Config, sha256: str, data: bytes = b"tampered") -> None:
 @contextmanager
 def pop3_daemon(config: Config, *, limits: Limits | None = None, throttle: ThrottlePolicy = FAST_THROTTLE
                 ) -> Iterator[Pop3Daemon]:  # fmt: skip
-    daemon = Pop3Daemon(config, limits=limits, throttle=throttle).start()
+    daemon = Pop3Daemon(config, limits=limits, throttle=throttle).start()  # binds, then starts
     try:
         yield daemon
     finally:
