@@ -23,6 +23,7 @@ from server.services.errors import Forbidden
 from server.users import Role, verify_password
 from server.web.app import TEMPLATES
 from server.web.i18n import catalog
+from tests.support.cli import cli_archive
 from tests.support.web import running_app, signed_in
 
 NEW = "a long pop3 password"
@@ -30,9 +31,7 @@ NEW = "a long pop3 password"
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch, config: Config) -> None:
-    monkeypatch.setenv("MAILARCHIVE_DATA_DIR", str(config.data_dir))
-    monkeypatch.setenv("MAILARCHIVE_CONFIG", "none")
-    monkeypatch.delenv("MAILARCHIVE_STORE", raising=False)
+    cli_archive(monkeypatch, config.data_dir)
 
 
 def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, *argv: str, stdin: str = "") -> tuple[int, str, str]:
