@@ -3,8 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the test suite drives for real: a browser for the UI tests, swaks as an SMTP client,
-# redis-server for the MAILARCHIVE_REDIS_URL path of the job queue.
-SYS_TEST_PKGS := chromium swaks redis-server
+# redis-server for the MAILARCHIVE_REDIS_URL path of the job queue, getmail6 as a POP3 client.
+SYS_TEST_PKGS := chromium swaks redis-server getmail6
 
 .PHONY: run test bench lint system-deps clean
 

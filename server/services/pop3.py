@@ -14,6 +14,7 @@ acknowledges and writes one audit entry per session. Nothing here knows Flask or
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +22,13 @@ from server.audit.operations import Op, Result
 from server.model import format_time, now_utc
 from server.services.actor import ARCHIVE_READERS, Actor
 from server.services.errors import Forbidden, InvalidInput, NotFound, Unavailable
-from server.store.protocol import VersionConflict
+from server.store.protocol import StoreError, VersionConflict
 from server.users import UserError, check_password, hash_password, verify_password
 
 if TYPE_CHECKING:
     from server.services.context import Services
 
+log = logging.getLogger(__name__)
 KIND = "pop3"
 ACCOUNT_KEY = "account"
 POSITION_KEY = "position"
@@ -186,7 +188,10 @@ class Pop3:
     def session_ended(self, actor: Actor, details: dict[str, Any]) -> None:
         """The session's one audit entry; the last session is also kept for the integration page."""
         self.svc.write_entry(actor, Op.POP3_RETRIEVE, self.settings.account, details, Result.SUCCESS)
-        self.svc.store.put_doc(KIND, LAST_SESSION_KEY, {**details, "peer": actor.source_ip})
+        try:
+            self.svc.store.put_doc(KIND, LAST_SESSION_KEY, {**details, "peer": actor.source_ip})
+        except StoreError as exc:  # only the page's "last session" line is stale
+            log.warning("pop3 last session not saved: %s", exc)
 
     # --- helpers ----------------------------------------------------------------------------------
     def _may_administer(self, actor: Actor) -> None:
