@@ -81,24 +81,31 @@ class Connection(asyncio.Protocol):
         self._release_writer()
 
     # --- what the session and the server loop use ---------------------------------------------------
-    async def readline(self) -> bytes | LineTooLong | None:
-        """The next line with its LF, ``TOO_LONG`` for one over the limit, None at end of input."""
+    def buffered_line(self) -> bytes | LineTooLong | None:
+        """The next line if it has arrived already (a pipelining client's), else None: no waiting."""
         while True:
             newline = self._buffer.find(b"\n")
             if self._discarding:
                 if newline < 0:
                     self._buffer.clear()
-                else:
-                    del self._buffer[: newline + 1]
-                    self._discarding = False
-                    return TOO_LONG
-            elif newline >= 0:
+                    return None
+                del self._buffer[: newline + 1]
+                self._discarding = False
+                return TOO_LONG
+            if newline >= 0:
                 line = bytes(self._buffer[: newline + 1])
                 del self._buffer[: newline + 1]
                 return TOO_LONG if len(line) > self.max_line else line
-            elif len(self._buffer) >= self.max_line:
-                self._discarding = True
-                continue
+            if len(self._buffer) < self.max_line:
+                return None
+            self._discarding = True
+
+    async def readline(self) -> bytes | LineTooLong | None:
+        """The next line with its LF, ``TOO_LONG`` for one over the limit, None at end of input."""
+        while True:
+            line = self.buffered_line()
+            if line is not None:
+                return line
             if self._eof:
                 return None
             self._wake.clear()

@@ -95,8 +95,8 @@ class Listener:
         timeout = self.limits.idle_timeout
         await session.greet()
         while not session.closed:
-            try:
-                line = await asyncio.wait_for(conn.readline(), timeout)
+            try:  # a pipelined command is taken at once; only waiting for one needs the timer
+                line = conn.buffered_line() or await asyncio.wait_for(conn.readline(), timeout)
             except TimeoutError:
                 conn.write(b"-ERR [SYS/TEMP] autologout: idle for too long\r\n")
                 await session.end("timeout")
