@@ -129,7 +129,7 @@ class Pop3:
         """Right account, right password, service enabled. Costs one argon2 check either way."""
         account = self._account()
         good = verify_password(account.get("password_hash"), password)
-        return good and user == self.settings.account and bool(account.get("enabled"))
+        return good and user.lower() == self.settings.account.lower() and bool(account.get("enabled"))
 
     def login_failed(self, actor: Actor, reason: str, **details: Any) -> None:
         """One audit entry per refused login; the tried name is cut to a bounded, printable size."""
