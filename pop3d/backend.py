@@ -22,7 +22,7 @@ from pop3d.wire import message_response, top_response
 from server.model import format_time, now_utc
 from server.services.actor import Actor
 from server.services.context import Services
-from server.services.errors import Forbidden, NotFound, ServiceError
+from server.services.errors import IntegrityFailure, ServiceError
 from server.services.pop3 import ROLE
 from server.store.protocol import StoreError
 
@@ -88,27 +88,28 @@ class ArchiveBackend:
         return Maildrop.open(self.svc.store, after_seq=self.pop3.position(), limit=self.window)
 
     # --- reading --------------------------------------------------------------------------------
-    async def message(self, entry: Entry, *, top: int | None = None) -> bytes:
-        return await self.run(self._encoded, entry, top)
+    async def message(self, entry: Entry, peer: str, *, top: int | None = None) -> bytes:
+        return await self.run(self._encoded, entry, top, peer)
 
-    async def messages(self, entries: Sequence[Entry]) -> list[bytes | Exception]:
-        return await self.run(self._encoded_batch, entries)
+    async def messages(self, entries: Sequence[Entry], peer: str) -> list[bytes | Exception]:
+        return await self.run(self._encoded_batch, entries, peer)
 
-    def _encoded_batch(self, entries: Sequence[Entry]) -> list[bytes | Exception]:
+    def _encoded_batch(self, entries: Sequence[Entry], peer: str) -> list[bytes | Exception]:
         results: list[bytes | Exception] = []
         for entry in entries:
             try:
-                results.append(self._encoded(entry, None))
+                results.append(self._encoded(entry, None, peer))
             except MessageUnavailable as exc:
                 results.append(exc)
         return results
 
-    def _encoded(self, entry: Entry, top: int | None) -> bytes:
+    def _encoded(self, entry: Entry, top: int | None, peer: str) -> bytes:
         """Read, check and encode one message (in a worker thread); ``MessageUnavailable`` if impossible."""
         try:
-            raw = self.pop3.raw(Actor(self.account, ROLE), entry.id, entry.sha256)
-        except (NotFound, Forbidden) as exc:
-            raise MessageUnavailable(f"-ERR [SYS/PERM] {exc.message}") from None
+            raw = self.pop3.raw(Actor(self.account, ROLE, peer), entry)
+        except IntegrityFailure:  # audited (and counted) by the check itself
+            raise MessageUnavailable(f"-ERR [SYS/PERM] message {entry.id} failed its integrity check and is not sent"
+                                     ) from None  # fmt: skip
         except (ServiceError, StoreError) as exc:
             log.error("pop3 read of %s failed: %s", entry.id, exc)
             raise MessageUnavailable(UNAVAILABLE) from None

@@ -83,10 +83,11 @@ class SessionReport:
 class Backend(Protocol):
     async def login(self, user: str, password: str, channel: Channel) -> LoginResult: ...
 
-    async def message(self, entry: Entry, *, top: int | None = None) -> bytes:
-        """The encoded multi-line body (dot-stuffed, terminated); raises ``MessageUnavailable``."""
+    async def message(self, entry: Entry, peer: str, *, top: int | None = None) -> bytes:
+        """The encoded multi-line body (dot-stuffed, terminated); raises ``MessageUnavailable``.
+        ``peer``: the client's address, for the audit entry of a failed integrity check."""
 
-    async def messages(self, entries: Sequence[Entry]) -> list[bytes | Exception]:
+    async def messages(self, entries: Sequence[Entry], peer: str) -> list[bytes | Exception]:
         """``message`` for several at once (RETR read-ahead): bytes or the ``MessageUnavailable`` of each."""
 
     async def finish(self, report: SessionReport, maildrop: Maildrop | None, *, update: bool) -> str:
@@ -235,7 +236,7 @@ class Session:
         assert entry is not None
         self.report.tops += 1
         lines = int(parts[1])
-        await self._send(entry, self.backend.message(entry, top=lines), lines, "+OK top of message follows")
+        await self._send(entry, self.backend.message(entry, self.channel.peer, top=lines), lines, "+OK top of message follows")
 
     async def do_DELE(self, arg: str) -> None:
         number = await self._message_number(arg, "DELE msg")
@@ -260,7 +261,7 @@ class Session:
     @property
     def ahead(self) -> ReadAhead:
         if self._ahead is None:
-            self._ahead = ReadAhead(self.backend.messages, self.drop)
+            self._ahead = ReadAhead(lambda entries: self.backend.messages(entries, self.channel.peer), self.drop)
         return self._ahead
 
     def _close_ahead(self) -> None:

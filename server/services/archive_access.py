@@ -15,7 +15,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from server.archiving import INTEGRITY_FAILURES, archive_settings
 from server.audit.operations import Op, Result
@@ -35,6 +35,16 @@ log = logging.getLogger(__name__)
 
 MAX_BULK = 5000  # messages in one "download selected" zip; larger sets are for Export All
 INTEGRITY_COUNTER = INTEGRITY_FAILURES  # shown in the archive summary
+
+
+class Stored(Protocol):
+    """What ``verified_raw`` needs of a message: a ``Message``, or pop3d's slim window entry."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -154,7 +164,7 @@ class ArchiveAccess:
             return self._zip(actor, self.store.scan(criteria), count)
 
     # --- integrity ----------------------------------------------------------------------------
-    def verified_raw(self, message: Message, *, actor: Actor, purpose: str) -> bytes:
+    def verified_raw(self, message: Stored, *, actor: Actor, purpose: str) -> bytes:
         """The message's original bytes if they match its SHA-256; else ``IntegrityFailure``.
 
         Not audited on success (the calling operation is); a failure is audited here, as
@@ -172,7 +182,7 @@ class ArchiveAccess:
         self._report(actor, message, purpose, actual, error)
         raise error
 
-    def _report(self, actor: Actor, message: Message, purpose: str, actual: str, error: IntegrityFailure) -> None:
+    def _report(self, actor: Actor, message: Stored, purpose: str, actual: str, error: IntegrityFailure) -> None:
         error.audited = True
         log.error("integrity failure (%s by %s): %s", purpose, actor.name, error.message)
         details = {"purpose": str(purpose), "expected_sha256": message.sha256, "actual_sha256": actual,

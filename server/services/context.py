@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from server.services.audit_trail import AuditTrail
     from server.services.exports import Exports
     from server.services.ingest import Ingest
+    from server.services.pop3 import Pop3
     from server.services.sessions import Sessions
     from server.services.users import Accounts
 
@@ -98,6 +99,7 @@ class Services:
     audit_trail: AuditTrail = _use_case("server.services.audit_trail:AuditTrail")
     ingest: Ingest = _use_case("server.services.ingest:Ingest")
     exports: Exports = _use_case("server.services.exports:Exports")
+    pop3: Pop3 = _use_case("server.services.pop3:Pop3")
 
     # --- auditing -----------------------------------------------------------------------------
     @contextmanager

@@ -13,7 +13,6 @@ acknowledges and writes one audit entry per session. Nothing here knows Flask or
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from server.audit.operations import Op, Result
 from server.model import format_time, now_utc
 from server.services.actor import ARCHIVE_READERS, Actor
-from server.services.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from server.services.archive_access import Stored
+from server.services.errors import Forbidden, InvalidInput, Unavailable
 from server.store.protocol import StoreError, VersionConflict
 from server.users import UserError, check_password, hash_password, verify_password
 
@@ -94,7 +94,7 @@ class Pop3:
     def enable(self, actor: Actor, password: str | None = None) -> Pop3Status:
         """Turn the service on, setting the password when given (required if none is set yet)."""
         details = {"password_changed": password is not None}
-        with self.svc.audited(actor, Op.POP3_ENABLE, self.settings.account, details) as entry:
+        with self.svc.audited(actor, Op.POP3_ENABLE, self.settings.account, details=details) as entry:
             self._may_administer(actor)
             account = self._account()
             new_hash = self._new_hash(password) if password is not None else account.get("password_hash")
@@ -151,16 +151,10 @@ class Pop3:
         found = self.svc.store.get_doc_versioned(KIND, POSITION_KEY)
         return int(found[0]["seq"]) if found else 0
 
-    def raw(self, actor: Actor, message_id: str, sha256: str) -> bytes:
-        """The archived bytes, after checking them against the SHA-256 recorded at archiving."""
-        raw = self.svc.store.get_raw(sha256)
-        if raw is None:
-            raise NotFound(f"message {message_id} is no longer in the archive")
-        if hashlib.sha256(raw).hexdigest() != sha256:
-            self.svc.write_entry(actor, Op.INTEGRITY_FAILURE, message_id,
-                                 {"sha256": sha256, "via": "pop3"}, Result.FAILURE)  # fmt: skip
-            raise Forbidden(f"message {message_id} failed its integrity check and is not sent")
-        return raw
+    def raw(self, actor: Actor, entry: Stored) -> bytes:
+        """The archived bytes, checked against the SHA-256 recorded at archiving (``IntegrityFailure``
+        if they do not match or are gone; audited by ``verified_raw``)."""
+        return self.svc.archive.verified_raw(entry, actor=actor, purpose="pop3_retrieve")
 
     def acknowledge(self, window_after: int, upto: int) -> Acked:
         """Move the position to ``upto`` if it still stands within this window's start and ``upto``.

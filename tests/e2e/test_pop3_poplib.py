@@ -160,12 +160,12 @@ def test_over_long_lines_get_one_error_and_the_session_goes_on(cfg: Config) -> N
 
 
 def test_idle_sessions_are_logged_out(cfg: Config) -> None:
-    with pop3_daemon(cfg, limits=Limits(idle_timeout=0.3)) as daemon:
-        with socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as sock:
-            reader = sock.makefile("rb")
-            reader.readline()
-            assert reader.readline() == b"-ERR [SYS/TEMP] autologout: idle for too long\r\n"
-            assert reader.readline() == b""  # closed
+    with pop3_daemon(cfg, limits=Limits(idle_timeout=0.3)) as daemon, \
+            socket.create_connection(("127.0.0.1", daemon.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        assert reader.readline() == b"-ERR [SYS/TEMP] autologout: idle for too long\r\n"
+        assert reader.readline() == b""  # closed
 
 
 def test_sessions_beyond_the_limit_are_refused(cfg: Config) -> None:

@@ -6,13 +6,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import replace
 from typing import Any
-
-import sqlite3
-from contextlib import closing
 
 import zstandard
 from argon2 import PasswordHasher
