@@ -91,7 +91,7 @@ class Pop3Daemon:
         if self.tls_socket is not None:
             line += f", TLS on {address_of(self.tls_socket)}"
         enabled = self.svc is not None and self.svc.pop3.is_enabled()
-        state = "enabled" if enabled else "disabled: enable it with `mailarchive pop3 enable --password-stdin`"
+        state = "enabled" if enabled else "disabled until enabled on the Third-party Archive Integration page"
         return f"{line}; account {self.config.pop3.account}, {state}"
 
     def stop(self) -> None:
