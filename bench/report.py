@@ -94,8 +94,9 @@ def table(results_dir: Path = RESULTS) -> str:
                   f"{last.get('connections', 10)} connections: **{last['messages_per_s']:,.0f} msg/s** ({path.name})."]
     pop3 = _pop3_rows(results_dir)
     if pop3:
-        lines += ["", "| POP3: backend | archive messages | RETR messages | RETR MB/s | bare read loop MB/s "
-                  "| RETR ÷ loop | window opened s | daemon peak RSS MB (anon) | run |", "|" + "---|" * 9, *pop3]
+        lines += ["", "| POP3: backend | corpus messages | RETR messages | RETR MB/s (wall) | bare read loop MB/s (wall) "
+                  "| RETR ÷ loop | MB per daemon CPU-s | MB per loop CPU-s | window opened s | daemon peak RSS MB (anon) "
+                  "| run |", "|" + "---|" * 11, *pop3]
     return "\n".join(lines)
 
 
@@ -109,6 +110,7 @@ def _pop3_rows(results_dir: Path) -> list[str]:
                 latest[(run["backend"], run["size"])] = "| " + " | ".join([
                     run["backend"], _cell(run["size"]), _cell(p["messages"]), _cell(p["retr_mb_per_s"], "{:.1f}"),
                     _cell(p["yardstick"]["mb_per_s"], "{:.1f}"), _cell(p["retr_vs_yardstick"], "{:.0%}"),
+                    _cell(p.get("retr_mb_per_server_cpu_s"), "{:.1f}"), _cell(p["yardstick"].get("mb_per_cpu_s"), "{:.1f}"),
                     _cell(p["login_and_window_s"], "{:.2f}"),
                     f"{_cell(p['server_peak_rss_mb'])} ({_cell(p['server_peak_anon_rss_mb'])})",
                     f"{result['started'][:10]} ({path.name})"]) + " |"  # fmt: skip
