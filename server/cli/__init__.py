@@ -28,6 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("user", "console users, roles and API tokens"),
     "archiving": ("archiving", "enable or disable archiving of journal mail, or show the summary"),
     "pop3": ("pop3", "the POP3 account for third-party archiving: enable, disable, password, status"),
+    "purge": ("purge", "delete mail whose retention has ended and that no legal hold covers (--dry-run first)"),
+    "hold": ("hold", "legal holds: place, list and release holds that keep mail from the purge"),
+    "retention": ("retention", "the retention period: show, change, re-stamp existing mail"),
     "demo-data": ("demo", "archive generated sample mail of the last weeks (to try the console)"),
     "bench": ("bench", "benchmark import, search and SMTP on synthetic mail (see docs/performance.md)"),
 }

@@ -38,8 +38,10 @@ if TYPE_CHECKING:
     from server.services.archiving import Archiving
     from server.services.audit_trail import AuditTrail
     from server.services.exports import Exports
+    from server.services.holds import Holds
     from server.services.ingest import Ingest
     from server.services.pop3 import Pop3
+    from server.services.retention import Retention
     from server.services.sessions import Sessions
     from server.services.users import Accounts
 
@@ -100,6 +102,8 @@ class Services:
     ingest: Ingest = _use_case("server.services.ingest:Ingest")
     exports: Exports = _use_case("server.services.exports:Exports")
     pop3: Pop3 = _use_case("server.services.pop3:Pop3")
+    holds: Holds = _use_case("server.services.holds:Holds")
+    retention: Retention = _use_case("server.services.retention:Retention")
 
     # --- auditing -----------------------------------------------------------------------------
     @contextmanager

@@ -27,6 +27,7 @@ BLUEPRINTS: list[str] = [
     "server.web.audit_views:bp",
     "server.web.admin:bp",
     "server.web.archiving:bp",
+    "server.web.retention_views:bp",
     "server.web.api_core:bp",
     "server.web.search_views:bp",
     "server.web.message_views:bp",

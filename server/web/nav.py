@@ -33,6 +33,8 @@ NAV: list[NavItem] = [
     NavItem("archiving.manage", "Archive Mail Management", ARCHIVING),
     NavItem("archiving.summary", "Archive summary", ARCHIVING),
     NavItem("pop3.page", "Third-party Archive Integration", ARCHIVING),
+    NavItem("retention.settings", "Retention period", ARCHIVING),
+    NavItem("retention.holds", "Legal holds", ARCHIVING),
     NavItem("audit.page", "Archive Log Query", "Statistics & Logs"),
     NavItem("admin.users", "Users and roles", ADMINISTRATION),
     NavItem("auth.account", "Change password", ACCOUNT),
