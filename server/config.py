@@ -201,6 +201,19 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class OpsConfig:
+    """Monitoring: the Prometheus scrape, readiness and the daily reconcile (docs/operations.md)."""
+
+    metrics_token: str | None = setting(
+        None, "bearer token a Prometheus scraper sends to `/metrics` (besides an admin session or API token)",
+        env="METRICS_TOKEN",
+    )
+    min_free_disk_mb: int = setting(
+        1024, "`/readyz` fails when the data dir's disk has less free space (MiB)", env="MIN_FREE_DISK_MB", minimum=0
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a process needs to know; sections are TOML tables (``[web]``, ``[smtp]``, ...)."""
 
@@ -214,6 +227,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     archiving: ArchivingConfig = field(default_factory=ArchivingConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    ops: OpsConfig = field(default_factory=OpsConfig)
 
     @property
     def sqlite_path(self) -> Path:

@@ -22,6 +22,7 @@ from server.indexing.enrich import Enricher
 from server.indexing.parse import ParsedMail, parse
 from server.indexing.rules import is_monitoring_copy
 from server.model import Message, now_utc
+from server.ops.counters import count_outcomes, timed
 from server.store.protocol import Store
 
 BATCH_SIZE = 200
@@ -102,10 +103,14 @@ class Ingestor:
                                      envelope_from=pairs[n][0].envelope_from, envelope_to=pairs[n][0].envelope_to))
                 for n in todo]
         for group in _unique_id_groups(docs):
-            results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in group])
+            with timed(self.store, "put_messages"):
+                results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in group])
             for (n, msg), result in zip(group, results, strict=True):
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
-        return [o for o in outcomes if o is not None]
+        done = [o for o in outcomes if o is not None]
+        count_outcomes(self.store, ((item.source, o.status, bool(o.parse_errors))
+                                    for (item, _), o in zip(pairs, done, strict=True)))
+        return done
 
 
 def received_at(item: RawItem, mail: ParsedMail, now: datetime) -> datetime:

@@ -23,6 +23,7 @@ from server.export.eml import eml_download_name
 from server.export.zipstream import ZipStats, iter_zip
 from server.mailview import attachment_at, is_inline_type
 from server.model import Attachment, Message, format_time, now_utc
+from server.ops.counters import timed
 from server.query.criteria import Criteria, parse_criteria, parse_limit
 from server.services.actor import ARCHIVE_READERS, Actor
 from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound, Unavailable
@@ -102,7 +103,8 @@ class ArchiveAccess:
         """One page (cursor paging, newest first)."""
         with self.svc.audited(actor, Op.SEARCH, asked=_given(params)) as entry:
             criteria = self._criteria(actor, params)
-            page = self.store.search(criteria, limit=parse_limit(limit, default=default_limit), cursor=cursor or None)
+            with timed(self.store, "search"):
+                page = self.store.search(criteria, limit=parse_limit(limit, default=default_limit), cursor=cursor or None)
             entry.done(**criteria.as_params(), hits=page.total, page=bool(cursor))
             return criteria, page
 

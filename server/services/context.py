@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from server.services.exports import Exports
     from server.services.holds import Holds
     from server.services.ingest import Ingest
+    from server.services.ops import Ops
     from server.services.pop3 import Pop3
     from server.services.retention import Retention
     from server.services.sessions import Sessions
@@ -104,6 +105,7 @@ class Services:
     pop3: Pop3 = _use_case("server.services.pop3:Pop3")
     holds: Holds = _use_case("server.services.holds:Holds")
     retention: Retention = _use_case("server.services.retention:Retention")
+    ops: Ops = _use_case("server.services.ops:Ops")
 
     # --- auditing -----------------------------------------------------------------------------
     @contextmanager

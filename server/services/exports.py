@@ -39,6 +39,7 @@ from server.export.archive_file import WrittenZip, is_partial, partial_path, wri
 from server.export.taskcenter import ExportTask, Status, TaskConflict, TaskDocs, new_task_id
 from server.export.zipstream import ZipStats
 from server.model import Message, format_time, now_utc, parse_time
+from server.ops.counters import count_export_bytes
 from server.query.criteria import Criteria, CriteriaError, day_span, parse_criteria
 from server.services.actor import ARCHIVE_READERS, Actor
 from server.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
@@ -298,6 +299,7 @@ class Exports:
             written.path.unlink(missing_ok=True)
             return f"export {task_id} was cancelled as it finished; file removed"
         self._audit_outcome(task, Result.SUCCESS)
+        count_export_bytes(self.svc.store, written.size)
         return f"export {task_id} finished: {written.messages} messages, {written.size} bytes, sha256 {written.sha256}"
 
     def _fail(self, task_id: str, token: str, reason: str) -> None:

@@ -34,6 +34,7 @@ BLUEPRINTS: list[str] = [
     "server.web.api_messages:bp",
     "server.web.export_views:bp",
     "server.web.pop3_views:bp",
+    "server.web.ops_views:bp",
 ]
 
 

@@ -1,6 +1,8 @@
 """Liveness and readiness for load balancers and orchestrators (no sign-in, no archive content).
 
-``/healthz``: the process answers. ``/readyz``: it can also read the store, so traffic may be sent.
+``/healthz``: the process answers (restart it if not). ``/readyz``: the store and Redis answer,
+the SMTP spool is writable and the data disk has room (``server.ops.health``), so traffic may be
+sent; 503 with the failing checks otherwise. Both answer JSON and never a 500 page.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ import logging
 
 from flask import Blueprint, jsonify
 
-from server.archiving import SWITCH_KEY
 from server.web.context import services
 from server.web.roles import public
 
@@ -26,9 +27,7 @@ def healthz():  # noqa: ANN201
 @bp.get("/readyz")
 @public
 def readyz():  # noqa: ANN201
-    try:
-        services().store.get_setting(SWITCH_KEY)
-    except Exception as exc:  # any store failure means "not ready", never a 500 page
-        log.warning("not ready: %s", exc)
-        return jsonify(status="unavailable", error="the archive store cannot be read"), 503
-    return jsonify(status="ready")
+    state = services().ops.readiness()
+    if not state.ready:
+        log.warning("not ready: %s", "; ".join(f"{c.name}: {c.detail}" for c in state.checks if not c.ok))
+    return jsonify(state.to_dict()), 200 if state.ready else 503

@@ -1,0 +1,94 @@
+"""Durable operational counters, written where things happen and read by ``/metrics`` at scrape time.
+
+Why durable store counters and not prometheus-client's multiprocess mode: the processes that do
+the work (the spool drainer, the RQ worker, ``mailarchive import``, the web app) run apart, may run
+on different hosts against one Elasticsearch cluster, and are restarted independently. The
+multiprocess mode needs one shared, per-host directory that must be wiped on every restart and
+loses a dead process's gauges; ``Store.incr_counter`` is atomic across processes and hosts and
+survives restarts, so a counter never goes backwards (Prometheus' ``rate()`` assumes that). The
+writes are per batch, not per message, so ingestion pays one counter write per outcome kind.
+
+Key names are fixed here (the store has no "list counters"); ``server.ops.metrics`` reads them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from server.store.protocol import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("smtp", "import")
+# The pipeline's outcome statuses (server.indexing.pipeline.IngestOutcome.status).
+OUTCOMES = ("archived", "merged", "duplicate", "skipped_monitoring", "skipped_disabled", "failed")
+PARSE_ERRORS = "ops.parse_errors"  # messages archived with at least one parse_errors note
+SPOOL_HELD = "ops.spool_held_total"  # spool files moved to hold/ after repeated failures
+EXPORT_BYTES = "ops.export_bytes"
+RECONCILE_LAST = "ops.reconcile"  # setting: the last reconcile report (server.ops.reconcile)
+
+# Store latency histogram: upper bounds in seconds; a call increments one bucket, the count and
+# the sum (microseconds). Cumulative buckets are summed at scrape time.
+LATENCY_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_OPS = ("put_messages", "search")
+
+
+def ingest_key(source: str, outcome: str) -> str:
+    return f"ops.ingest.{source}.{outcome}"
+
+
+def latency_key(op: str, part: str) -> str:
+    """``part``: a bucket bound (``"0.05"``, ``"inf"``), ``"count"`` or ``"sum_us"``."""
+    return f"ops.latency.{op}.{part}"
+
+
+def bucket_of(seconds: float) -> str:
+    return next((str(b) for b in LATENCY_BOUNDS if seconds <= b), "inf")
+
+
+def count_outcomes(store: Store, pairs: Iterable[tuple[str, str, bool]]) -> None:
+    """Add ``(source, status, had_parse_errors)`` of one batch to the counters (one write per kind).
+
+    Called after the batch is durable: a counter that cannot be written is logged, never turned
+    into a failed batch (the spool would replay mail that is already stored)."""
+    by_kind: Counter[str] = Counter()
+    for source, status, parse_errors in pairs:
+        by_kind[ingest_key(source if source in SOURCES else "import", status)] += 1
+        if parse_errors and status in ("archived", "merged"):
+            by_kind[PARSE_ERRORS] += 1
+    try:
+        for key, n in sorted(by_kind.items()):
+            store.incr_counter(key, n)
+    except StoreError as exc:
+        log.warning("ingest counters not updated: %s", exc)
+
+
+def count_export_bytes(store: Store, size: int) -> None:
+    """A finished Export All file's size (best effort, after the task is already published)."""
+    try:
+        store.incr_counter(EXPORT_BYTES, size)
+    except StoreError as exc:
+        log.warning("export bytes not counted: %s", exc)
+
+
+def record_latency(store: Store, op: str, seconds: float) -> None:
+    store.incr_counter(latency_key(op, bucket_of(seconds)))
+    store.incr_counter(latency_key(op, "count"))
+    store.incr_counter(latency_key(op, "sum_us"), int(seconds * 1_000_000))
+
+
+@contextmanager
+def timed(store: Store, op: str) -> Iterator[None]:
+    """Time a store call into the durable histogram; a failing counter write never fails the call."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        try:
+            record_latency(store, op, time.monotonic() - started)
+        except StoreError as exc:  # metrics are best effort; the call's own outcome stands
+            log.warning("store latency of %s not recorded: %s", op, exc)
