@@ -205,3 +205,28 @@ def test_serve_starts_the_pop3_daemon(cfg: Config) -> None:
         pop.quit()
     finally:
         stop_all(daemons)
+
+
+def test_sessions_beyond_the_per_address_limit_are_refused(cfg: Config) -> None:
+    with pop3_daemon(cfg, limits=Limits(max_sessions=50, max_per_address=2)) as daemon:
+        held = [poplib.POP3("127.0.0.1", daemon.port, timeout=10) for _ in range(2)]
+        with pytest.raises(poplib.error_proto, match=r"\[SYS/TEMP\] too many POP3 sessions"):
+            poplib.POP3("127.0.0.1", daemon.port, timeout=10)
+        for pop in held:
+            pop.quit()
+
+
+def test_disabling_and_enabling_apply_to_the_next_login_without_a_restart(cfg: Config, mails: list[Message]) -> None:
+    with pop3_daemon(cfg) as daemon:
+        with Services.open(cfg) as svc:
+            svc.pop3.disable(Actor.cli())
+        pop = poplib.POP3("127.0.0.1", daemon.port, timeout=10)
+        pop.user(ACCOUNT)
+        with pytest.raises(poplib.error_proto, match=r"\[SYS/PERM\] the POP3 service is disabled"):
+            pop.pass_(PASSWORD)
+        with Services.open(cfg) as svc:
+            svc.pop3.enable(Actor.cli())  # the password set before is kept
+        pop = poplib.POP3("127.0.0.1", daemon.port, timeout=10)
+        pop.user(ACCOUNT)
+        assert pop.pass_(PASSWORD).startswith(b"+OK maildrop has 3 messages")
+        pop.quit()
