@@ -79,7 +79,7 @@ class ArchiveMixin:
             still = self._search(query={"terms": {"sha256": shas}}, size=0,
                                  aggs={"shas": {"terms": {"field": "sha256", "size": len(shas)}}})  # fmt: skip
             referenced = {b["key"] for b in still.get("aggregations", {}).get("shas", {}).get("buckets", [])}
-            orphans = [Action("delete", {"_index": self.names.raw, "_id": sha}) for sha in shas if sha not in referenced]
+            orphans = [Action("delete", {"_index": self.names.versioned("raw"), "_id": sha}) for sha in shas if sha not in referenced]
             failures += [o["error"] for o in bulk(self.es, orphans, refresh="wait_for") if "error" in o and o.get("status") != 404]
         if failures:
             raise StoreError(f"purge: {len(failures)} deletions failed ({len(deleted)} messages deleted): {failures[0]}")

@@ -58,7 +58,7 @@ class DirectoryMixin:
                 "department": normalize_department(a.department),
                 "status": str(a.status),
             }
-            actions.append(Action("index", {"_index": self.names.directory, "_id": address}, source))
+            actions.append(Action("index", {"_index": self.names.versioned("directory"), "_id": address}, source))
         write_all(self.es, actions, "accounts")
         return len(actions)
 

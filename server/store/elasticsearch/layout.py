@@ -8,6 +8,10 @@ the version of its mapping (``mappings/<kind>-v<N>.json``):
 | ``<prefix>-messages`` (read alias) | ``<prefix>-messages-v2-YYYY.MM``, one per month, made from the template |
 | ``<prefix>-raw`` / ``-directory`` / ``-docs`` / ``-audit`` | ``<prefix>-raw-v1`` / ``-directory-v1`` / ``-docs-v2`` / ``-audit-v1`` |
 
+Reads, GETs and single writes go through the aliases. Bulk writes name the index itself (the month's
+index, ``versioned(kind)``): a bulk item's outcome names the concrete index it landed in, and
+that is how outcomes are matched back to their actions (bulk.py).
+
 A mapping change is then: create the new version's indices, copy, and move the aliases in one
 ``update_aliases`` call, so every reader and writer switches at the same instant and nobody ever
 sees half of an archive. Releases before the arrival sequence used the alias names themselves as

@@ -169,7 +169,7 @@ class MessagesMixin:
             _, doc, raw = group.copies[0]
             data = base64.b64encode(codec.compress(raw)).decode("ascii")
             source = {"size": len(raw), "compression": "zstd", "data": data}
-            actions.append(Action("create", {"_index": self.names.raw, "_id": doc["sha256"]}, source))
+            actions.append(Action("create", {"_index": self.names.versioned("raw"), "_id": doc["sha256"]}, source))
         outcomes = bulk(self.es, actions)
         return [None if o.get("status") == 409 else o.get("error") for o in outcomes]
 
