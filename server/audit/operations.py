@@ -41,6 +41,7 @@ class Op(StrEnum):
     LEGAL_HOLD = "legal_hold"
     AUDIT_QUERY = "audit_query"
     AUDIT_EXPORT = "audit_export"
+    RECONCILE = "reconcile"  # index against raw store (mailarchive reconcile, the daily job)
     INTEGRITY_FAILURE = "integrity_failure"  # stored bytes did not match their SHA-256: not handed out
 
 

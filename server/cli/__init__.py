@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hold": ("hold", "legal holds: place, list and release holds that keep mail from the purge"),
     "retention": ("retention", "the retention period: show, change, re-stamp existing mail"),
     "demo-data": ("demo", "archive generated sample mail of the last weeks (to try the console)"),
+    "reconcile": ("reconcile", "check the search index against the stored raw mail; --repair re-indexes"),
     "status": ("status", "readiness: store, Redis, spool and disk space (exit 1 when not ready)"),
     "bench": ("bench", "benchmark import, search and SMTP on synthetic mail (see docs/performance.md)"),
 }

@@ -48,11 +48,14 @@ class ArchiveWorker(Worker):
 
     def _maintain(self) -> None:
         try:
+            from server.ops.jobs import schedule_reconcile
             from server.services.context import Services
             from server.services.exports import Exports
 
             with Services.open(self.archive_config) as svc:
                 report = Exports(svc, self.broker).maintain()
+                if schedule_reconcile(svc, self.broker.queue()):
+                    report["reconcile enqueued"] = 1
         except Exception:  # noqa: BLE001 - the worker must outlive a failing maintenance run
             log.exception("maintenance failed; trying again in %s s", MAINTENANCE_SECONDS)
             return

@@ -106,6 +106,10 @@ class Store(Protocol):
     def get_raw(self, sha256: str) -> bytes | None:
         """The original bytes, exactly as received."""
 
+    def raw_keys(self, *, batch_size: int = 1000) -> Iterator[str]:
+        """The SHA-256 key of every stored raw blob, each once, in no particular order, streamed
+        in batches (the reconcile job compares them with the messages; memory stays flat)."""
+
     def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None) -> SearchPage:
         """Date-descending (ties: id descending), exact total, cursor paging (no offsets)."""
 

@@ -20,7 +20,7 @@ concurrent writer becomes a merge and its number is abandoned (a gap).
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,3 +219,20 @@ class MessagesMixin:
                 return None
             raise StoreError(f"reading raw {sha256} from {self.names.raw} failed: {exc}") from exc
         return codec.decompress(base64.b64decode(response["_source"]["data"]))
+
+    def raw_keys(self, *, batch_size: int = 1000) -> Iterator[str]:
+        """A scroll in index order without the bytes (``_id`` is the key; it cannot be sorted on)."""
+        try:
+            page = self.es.search(index=self.names.raw, query={"match_all": {}}, sort=["_doc"], size=batch_size,
+                                  _source=False, scroll="2m")  # fmt: skip
+            scroll_id = page.get("_scroll_id")
+            try:
+                while hits := page["hits"]["hits"]:
+                    yield from (hit["_id"] for hit in hits)
+                    page = self.es.scroll(scroll_id=scroll_id, scroll="2m")
+                    scroll_id = page.get("_scroll_id", scroll_id)
+            finally:
+                if scroll_id:
+                    self.es.options(ignore_status=404).clear_scroll(scroll_id=scroll_id)
+        except ERRORS as exc:
+            raise StoreError(f"listing raw keys of {self.names.raw} failed: {exc}") from exc

@@ -10,7 +10,7 @@ of it (~0.45 ms a message), the other statements ~0.1 ms together.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from server.model import Message
@@ -115,6 +115,18 @@ class MessagesMixin:
         with self._read() as conn:
             row = conn.execute("SELECT data FROM raws WHERE sha256 = ?", (sha256,)).fetchone()
         return codec.decompress(row[0]) if row else None
+
+    def raw_keys(self, *, batch_size: int = 1000) -> Iterator[str]:
+        """By key, one short read per batch (a writer is never blocked for the whole walk)."""
+        after = ""
+        while True:
+            with self._read() as conn:
+                rows = conn.execute("SELECT sha256 FROM raws WHERE sha256 > ? ORDER BY sha256 LIMIT ?",
+                                    (after, batch_size)).fetchall()  # fmt: skip
+            yield from (row[0] for row in rows)
+            if len(rows) < batch_size:
+                return
+            after = rows[-1][0]
 
 
 def _put_one(conn: sqlite3.Connection, item: _Prepared) -> PutResult:
