@@ -231,7 +231,7 @@ class Exports:
         for task in self.docs.since(now - LOOKBACK):
             if task.status == Status.RUNNING and self._stale(task, now):
                 done[self._recover(task.id, now)] += 1
-            elif task.status == Status.QUEUED and now - task.updated > timedelta(seconds=30) and not self._pending(task):
+            elif task.status == Status.QUEUED and not self._pending(task):  # a job queued twice runs once
                 done[self._requeue_lost(task.id)] += 1
             elif task.status == Status.FINISHED and task.finished_at and now - parse_time(task.finished_at) > KEEP:
                 done[self._expire(task.id, now)] += 1

@@ -18,10 +18,12 @@ import pytest
 from flask import Flask
 
 from server.audit.operations import Op
+from server.export.taskcenter import TaskDocs
 from server.jobs.broker import close_all
+from server.services.actor import Actor
 from server.web.context import services_of
 from server.web.i18n import catalog
-from tests.support.exports import running_worker
+from tests.support.exports import running_worker, wait_task
 from tests.support.web import api_token, close_app, csrf_token
 from tests.support.webdata import WHEN, audit_entries, sample_app, signed_in
 
@@ -138,3 +140,25 @@ def test_task_center_is_in_the_menu_and_translated(app: Flask) -> None:
     sources = [*root.glob("templates/tasks/*.html"), root / "server/web/export_views.py"]
     keys = {k for path in sources for k in re.findall(r"""_\(["']([^"']+)["']""", path.read_text(encoding="utf-8"))}
     assert keys and not keys - set(catalog("zh-CN"))
+
+
+def test_every_exports_api_route_is_in_the_openapi_file(app: Flask) -> None:
+    spec = (Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^  (/exports\S*):$", spec, re.MULTILINE))
+    routes = {rule.rule.removeprefix("/api/v1").replace("<task_id>", "{task}")
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/exports")}
+    assert routes == documented
+
+
+def test_a_refused_or_unreachable_queue_keeps_the_task_queued(app: Flask, config, tmp_path: Path) -> None:  # noqa: ANN001
+    """Redis down at submission: the task is kept (queued) and a worker's maintenance queues it later."""
+    from dataclasses import replace
+
+    from server.services.context import Services
+
+    dead = replace(config, worker=replace(config.worker, redis_url="redis://127.0.0.1:1/0"))
+    with Services.open(dead) as svc:
+        task = svc.exports.submit(Actor("archie", "archive-admin"), RECENT)
+    assert TaskDocs(services_of(app).store).get(task.id).status == "queued"
+    with running_worker(config, tmp_path / "worker.log") as worker:  # the embedded Redis: the job was never there
+        wait_task(services_of(app).store, task.id, lambda t: t.status == "finished", timeout=150, worker=worker)
