@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "on corpus size; eml-parser needs ~6 CPU ms a message); 0 = all")
     parser.add_argument("--smtp-messages", type=int, default=2000, help="messages sent in the SMTP stage (default 2000)")
     parser.add_argument("--export-size", type=int, default=None, metavar="N",
-                        help="messages in the Export All bench (default 100000, --quick 2000)")
+                        help="messages in the Export All bench (default 100000, --quick 300)")
     parser.add_argument("--pop3-messages", type=int, default=10_000, metavar="N",
                         help="messages the POP3 stage retrieves (one window) from each size's archive")
     parser.add_argument("--profile", type=int, default=None, metavar="N",

@@ -185,7 +185,7 @@ def export_stage(args: argparse.Namespace, skip: set[str]) -> dict:
     """Export All of ``--export-size`` messages by a real worker, against a bare read-and-zip loop."""
     if "export" in skip:
         return {"skipped": "--skip export"}
-    size = args.export_size or (2000 if args.quick else 100_000)
+    size = args.export_size or (300 if args.quick else 100_000)
 
     def run() -> dict:
         from bench.export_bench import run_export_bench

@@ -76,3 +76,11 @@ def test_pop3_stage_retrieves_the_archive_against_its_yardstick(bench_run) -> No
     assert pop3["bytes"] >= pop3["yardstick"]["bytes"] > 0  # CRLF line ends and dot-stuffing add, never remove
     assert pop3["retr_mb_per_s"] > 0 and pop3["retr_vs_yardstick"] > 0 and pop3["server_peak_rss_mb"] > 10
     assert "| POP3: backend |" in (tmp / "performance.md").read_text()
+
+
+def test_export_all_stage_measures_the_worker_against_the_bare_loop(bench_run) -> None:
+    export = bench_run[0]["export"]
+    assert export["export"]["messages"] == export["bare_loop"]["messages"] > 200, export
+    assert export["export"]["mb_per_s"] > 0 and export["bare_loop"]["mb_per_s"] > 0 and export["export_vs_bare"] > 0
+    assert export["export"]["peak_rss_mb"] > 10 and export["export"]["peak_processes"] >= 1
+    assert export["zip_libraries"]["project zipstream stored"]["mb_per_s"] > 0
