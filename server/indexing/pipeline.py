@@ -16,6 +16,7 @@ from datetime import datetime
 from multiprocessing.pool import Pool
 
 from server.archiving import SKIPPED_DISABLED, archive_settings, is_enabled
+from server.audit.ledger import Ledger, LedgerUnavailable
 from server.config import Config
 from server.indexing import dates
 from server.indexing.enrich import Enricher
@@ -27,6 +28,7 @@ from server.store.protocol import Store
 
 BATCH_SIZE = 200
 BATCH_BYTES = 32 * 1024 * 1024  # two batches are in memory at once (one parsing, one storing)
+LEDGER_FAILURES = "ledger_failures"  # batches archived without their ledger entry (logged, verify reports)
 _STATUS = {"created": "archived", "merged": "merged", "unchanged": "duplicate", "failed": "failed"}
 
 
@@ -56,6 +58,7 @@ class Ingestor:
         self.store = store
         self.config = config
         self.extra_mailboxes = tuple(extra_mailboxes)
+        self._ledger: Ledger | None = None
 
     def ingest(self, raw: bytes, *, envelope_from: str | None = None, envelope_to: Sequence[str] = (),
                source: str = "smtp") -> IngestOutcome:
@@ -107,10 +110,24 @@ class Ingestor:
                 results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in group])
             for (n, msg), result in zip(group, results, strict=True):
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
+            self._ledger_created([r.id for r in results if r.status == "created"], pairs[group[0][0]][0].source)
         done = [o for o in outcomes if o is not None]
         count_outcomes(self.store, ((item.source, o.status, bool(o.parse_errors))
                                     for (item, _), o in zip(pairs, done, strict=True)))
         return done
+
+    def _ledger_created(self, ids: list[str], source: str) -> None:
+        """Enter the new messages in the hash chain (``server.audit.ledger``). They are durable
+        already: if the entry cannot be written they stay archived (refusing now would make the
+        sender's retry a duplicate that is never ledgered) and ``mailarchive verify`` reports them."""
+        if not ids:
+            return
+        if self._ledger is None:
+            self._ledger = Ledger(self.store, self.config)
+        try:
+            self._ledger.record_ingested(ids, source=source)
+        except LedgerUnavailable:
+            self.store.incr_counter(LEDGER_FAILURES)
 
 
 def received_at(item: RawItem, mail: ParsedMail, now: datetime) -> datetime:

@@ -8,7 +8,7 @@ not part of the chain), so running it from cron does not grow the log it checks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from server.audit.query import csv_lines, iter_matches, parse_audit_query, query
 from server.audit.verify import Verdict, verify
 from server.services.actor import AUDIT_READERS, Actor
 from server.services.errors import Forbidden
-from server.store.protocol import AuditQuery
+from server.store.protocol import AuditQuery, AuditRecord
 
 if TYPE_CHECKING:
     from server.services.context import Services
@@ -58,14 +58,20 @@ class AuditTrail:
             entry.done(**_used(params), total=total)
             return LogExport(query, total, csv_lines(iter_matches(self.svc.store, query)))
 
-    def verify_chain(self) -> Verdict:
-        """Check every entry and the anchors; after a clean check anchor the head, so deleting what
-        was just checked is detected from now on. ``StoreError`` when the log cannot be read."""
+    def verify_chain(self, *, head: tuple[int, str] | None = None,
+                     visit: Callable[[AuditRecord], None] | None = None) -> Verdict:  # fmt: skip
+        """Check every entry and the anchors (and ``head``, recorded outside the machine, if given);
+        after a clean check anchor the head, so deleting what was just checked is detected from now
+        on. ``StoreError`` when the log cannot be read."""
         log = self.svc.audit_log
-        verdict = verify(self.svc.store, log.anchors)
+        verdict = verify(self.svc.store, log.anchors, anchor_every=log.anchor_every, head=head, visit=visit)
         if verdict.ok and verdict.entries:
             log.anchor_now()
         return verdict
+
+    def head(self) -> AuditRecord | None:
+        """The newest entry (``audit head``: its seq and hash, to be recorded off the machine)."""
+        return self.svc.store.audit_last()
 
     @staticmethod
     def _may_read(actor: Actor) -> None:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from server.services.retention import Retention
     from server.services.sessions import Sessions
     from server.services.users import Accounts
+    from server.services.verify import ArchiveVerify
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Services:
     holds: Holds = _use_case("server.services.holds:Holds")
     retention: Retention = _use_case("server.services.retention:Retention")
     ops: Ops = _use_case("server.services.ops:Ops")
+    verify: ArchiveVerify = _use_case("server.services.verify:ArchiveVerify")
 
     # --- auditing -----------------------------------------------------------------------------
     @contextmanager

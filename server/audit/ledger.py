@@ -1,0 +1,128 @@
+"""The ingest ledger: every archived message enters the audit hash chain, one entry per batch.
+
+After a ``put_messages`` batch is durable, the messages it *created* (merges and duplicates were
+ledgered when first archived) become leaves ``seq, id, sha256, document digest``. The leaves are
+kept in a ledger document (kind ``ingest_ledger``, key = the batch's first ``archive_seq``) and
+their Merkle root in an ``ingest_batch`` audit entry, so the chain, which cannot be rewritten
+without breaking or being caught by the anchors and an external head record, vouches for them:
+
+* a deleted message is a leaf without its message (unless the purge ledger says it was purged);
+* altered bytes no longer match the leaf's SHA-256; an edited subject or sender no longer
+  matches the document digest; messages swapped in arrival order sit at the wrong seq;
+* an edited ledger document no longer hashes to the root in its audit entry.
+
+Purges are recorded the same way (kind ``purge_ledger``, entry ``purge_batch``) by the retention
+purge through ``Ledger.record_purged``, so ``mailarchive verify`` tells a purge from a deletion.
+
+The digest covers the fields fixed at first archiving. Not covered: the merged fields (mailboxes,
+recipients, bcc, departments, flags: later copies add to them), ``retention_until`` and the legal
+holds (changed by retention and hold use cases, which audit themselves).
+
+Cost: one read-back of the created documents (their seq is assigned by the store), one small
+document and one audit entry per batch of up to 200 messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from server.audit.chain import canonical_json
+from server.audit.log import AuditLog, AuditUnavailable
+from server.audit.merkle import merkle_root
+from server.audit.operations import Op
+from server.config import Config
+from server.model import Message
+from server.store.common.documents import MERGED_FIELDS
+from server.store.protocol import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+INGEST_KIND = "ingest_ledger"
+PURGE_KIND = "purge_ledger"
+LEDGER_ACTOR, LEDGER_ROLE = "archive", "system"
+# Fields a later copy, the retention or the hold use cases legitimately change; not in the digest.
+MUTABLE_FIELDS = frozenset({*MERGED_FIELDS, "retention_until", "legal_hold", "legal_holds", "archive_seq"})
+
+
+@dataclass(frozen=True)
+class Leaf:
+    seq: int
+    id: str
+    sha256: str
+    digest: str  # of the document's fixed fields ("" in a purge leaf: the document is gone)
+
+    def encode(self) -> bytes:
+        return f"{self.seq}\t{self.id}\t{self.sha256}\t{self.digest}".encode()
+
+    def to_list(self) -> list[Any]:
+        return [self.seq, self.id, self.sha256, self.digest]
+
+    @classmethod
+    def from_list(cls, value: Sequence[Any]) -> Leaf:
+        seq, mid, sha256, digest = value
+        return cls(int(seq), str(mid), str(sha256), str(digest))
+
+
+def document_digest(message: Message) -> str:
+    """SHA-256 over the canonical JSON of the fields fixed when the message was first archived."""
+    doc = {k: v for k, v in message.to_dict().items() if k not in MUTABLE_FIELDS}
+    return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def leaf_of(message: Message, *, purged: bool = False) -> Leaf:
+    return Leaf(message.archive_seq, message.id, message.sha256, "" if purged else document_digest(message))
+
+
+def batch_root(leaves: Sequence[Leaf]) -> str:
+    return merkle_root([leaf.encode() for leaf in leaves])
+
+
+def ledger_key(first_seq: int) -> str:
+    """Zero-padded so the documents list in seq order."""
+    return f"{first_seq:012d}"
+
+
+class LedgerUnavailable(RuntimeError):
+    """The batch is stored but its ledger entry was not written (``verify`` will report it)."""
+
+
+class Ledger:
+    """Writes ledger batches; built by the ingestion pipeline and the retention purge."""
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.audit_log = AuditLog.for_config(store, config)
+
+    def record_ingested(self, ids: Sequence[str], *, source: str = "") -> int:
+        """Ledger the messages just created (read back for their seq); returns how many."""
+        if not ids:
+            return 0
+        messages = self.store.get_messages(ids)
+        return self._record(INGEST_KIND, Op.INGEST_BATCH, [leaf_of(m) for m in messages], source=source)
+
+    def record_purged(self, messages: Sequence[Message], *, purge: str = "") -> int:
+        """For the retention purge, *before* it deletes ``messages``: they will not be reported as
+        deleted. ``purge`` names the run (its task or audit entry) for the reader."""
+        return self._record(PURGE_KIND, Op.PURGE_BATCH, [leaf_of(m, purged=True) for m in messages], source=purge)
+
+    def _record(self, kind: str, operation: Op, leaves: list[Leaf], *, source: str) -> int:
+        if not leaves:
+            return 0
+        leaves.sort(key=lambda leaf: leaf.seq)
+        key = ledger_key(leaves[0].seq)
+        root = batch_root(leaves)
+        try:
+            self.store.put_doc(kind, key, {"leaves": [leaf.to_list() for leaf in leaves], "root": root})
+            self.audit_log.record(
+                actor=LEDGER_ACTOR, role=LEDGER_ROLE, operation=operation, target=f"{kind}/{key}",
+                details={"ledger": key, "count": len(leaves), "first_seq": leaves[0].seq,
+                         "last_seq": leaves[-1].seq, "root": root, "source": source},
+            )  # fmt: skip
+        except (StoreError, AuditUnavailable) as exc:
+            log.error("%s batch %s (%d messages) not recorded: %s", kind, key, len(leaves), exc)
+            raise LedgerUnavailable(f"the {kind} entry for seq {leaves[0].seq}.. was not written: {exc}") from exc
+        return len(leaves)
