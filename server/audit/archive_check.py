@@ -3,8 +3,11 @@
 What is checked, in order:
 
 1. the audit chain (``verify.py``: links, hashes, anchors, an external head), collecting the
-   ``ingest_batch`` / ``purge_batch`` entries it vouches for;
-2. each ledger document against the Merkle root in its entry (an edited ledger is caught here);
+   ``ingest_batch`` and ``retention_purge`` entries it vouches for;
+2. each ingest ledger document against the Merkle root in its entry (an edited ledger is caught
+   here), and the purge ledger (written by the retention purge) against its runs' entries: a
+   purge batch counts only inside a run with a ``retention_purge`` entry, within its seq range
+   and its count, so a forged purge document cannot explain a deletion away;
 3. every message in arrival order: it is in the ledger at its seq with the same id, SHA-256 and
    document digest, and its raw blob is present and hashes to that SHA-256;
 4. every ledgered message was seen (or purged, per the purge ledger), and the search index
@@ -27,19 +30,19 @@ from pathlib import Path
 from typing import Any
 
 from server.audit.ledger import INGEST_KIND, PURGE_KIND, Leaf, batch_root, document_digest
-from server.audit.operations import Op
+from server.audit.operations import Op, Result
 from server.audit.verify import Verdict
 from server.model import Message
 from server.store.protocol import AuditRecord, Store
 
 PAGE = 200
 SHOWN = 20  # problems kept with their text; beyond that only counted
-_BATCH_OPS = {Op.INGEST_BATCH.value: INGEST_KIND, Op.PURGE_BATCH.value: PURGE_KIND}
+PURGE_PAGE = 100  # purge ledger documents read at a time (each lists up to a purge batch of ids)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS expected (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sha256 TEXT NOT NULL,
                                      digest TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS purged (seq INTEGER PRIMARY KEY, id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS purged (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, run TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (kind, key));
 CREATE TABLE IF NOT EXISTS problems (kind TEXT NOT NULL, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -49,7 +52,7 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 @dataclass
 class Report:
     messages: int = 0  # messages read and checked (this run and the runs it resumed)
-    batches: int = 0  # ledger batches vouched for by the chain
+    batches: int = 0  # ingest ledger batches vouched for by the chain
     audit_entries: int = 0
     resumed_from: int = 0  # seq the message scan resumed after (0: a fresh run)
     counts: dict[str, int] = field(default_factory=dict)  # problem kind -> how many
@@ -101,12 +104,16 @@ class ArchiveCheck:
         self.store = store
         self.cp = checkpoint
         self.progress = progress or (lambda done, total: None)
-        self.entries: list[AuditRecord] = []
+        self.entries: list[AuditRecord] = []  # ingest_batch
+        self.purges: dict[str, AuditRecord] = {}  # run id -> its retention_purge entry
 
     def collect(self, record: AuditRecord) -> None:
         """The chain verifier's ``visit``: keep the ledger entries."""
-        if record.operation in _BATCH_OPS:
+        if record.operation == Op.INGEST_BATCH:
             self.entries.append(record)
+        elif record.operation == Op.RETENTION_PURGE and record.result == Result.SUCCESS \
+                and not record.details.get("dry_run"):  # fmt: skip
+            self.purges[record.target] = record
 
     def run(self, chain: Verdict) -> Report:
         self.cp.conn.execute("DELETE FROM problems WHERE kind = 'audit'")  # re-checked on every run
@@ -121,25 +128,56 @@ class ArchiveCheck:
     # --- step 2: ledger documents against their entries -------------------------------------
     def _load_ledgers(self) -> None:
         for entry in self.entries:
-            kind, key, root = _BATCH_OPS[entry.operation], str(entry.details.get("ledger")), entry.details.get("root")
-            if self.cp.conn.execute("SELECT 1 FROM batches WHERE kind = ? AND key = ?", (kind, key)).fetchone():
+            key, root = str(entry.details.get("ledger")), entry.details.get("root")
+            if self._loaded(INGEST_KIND, key):
                 continue
-            doc = self.store.get_doc(kind, key)
-            leaves = _leaves(doc)
+            leaves = _leaves(self.store.get_doc(INGEST_KIND, key))
             if leaves is None:
-                self._problem("ledger", f"{kind} {key} (audit entry {entry.seq}) is missing or unreadable: "
+                self._problem("ledger", f"{INGEST_KIND} {key} (audit entry {entry.seq}) is missing or unreadable: "
                                         f"the {entry.details.get('count')} messages it lists cannot be checked")
             elif batch_root(leaves) != root:
-                self._problem("ledger", f"{kind} {key} does not match the Merkle root in audit entry {entry.seq}: "
-                                        "the ledger document was altered")
-            elif kind == INGEST_KIND:
+                self._problem("ledger", f"{INGEST_KIND} {key} does not match the Merkle root in audit entry "
+                                        f"{entry.seq}: the ledger document was altered")
+            else:
                 self.cp.conn.executemany("INSERT OR REPLACE INTO expected (seq, id, sha256, digest) VALUES (?, ?, ?, ?)",
                                          [(x.seq, x.id, x.sha256, x.digest) for x in leaves])
-            else:
-                self.cp.conn.executemany("INSERT OR REPLACE INTO purged (seq, id) VALUES (?, ?)",
-                                         [(x.seq, x.id) for x in leaves])
-            self.cp.conn.execute("INSERT INTO batches (kind, key) VALUES (?, ?)", (kind, key))
+            self.cp.conn.execute("INSERT INTO batches (kind, key) VALUES (?, ?)", (INGEST_KIND, key))
+        self._load_purges()
         self.cp.commit()
+
+    def _loaded(self, kind: str, key: str) -> bool:
+        return self.cp.conn.execute("SELECT 1 FROM batches WHERE kind = ? AND key = ?", (kind, key)).fetchone() is not None
+
+    def _load_purges(self) -> None:
+        """The purge ledger, read whole on every run (purged seqs are few next to the archive)."""
+        self.cp.conn.execute("DELETE FROM purged")
+        after: str | None = None
+        while page := self.store.list_docs(PURGE_KIND, after=after, limit=PURGE_PAGE):
+            for key, doc in page:
+                self._purge_batch(key, doc)
+            after = page[-1][0]
+        for run, entry in self.purges.items():
+            (listed,) = self.cp.conn.execute("SELECT count(*) FROM purged WHERE run = ?", (run,)).fetchone()
+            if listed > int(entry.details.get("purged") or 0):
+                self._problem("ledger", f"the purge ledger of run {run} lists {listed} messages but its audit "
+                                        f"entry {entry.seq} says {entry.details.get('purged')} were purged: "
+                                        "entries were added to the ledger")
+
+    def _purge_batch(self, key: str, doc: dict[str, Any]) -> None:
+        run = str(doc.get("run") or key.partition(":")[0])
+        entry = self.purges.get(run)
+        ids, seqs = doc.get("ids") or [], doc.get("seqs") or []
+        if entry is None:
+            self._problem("purge", f"{PURGE_KIND} {key} lists {len(ids)} messages of purge run {run}, which has no "
+                                   "retention_purge audit entry (a purge still running, or a forged ledger): "
+                                   "they count as deleted")
+            return
+        low, high = entry.details.get("first_seq") or 0, entry.details.get("last_seq") or 0
+        inside = [(int(s), str(i), run) for s, i in zip(seqs, ids, strict=False) if low <= int(s) <= high]
+        if len(inside) < len(ids):
+            self._problem("ledger", f"{PURGE_KIND} {key} lists messages outside seq {low}..{high} of its run's "
+                                    f"audit entry {entry.seq}: the ledger was altered")
+        self.cp.conn.executemany("INSERT OR REPLACE INTO purged (seq, id, run) VALUES (?, ?, ?)", inside)
 
     # --- step 3: every message ---------------------------------------------------------------
     def _scan_messages(self) -> None:
@@ -197,7 +235,7 @@ class ArchiveCheck:
     def _leftovers(self) -> None:
         rows = self.cp.conn.execute(
             "SELECT e.seq, e.id FROM expected e WHERE e.seen = 0 AND NOT EXISTS "
-            "(SELECT 1 FROM purged p WHERE p.seq = e.seq) ORDER BY e.seq"
+            "(SELECT 1 FROM purged p WHERE p.seq = e.seq AND p.id = e.id) ORDER BY e.seq"
         ).fetchall()
         for seq, mid in rows:
             self._problem("missing", f"message {mid} (seq {seq}) is in the ingest ledger but not in the archive: "

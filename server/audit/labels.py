@@ -39,7 +39,6 @@ OPERATION_LABELS: dict[str, dict[str, str]] = {
     Op.AUDIT_EXPORT: {"en": "Archive log download", "zh": "下载归档日志"},
     Op.INTEGRITY_FAILURE: {"en": "Integrity failure", "zh": "完整性校验失败"},
     Op.INGEST_BATCH: {"en": "Messages archived (ledger)", "zh": "邮件归档记录"},
-    Op.PURGE_BATCH: {"en": "Messages purged (ledger)", "zh": "邮件清理记录"},
 }
 
 RESULT_LABELS: dict[str, dict[str, str]] = {

@@ -11,8 +11,10 @@ without breaking or being caught by the anchors and an external head record, vou
   matches the document digest; messages swapped in arrival order sit at the wrong seq;
 * an edited ledger document no longer hashes to the root in its audit entry.
 
-Purges are recorded the same way (kind ``purge_ledger``, entry ``purge_batch``) by the retention
-purge through ``Ledger.record_purged``, so ``mailarchive verify`` tells a purge from a deletion.
+Purges are not deletions: the retention purge (``server/services/retention.py``) writes the
+ids, seqs and SHA-256 of each batch to its purge ledger (documents ``purge_ledger/RUN:NNNNNN``)
+before deleting them, and one ``retention_purge`` audit entry per run with its counts and seq
+range; ``mailarchive verify`` accepts a purge ledger batch only within a run that entry vouches for.
 
 The digest covers the fields fixed at first archiving. Not covered: the merged fields (mailboxes,
 recipients, bcc, departments, flags: later copies add to them), ``retention_until`` and the legal
@@ -42,7 +44,7 @@ from server.store.protocol import Store, StoreError
 log = logging.getLogger(__name__)
 
 INGEST_KIND = "ingest_ledger"
-PURGE_KIND = "purge_ledger"
+PURGE_KIND = "purge_ledger"  # written by the retention purge: {"run", "ids", "seqs", "sha256", ...}
 LEDGER_ACTOR, LEDGER_ROLE = "archive", "system"
 # Fields a later copy, the retention or the hold use cases legitimately change; not in the digest.
 MUTABLE_FIELDS = frozenset({*MERGED_FIELDS, "retention_until", "legal_hold", "legal_holds", "archive_seq"})
@@ -53,7 +55,7 @@ class Leaf:
     seq: int
     id: str
     sha256: str
-    digest: str  # of the document's fixed fields ("" in a purge leaf: the document is gone)
+    digest: str  # of the document's fixed fields
 
     def encode(self) -> bytes:
         return f"{self.seq}\t{self.id}\t{self.sha256}\t{self.digest}".encode()
@@ -73,8 +75,8 @@ def document_digest(message: Message) -> str:
     return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
 
 
-def leaf_of(message: Message, *, purged: bool = False) -> Leaf:
-    return Leaf(message.archive_seq, message.id, message.sha256, "" if purged else document_digest(message))
+def leaf_of(message: Message) -> Leaf:
+    return Leaf(message.archive_seq, message.id, message.sha256, document_digest(message))
 
 
 def batch_root(leaves: Sequence[Leaf]) -> str:
@@ -91,7 +93,7 @@ class LedgerUnavailable(RuntimeError):
 
 
 class Ledger:
-    """Writes ledger batches; built by the ingestion pipeline and the retention purge."""
+    """Writes ingest ledger batches; built by the ingestion pipeline."""
 
     def __init__(self, store: Store, config: Config) -> None:
         self.store = store
@@ -101,18 +103,10 @@ class Ledger:
         """Ledger the messages just created (read back for their seq); returns how many."""
         if not ids:
             return 0
-        messages = self.store.get_messages(ids)
-        return self._record(INGEST_KIND, Op.INGEST_BATCH, [leaf_of(m) for m in messages], source=source)
-
-    def record_purged(self, messages: Sequence[Message], *, purge: str = "") -> int:
-        """For the retention purge, *before* it deletes ``messages``: they will not be reported as
-        deleted. ``purge`` names the run (its task or audit entry) for the reader."""
-        return self._record(PURGE_KIND, Op.PURGE_BATCH, [leaf_of(m, purged=True) for m in messages], source=purge)
-
-    def _record(self, kind: str, operation: Op, leaves: list[Leaf], *, source: str) -> int:
+        leaves = sorted((leaf_of(m) for m in self.store.get_messages(ids)), key=lambda leaf: leaf.seq)
         if not leaves:
             return 0
-        leaves.sort(key=lambda leaf: leaf.seq)
+        kind, operation = INGEST_KIND, Op.INGEST_BATCH
         key = ledger_key(leaves[0].seq)
         root = batch_root(leaves)
         try:

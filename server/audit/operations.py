@@ -44,7 +44,6 @@ class Op(StrEnum):
     RECONCILE = "reconcile"  # index against raw store (mailarchive reconcile, the daily job)
     INTEGRITY_FAILURE = "integrity_failure"  # stored bytes did not match their SHA-256: not handed out
     INGEST_BATCH = "ingest_batch"  # the ingest ledger: Merkle root of the messages one batch archived
-    PURGE_BATCH = "purge_batch"  # the purge ledger: messages the retention purge deletes (not tampering)
 
 
 class Result(StrEnum):

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import zstandard
 
-from server.audit.ledger import INGEST_KIND, Ledger, document_digest
+from server.audit.ledger import INGEST_KIND, PURGE_KIND, document_digest
 from server.audit.log import AuditLog
-from server.audit.operations import Op
+from server.audit.operations import Op, Result
 from server.config import Config
 from server.indexing.pipeline import Ingestor, RawItem
 from server.model import Message
@@ -206,13 +206,30 @@ def test_an_edited_ledger_document_is_caught_by_its_merkle_root(archive: Archive
     assert any(k == "ledger" and "does not match the Merkle root" in t for k, t in report.problems), report.problems
 
 
+def _purge(a: Archive, gone: list[Message], *, run: str = "purge-1", audited: bool = True) -> None:
+    """What the retention purge (server/services/retention.py) leaves: one purge ledger document per
+    batch, written before the delete, and one ``retention_purge`` entry for the run."""
+    a.store.put_doc(PURGE_KIND, f"{run}:000001", {"run": run, "ids": [m.id for m in gone],
+                    "seqs": [m.archive_seq for m in gone], "sha256": [m.sha256 for m in gone]})  # fmt: skip
+    a.store.delete_messages([m.id for m in gone])
+    if audited:
+        a.svc.write_entry(Actor.cli(), Op.RETENTION_PURGE, run, {"purged": len(gone), "first_seq": gone[0].archive_seq,
+                          "last_seq": gone[-1].archive_seq, "dry_run": False}, Result.SUCCESS)  # fmt: skip
+
+
 def test_purged_messages_are_not_deletions(archive: Archive) -> None:
-    gone = [archive.message(1), archive.message(2)]
-    Ledger(archive.store, archive.svc.config).record_purged(gone, purge="test")
-    archive.store.delete_messages([m.id for m in gone])
+    _purge(archive, [archive.message(1), archive.message(2)])
     report = archive.verify()
     assert report.ok, report.problems
     assert report.messages == COUNT - 2
+
+
+def test_a_forged_purge_ledger_does_not_explain_a_deletion(archive: Archive) -> None:
+    gone = archive.message(4)
+    _purge(archive, [gone], run="forged", audited=False)
+    report = archive.verify()
+    assert report.counts.get("missing") == 1 and report.counts.get("purge") == 1, report.problems
+    assert any(k == "purge" and "has no retention_purge audit entry" in t for k, t in report.problems)
 
 
 def test_the_digest_ignores_what_later_copies_and_holds_may_change(archive: Archive) -> None:
