@@ -19,6 +19,7 @@ from server.query.keywords import KeywordError, Node, parse_keyword, positive_te
 SCOPES = ("subject", "body", "attachment")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
+_DOMAIN = re.compile(r"^[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+$")  # labels of letters, digits, - and _
 _ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
 
 
@@ -31,8 +32,8 @@ class Criteria:
     start: datetime  # inclusive, aware UTC
     end: datetime  # inclusive, aware UTC
     mailboxes: tuple[str, ...] = ()  # any of these (lower-case addresses)
-    sender: str | None = None
-    recipient: str | None = None
+    sender: str | None = None  # a full address, or "@example.com" for a whole domain
+    recipient: str | None = None  # the same
     keyword: str = ""  # as typed, for display and audit
     query: Node | None = None  # the parsed keyword (server.query.keywords), what the backends translate
     phrases: tuple[tuple[str, ...], ...] = ()  # tokens of the query's positive terms (what may be highlighted)
@@ -94,6 +95,20 @@ def parse_address(text: str, name: str) -> str:
     return address
 
 
+def parse_party(text: str, name: str) -> str:
+    """A sender/recipient criterion: a full address, or ``@example.com`` for every address of that
+    domain (exactly that domain, not its subdomains); lower-cased."""
+    value = text.strip().lower()
+    if value.startswith("@") and _DOMAIN.match(value[1:]):
+        return value
+    if not _ADDRESS.match(value):
+        raise CriteriaError(
+            f"'{name}' must be a full email address such as user@example.com or a whole domain such as @example.com, "
+            f"got {text!r}"
+        )
+    return value
+
+
 def parse_keyword_param(keyword: str) -> Node | None:
     """The keyword's query tree (None for no keyword); ``CriteriaError`` naming the unsupported part."""
     try:
@@ -122,8 +137,8 @@ def parse_criteria(params: Mapping[str, str | bool | None], tz: str = "UTC") -> 
     if start > end:
         raise CriteriaError(f"'from' ({get('from')}) is after 'to' ({get('to')})")
     mailboxes = tuple(dict.fromkeys(parse_address(a, "mailbox") for a in get("mailbox").split(",") if a.strip()))
-    sender = parse_address(get("sender"), "sender") if get("sender") else None
-    recipient = parse_address(get("recipient"), "recipient") if get("recipient") else None
+    sender = parse_party(get("sender"), "sender") if get("sender") else None
+    recipient = parse_party(get("recipient"), "recipient") if get("recipient") else None
     keyword = get("keyword")
     query = parse_keyword_param(keyword)
     scope_items = [s.strip().lower() for s in get("scope").split(",") if s.strip()]

@@ -45,6 +45,16 @@ def keyword_query(node: Node, scope: frozenset[str]) -> dict[str, Any]:
     return {"bool": {k: v for k, v in clauses.items() if v}}
 
 
+def _address(field: str, value: str) -> dict[str, Any]:
+    """A full address is a term; ``@example.com`` a suffix wildcard on the same keyword field. The
+    wildcard walks the field's distinct addresses (its term dictionary), not the messages, and works
+    on every index generation without a new field; the domain has no wildcard characters (criteria.py
+    allows letters, digits, '-', '_' and dots only)."""
+    if value.startswith("@"):
+        return {"wildcard": {field: {"value": f"*{value}"}}}
+    return {"term": {field: value}}
+
+
 def build_query(criteria: Criteria | None) -> dict[str, Any]:
     if criteria is None:
         return {"match_all": {}}
@@ -54,9 +64,9 @@ def build_query(criteria: Criteria | None) -> dict[str, Any]:
     if criteria.mailboxes:
         filters.append({"terms": {"mailboxes": list(criteria.mailboxes)}})
     if criteria.sender:
-        filters.append({"term": {"sender": criteria.sender}})
+        filters.append(_address("sender", criteria.sender))
     if criteria.recipient:
-        filters.append({"term": {"recipients": criteria.recipient}})
+        filters.append(_address("recipients", criteria.recipient))
     if criteria.department:
         field = "department_paths" if criteria.include_subdepartments else "departments"
         filters.append({"term": {field: criteria.department}})

@@ -21,6 +21,7 @@ SLOT_BITS = 15
 SLOTS = 1 << SLOT_BITS
 
 MAILBOX, SENDER, RECIPIENT, DEPARTMENT, DEPARTMENT_PATH = "m", "s", "r", "d", "p"
+SENDER_DOMAIN, RECIPIENT_DOMAIN = "sd", "rd"  # the part after the last '@' (criteria "@example.com")
 # message field -> key kind, for the fields that are arrays (merged as unions)
 ARRAY_KINDS = {"mailboxes": MAILBOX, "recipients": RECIPIENT, "departments": DEPARTMENT, "department_paths": DEPARTMENT_PATH}
 
@@ -50,3 +51,15 @@ def key(kind: str, value: str) -> str:
 def prefix_bounds(kind: str) -> tuple[str, str]:
     """``key >= lo AND key < hi`` selects every key of one kind (';' sorts right after ':')."""
     return f"{kind}:", f"{kind};"
+
+
+def domain_of(address: str) -> str | None:
+    """The domain of a (lower-case) address: what follows its last '@'; None without one."""
+    local, at, domain = address.rpartition("@")
+    return domain if at and local and domain else None
+
+
+def address_key(kind: str, domain_kind: str, value: str) -> str:
+    """The filter key of a sender/recipient criterion: a full address, or ``@domain`` for a domain."""
+    return key(domain_kind, value[1:]) if value.startswith("@") else key(kind, value)
+

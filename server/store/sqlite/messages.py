@@ -19,7 +19,16 @@ from server.store.common import codec
 from server.store.common.documents import Rejected, check_message, merge_into, message_document
 from server.store.common.times import to_ms, to_ms_or_none
 from server.store.protocol import PutResult, StoreError
-from server.store.sqlite.keys import ARRAY_KINDS, SENDER, first_rid, key, last_rid
+from server.store.sqlite.keys import (
+    ARRAY_KINDS,
+    RECIPIENT_DOMAIN,
+    SENDER,
+    SENDER_DOMAIN,
+    domain_of,
+    first_rid,
+    key,
+    last_rid,
+)
 from server.store.sqlite.schema import mistyped_fields, unknown_fields
 
 # Attachment names are indexed as one text with this token between names, so that a phrase cannot
@@ -63,11 +72,14 @@ def text_columns(subject: str, body: str, attachment_names: list[str]) -> tuple[
 
 
 def message_keys(doc: dict) -> set[str]:
-    """The filter keys of a document (message_keys rows)."""
+    """The filter keys of a document (message_keys rows), with the sender's and the recipients'
+    domains (a whole-domain criterion is then one index range, like a full address)."""
     keys = {key(SENDER, doc["sender"].lower())} if doc.get("sender") else set()
     for field, kind in ARRAY_KINDS.items():
         for value in doc.get(field) or []:
             keys.add(key(kind, value.lower() if field in _ADDRESS_KINDS else value))
+    domains = [(SENDER_DOMAIN, doc.get("sender") or "")] + [(RECIPIENT_DOMAIN, r) for r in doc.get("recipients") or []]
+    keys.update(key(kind, d) for kind, address in domains if (d := domain_of(address.lower())))
     return keys
 
 

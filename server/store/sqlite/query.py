@@ -36,7 +36,18 @@ from dataclasses import dataclass, field
 
 from server.query.criteria import SCOPES, Criteria
 from server.query.keywords import And, Node, Not, Or, Term
-from server.store.sqlite.keys import DEPARTMENT, DEPARTMENT_PATH, MAILBOX, RECIPIENT, SENDER, key, rid_range
+from server.store.sqlite.keys import (
+    DEPARTMENT,
+    DEPARTMENT_PATH,
+    MAILBOX,
+    RECIPIENT,
+    RECIPIENT_DOMAIN,
+    SENDER,
+    SENDER_DOMAIN,
+    address_key,
+    key,
+    rid_range,
+)
 
 FTS_COLUMNS = {"subject": "subject", "body": "body", "attachment": "attachment"}
 FULL_RANGE = (-(1 << 63), (1 << 63) - 1)
@@ -139,9 +150,9 @@ def _set_size(conn: sqlite3.Connection, keys: list[str], lo: int, hi: int, cap: 
 def _key_sets(criteria: Criteria) -> list[list[str]]:
     sets = [[key(MAILBOX, m) for m in criteria.mailboxes]] if criteria.mailboxes else []
     if criteria.sender:
-        sets.append([key(SENDER, criteria.sender)])
+        sets.append([address_key(SENDER, SENDER_DOMAIN, criteria.sender)])
     if criteria.recipient:
-        sets.append([key(RECIPIENT, criteria.recipient)])
+        sets.append([address_key(RECIPIENT, RECIPIENT_DOMAIN, criteria.recipient)])
     if criteria.department:
         sets.append([key(DEPARTMENT_PATH if criteria.include_subdepartments else DEPARTMENT, criteria.department)])
     return sets

@@ -34,6 +34,14 @@ from server.model import parse_time
 from server.store.common import codec
 from server.store.common.times import to_ms
 from server.store.sqlite.audit import AUDIT_V1_SQL
+from server.store.sqlite.keys import (
+    RECIPIENT,
+    RECIPIENT_DOMAIN,
+    SENDER,
+    SENDER_DOMAIN,
+    domain_of,
+    prefix_bounds,
+)
 
 
 @dataclass(frozen=True)
@@ -144,9 +152,26 @@ ARCHIVE_META_V1 = Migration(
     "arrival sequence, archive times, legal holds; document versions", ARCHIVE_META_SQL, backfill_archive_meta
 )
 
+
+
+def backfill_domains(conn: sqlite3.Connection) -> None:
+    """Domain keys (``sd:``/``rd:``) for the sender and recipient keys already there: one
+    INSERT ... SELECT over the index range of each kind (SQLite reads it fully before writing)."""
+    conn.create_function("mail_domain", 1, domain_of, deterministic=True)
+    for kind, domain_kind in ((SENDER, SENDER_DOMAIN), (RECIPIENT, RECIPIENT_DOMAIN)):
+        lo, hi = prefix_bounds(kind)
+        conn.execute(
+            "INSERT OR IGNORE INTO message_keys (key, rid) SELECT ? || mail_domain(substr(key, ?)), rid FROM message_keys "
+            "WHERE key >= ? AND key < ? AND mail_domain(substr(key, ?)) IS NOT NULL",
+            (f"{domain_kind}:", len(lo) + 1, lo, hi, len(lo) + 1),
+        )
+
+
+DOMAIN_KEYS_V1 = Migration("sender and recipient domains as filter keys", "", backfill_domains)
+
 # Append only.
 MIGRATIONS: list[Migration] = [
-    MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1, ARCHIVE_META_V1,
+    MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1, ARCHIVE_META_V1, DOMAIN_KEYS_V1,
 ]  # fmt: skip
 
 # The document fields this schema knows. Listed here, not taken from the dataclass, so that a field
