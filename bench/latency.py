@@ -54,6 +54,38 @@ def store_latency(config: Config, seed: int, rounds: int = ROUNDS) -> dict:
         store.close()
 
 
+def highlight_latency(config: Config, seed: int, rounds: int = ROUNDS) -> dict:
+    """The cost of "why it matched" on the same mix: each query is searched (a page of 50) and its
+    page highlighted (server.query.highlight.result_rows, what the API and ``search --json`` do),
+    timed separately, so ``search`` and ``search_and_highlight`` come from the very same searches."""
+    from server.query.highlight import result_rows
+
+    store = open_store(config)
+    search_ms: list[float] = []
+    both_ms: list[float] = []
+    deadline = time.monotonic() + BUDGET_SECONDS
+    try:
+        store.refresh()
+        for _ in range(rounds):
+            for _kind, params in query_mix(seed):
+                if time.monotonic() > deadline:
+                    break
+                criteria = parse_criteria(params, tz=config.timezone)
+                started = time.perf_counter()
+                page = store.search(criteria, limit=50)
+                searched = time.perf_counter()
+                result_rows(page.results, criteria)
+                done = time.perf_counter()
+                search_ms.append((searched - started) * 1000)
+                both_ms.append((done - started) * 1000)
+    finally:
+        store.close()
+    search, both = percentiles(search_ms), percentiles(both_ms)
+    ratio = round(both["p95"] / search["p95"], 3) if search.get("p95") else None
+    return {"search": search, "search_and_highlight": both, "p95_ratio": ratio,
+            "highlight_ms": percentiles([b - s for s, b in zip(search_ms, both_ms, strict=True)])}
+
+
 def api_latency(base_url: str, token: str, seed: int, rounds: int = ROUNDS) -> dict:
     def run_one(params: dict[str, str]) -> int:
         url = f"{base_url}/api/v1/messages?" + urllib.parse.urlencode({**params, "limit": "50"})

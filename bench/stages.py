@@ -133,6 +133,8 @@ def _search_stages(config, env: dict[str, str], args: argparse.Namespace, skip: 
     if "search" not in skip:
         search["store"] = _guarded("search (store)", lambda: latency.store_latency(config, args.seed, rounds))
         _report_latency("store API", search["store"])
+        search["highlight"] = _guarded("search + highlight", lambda: latency.highlight_latency(config, args.seed, rounds))
+        _report_highlight(search["highlight"])
     if "api" not in skip and "search" not in skip:
         search["api"] = _guarded("search (HTTP API)", lambda: _api_search(env, args.seed, rounds, data_dir))
         _report_latency("HTTP API", search["api"])
@@ -155,6 +157,13 @@ def _pop3_stage(env: dict[str, str], size: int, args: argparse.Namespace, data_d
          f"ratio {result['retr_vs_yardstick']:.2f}), window opened in {result['login_and_window_s']:.2f} s, "
          f"daemon peak RSS {result['server_peak_rss_mb']:.0f} MB (anon {result['server_peak_anon_rss_mb']:.0f} MB)")
     return result
+
+
+def _report_highlight(result: dict) -> None:
+    if "p95_ratio" in result:
+        plain, both = result["search"], result["search_and_highlight"]
+        _say(f"  search p95 {plain['p95']:.1f} ms, with highlighting {both['p95']:.1f} ms (x{result['p95_ratio']}); "
+             f"highlighting alone p95 {result['highlight_ms']['p95']:.1f} ms")
 
 
 def _report_latency(surface: str, result: dict) -> None:

@@ -68,30 +68,74 @@ def term_regex(terms: tuple[Term, ...]) -> re.Pattern[str] | None:
     return re.compile("(?=(" + "|".join(f"(?:{_term_pattern(t)})" for t in ordered) + "))")
 
 
+_SEEN: set[str] = set()  # characters whose form is known (a few thousand in real mail)
+_TABLE: dict[int, str] = {}  # str.translate table: character -> its NFKC + case-folded form, where it differs
+_ODD: set[str] = set()  # characters whose form is not one character long (ß -> ss)
+
+
+_JOINERS: set[str] = set()  # characters that may combine with the one before them under NFKC
+
+
+@lru_cache(maxsize=1)
+def _composing_seconds() -> frozenset[str]:
+    """Starters that NFC/NFKC composes with the character before them (Hangul vowel and final
+    jamo, some Indic vowel signs): the second half of a two-character canonical decomposition."""
+    seconds = set()
+    for code in range(0x10000):
+        parts = unicodedata.decomposition(chr(code)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            seconds.add(chr(int(parts[1], 16)))
+    return frozenset(seconds)
+
+
+def _learn(chars: set[str]) -> None:
+    """Normalise the characters not seen before (a few microseconds each, once per process), so a
+    text then costs only C-level work: set operations and one normalisation of the whole text."""
+    new = chars - _SEEN
+    if not new:
+        return
+    seconds = _composing_seconds()
+    for char in new:
+        form = unicodedata.normalize("NFKC", char).casefold()
+        if form != char:
+            _TABLE[ord(char)] = form
+        if len(form) != 1:
+            _ODD.add(char)
+        if unicodedata.combining(char) or char in seconds or (form and unicodedata.combining(form[0])):
+            _JOINERS.add(char)
+        _SEEN.add(char)
+
+
 class _Normalised:
     """``text`` as tokenize.py sees it, with a map from its offsets back to ``text``'s.
 
-    Each distinct character is normalised once; when that per-character form equals the form of
-    the whole text (no composition across characters), offsets map exactly, shifted only at the
-    characters whose form has another length (``ß`` -> ``ss``). Otherwise (combining marks,
-    half-width kana with sound marks: rare) the per-character form is matched, which can differ
-    from the index at those characters only.
+    Each distinct character is normalised once per process (``_learn``). Without characters that
+    combine with their neighbour, the form of the whole text is the concatenation of the
+    characters' forms, so offsets map exactly, shifted only at the characters whose form has
+    another length (``ß`` -> ``ss``). With them (combining marks, half-width kana with sound marks:
+    rare) the per-character form is matched, which can differ from the index at those characters.
     """
 
     def __init__(self, text: str) -> None:
         self.original = text
+        self._starts: list[int] = []
+        self._index: list[int] = []
+        self._length: list[int] = []
+        self._shift: list[int] = []
         if text.isascii():
-            self.text, self._starts, self._shift = text.lower(), [], []
+            self.text = text.lower()
             return
-        table = {ord(c): unicodedata.normalize("NFKC", c).casefold() for c in set(text)}
-        self.text = text.translate(table)
-        # (normalised start, original index, form length) of each character whose form is not 1 long
-        odd = "".join(re.escape(chr(c)) for c, form in table.items() if len(form) != 1)
-        self._starts, self._index, self._length, self._shift = [], [], [], []
-        if odd:
+        chars = set(text)
+        _learn(chars)
+        if chars & _JOINERS:  # composition across characters: match the per-character form (slow, rare)
+            self.text = text.translate(_TABLE)
+        else:  # the whole-text form is then the per-character one: normalise in C
+            self.text = unicodedata.normalize("NFKC", text).casefold()
+        odd = chars & _ODD
+        if odd:  # (normalised start, original index, form length) of each such character
             shift = 0
-            for match in re.finditer(f"[{odd}]", text):
-                length = len(table[ord(match.group())])
+            for match in re.finditer("[" + "".join(re.escape(c) for c in odd) + "]", text):
+                length = len(_TABLE[ord(match.group())])
                 self._starts.append(match.start() + shift)
                 self._index.append(match.start())
                 self._length.append(length)
