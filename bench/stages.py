@@ -163,7 +163,8 @@ def _report_highlight(result: dict) -> None:
     if "p95_ratio" in result:
         plain, both = result["search"], result["search_and_highlight"]
         _say(f"  search p95 {plain['p95']:.1f} ms, with highlighting {both['p95']:.1f} ms (x{result['p95_ratio']}); "
-             f"highlighting alone p95 {result['highlight_ms']['p95']:.1f} ms")
+             f"highlighting alone p95 {result['highlight_ms']['p95']:.1f} ms; CPU time: search p95 "
+             f"{result['cpu']['search']['p95']:.1f} ms, with highlighting {result['cpu']['search_and_highlight']['p95']:.1f} ms")
 
 
 def _report_latency(surface: str, result: dict) -> None:

@@ -46,129 +46,208 @@ _SPACES = re.compile(r"\s+")
 FIELDS = (("subject", "subject"), ("body", "body"), ("attachment", "attachment_names"))  # scope -> highlight key
 
 
-def _token_pattern(token: str, prefix: bool) -> str:
-    body = re.escape(token)
-    if _CJK_CHAR.fullmatch(token):
-        return body
-    return rf"(?<!{_WORD}){body}{_WORD}*" if prefix else rf"(?<!{_WORD}){body}(?!{_WORD})"
+_ASTRAL = "\U00010000-\U0001ffff\U0002f800-\U0002ffff\U00031350-\U0010ffff"  # outside the CJK extensions: not tabulated
 
 
-def _term_pattern(term: Term) -> str:
-    return _GAP.join(_token_pattern(t, term.prefix) for t in term.tokens)
+@dataclass(frozen=True)
+class _Tables:
+    """What normalisation does to each character, so that most text is matched as it is stored.
+
+    ``sources``: a one-character form -> the (escaped) characters that normalise to it, other than
+    itself (``A``, ``Ａ`` for ``a``); a pattern of classes built from them matches stored text
+    directly, in C, without normalising it. ``slow``: characters for which that is not exact (a form
+    of several characters, a character that composes with its neighbour, one whose form is in another
+    token class, and the astral planes outside the CJK extensions); a text holding one is normalised.
+    ``special``: a text without these (nor slow ones) normalises to its ``str.lower()``, so it is
+    matched lower-cased with plain literals, the fastest case. ``forms``, ``odd``, ``clusters``: for
+    the slow path.
+    """
+
+    sources: dict[str, str]
+    forms: dict[int, str]
+    slow: re.Pattern[str]
+    special: re.Pattern[str]  # normalises to a letter or digit other than its lower case (Ａ, ①)
+    unusual: re.Pattern[str]  # slow or special: one scan decides that most text is plain
+    odd: re.Pattern[str]
+    clusters: re.Pattern[str]  # a character followed by characters that combine with it
 
 
-@lru_cache(maxsize=256)
-def term_regex(terms: tuple[Term, ...]) -> re.Pattern[str] | None:
-    """One pattern for all the terms over normalised text; longer phrases first, so that where a
-    phrase and one of its words both match, the whole phrase is marked."""
-    if not terms:
-        return None
-    ordered = sorted(terms, key=lambda t: -len(t.tokens))
-    # in a lookahead, so overlapping occurrences ("a a" in "a a a") are all found; spans are merged
-    return re.compile("(?=(" + "|".join(f"(?:{_term_pattern(t)})" for t in ordered) + "))")
+def _kind(char: str) -> str:
+    """The character's part in tokenize.py's tokens: a CJK token, part of a word, or a separator."""
+    return "cjk" if _CJK_CHAR.fullmatch(char) else ("word" if char.isalnum() else "gap")
 
 
-_SEEN: set[str] = set()  # characters whose form is known (a few thousand in real mail)
-_TABLE: dict[int, str] = {}  # str.translate table: character -> its NFKC + case-folded form, where it differs
-_ODD: set[str] = set()  # characters whose form is not one character long (ß -> ss)
-
-
-_JOINERS: set[str] = set()  # characters that may combine with the one before them under NFKC
+def _char_class(chars: Iterable[str]) -> str:
+    return "".join(re.escape(c) for c in chars)
 
 
 @lru_cache(maxsize=1)
-def _composing_seconds() -> frozenset[str]:
-    """Starters that NFC/NFKC composes with the character before them (Hangul vowel and final
-    jamo, some Indic vowel signs): the second half of a two-character canonical decomposition."""
-    seconds = set()
-    for code in range(0x10000):
-        parts = unicodedata.decomposition(chr(code)).split()
+def _tables() -> _Tables:
+    """Built once per process from ``unicodedata`` over the Basic Multilingual Plane (~0.1 s)."""
+    bmp = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+    # starters composed with the character before them: Indic vowel signs, Hangul vowel and final jamo
+    seconds = {chr(c) for c in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]}
+    for char in bmp:
+        parts = unicodedata.decomposition(char).split()
         if len(parts) == 2 and not parts[0].startswith("<"):
             seconds.add(chr(int(parts[1], 16)))
-    return frozenset(seconds)
-
-
-def _learn(chars: set[str]) -> None:
-    """Normalise the characters not seen before (a few microseconds each, once per process), so a
-    text then costs only C-level work: set operations and one normalisation of the whole text."""
-    new = chars - _SEEN
-    if not new:
-        return
-    seconds = _composing_seconds()
-    for char in new:
+    sources: dict[str, list[str]] = {}
+    forms: dict[int, str] = {}
+    slow, special, odd, joiners = [], [], [], []
+    for char in bmp:
         form = unicodedata.normalize("NFKC", char).casefold()
+        joiner = bool(unicodedata.combining(char) or char in seconds or (form and unicodedata.combining(form[0])))
+        if form == char and not joiner:
+            continue
         if form != char:
-            _TABLE[ord(char)] = form
+            forms[ord(char)] = form
         if len(form) != 1:
-            _ODD.add(char)
-        if unicodedata.combining(char) or char in seconds or (form and unicodedata.combining(form[0])):
-            _JOINERS.add(char)
-        _SEEN.add(char)
+            odd.append(char)
+        if joiner:
+            joiners.append(char)
+        if joiner or len(form) != 1 or _kind(char) != _kind(form):
+            slow.append(char)
+        else:
+            sources.setdefault(form, []).append(char)
+            if form != char.lower() and _kind(form) != "gap":
+                special.append(char)
+    return _Tables(
+        sources={form: _char_class(chars) for form, chars in sources.items()}, forms=forms,
+        slow=re.compile(f"[{_char_class(slow)}{_ASTRAL}]"), special=re.compile(f"[{_char_class(special)}]"),
+        unusual=re.compile(f"[{_char_class(slow)}{_char_class(special)}{_ASTRAL}]"), odd=re.compile(f"[{_char_class(odd)}{_ASTRAL}]"),
+        clusters=re.compile(f"(?s).?[{_char_class(joiners)}]+"),
+    )  # fmt: skip
+
+
+def _literal(token: str, *, plain: bool) -> str:
+    """The token as a pattern: ``plain`` (over lower-cased text) the token itself; else each
+    character, or any character normalising to it."""
+    if plain:
+        return re.escape(token)
+    sources = _tables().sources
+    return "".join(f"[{re.escape(c)}{sources[c]}]" if c in sources else re.escape(c) for c in token)
+
+
+def _token_pattern(token: str, prefix: bool, plain: bool) -> str:
+    """The token's characters first, its "no word character before it" check after them (a
+    fixed-width lookbehind), so the regex engine scans for the first character quickly."""
+    body = _literal(token, plain=plain)
+    if _CJK_CHAR.fullmatch(token):
+        return body
+    start = rf"{body}(?<!{_WORD}{body})"
+    return rf"{start}{_WORD}*" if prefix else rf"{start}(?!{_WORD})"
+
+
+@dataclass(frozen=True)
+class TermPattern:
+    """One term's pattern over lower-cased text (``plain``) and over stored or normalised text
+    (``classes``). One pattern per term, not an alternation: a pattern that starts with a literal
+    is searched for with the regex engine's fast literal scan."""
+
+    plain: re.Pattern[str]
+    classes: re.Pattern[str]
+
+
+Patterns = tuple[TermPattern, ...]
+
+
+@lru_cache(maxsize=256)
+def term_patterns(terms: tuple[Term, ...]) -> Patterns:
+    return tuple(
+        TermPattern(*(re.compile(_GAP.join(_token_pattern(t, term.prefix, flag) for t in term.tokens)) for flag in (True, False)))
+        for term in terms
+    )
 
 
 class _Normalised:
-    """``text`` as tokenize.py sees it, with a map from its offsets back to ``text``'s.
+    """``text`` as tokenize.py sees it, with a map from its offsets back to ``text``'s (the slow
+    path, for text holding a character of ``_Tables.slow``).
 
-    Each distinct character is normalised once per process (``_learn``). Without characters that
-    combine with their neighbour, the form of the whole text is the concatenation of the
-    characters' forms, so offsets map exactly, shifted only at the characters whose form has
-    another length (``ß`` -> ``ss``). With them (combining marks, half-width kana with sound marks:
-    rare) the per-character form is matched, which can differ from the index at those characters.
+    Stretches without combining characters are normalised in C and map character by character,
+    shifted at the characters whose form has another length (``ß`` -> ``ss``); each character
+    followed by combining ones (``e`` + U+0301, a Hangul syllable + a final jamo) is normalised as
+    one cluster and maps as a whole.
     """
 
     def __init__(self, text: str) -> None:
-        self.original = text
-        self._starts: list[int] = []
-        self._index: list[int] = []
-        self._length: list[int] = []
+        self._tables = _tables()
+        self._starts: list[int] = []  # per entry: where it starts in the normalised text,
+        self._index: list[int] = []  # ... where in the original, how many original characters,
+        self._width: list[int] = []
+        self._length: list[int] = []  # ... how long its form is, and the total shift after it
         self._shift: list[int] = []
-        if text.isascii():
-            self.text = text.lower()
+        self._total = 0
+        pieces: list[str] = []
+        position = 0
+        for cluster in self._tables.clusters.finditer(text):
+            self._plain(text, position, cluster.start(), pieces)
+            form = unicodedata.normalize("NFKC", cluster.group()).casefold()
+            self._entry(cluster.start(), cluster.end() - cluster.start(), len(form))
+            pieces.append(form)
+            position = cluster.end()
+        self._plain(text, position, len(text), pieces)
+        self.text = "".join(pieces)
+
+    def _plain(self, text: str, start: int, end: int, pieces: list[str]) -> None:
+        if start == end:
             return
-        chars = set(text)
-        _learn(chars)
-        if chars & _JOINERS:  # composition across characters: match the per-character form (slow, rare)
-            self.text = text.translate(_TABLE)
-        else:  # the whole-text form is then the per-character one: normalise in C
-            self.text = unicodedata.normalize("NFKC", text).casefold()
-        odd = chars & _ODD
-        if odd:  # (normalised start, original index, form length) of each such character
-            shift = 0
-            for match in re.finditer("[" + "".join(re.escape(c) for c in odd) + "]", text):
-                length = len(_TABLE[ord(match.group())])
-                self._starts.append(match.start() + shift)
-                self._index.append(match.start())
-                self._length.append(length)
-                shift += length - 1
-                self._shift.append(shift)
+        pieces.append(unicodedata.normalize("NFKC", text[start:end]).casefold())
+        for match in self._tables.odd.finditer(text, start, end):
+            char = match.group()
+            length = len(self._tables.forms.get(ord(char)) or unicodedata.normalize("NFKC", char).casefold())
+            if length != 1:
+                self._entry(match.start(), 1, length)
+
+    def _entry(self, index: int, width: int, length: int) -> None:
+        self._starts.append(index + self._total)
+        self._index.append(index)
+        self._width.append(width)
+        self._length.append(length)
+        self._total += length - width
+        self._shift.append(self._total)
 
     def to_original(self, offset: int, *, end: bool) -> int:
         at = bisect_right(self._starts, offset) - 1
         if at < 0:
             return offset
-        start, index, length = self._starts[at], self._index[at], self._length[at]
-        if offset < start + length:  # inside one character's expansion: the whole character
-            return index + (1 if end and offset > start else 0)
+        start = self._starts[at]
+        if offset < start + self._length[at]:  # inside one entry's form: all of its characters
+            return self._index[at] + (self._width[at] if end and offset > start else 0)
         return offset - self._shift[at]
 
 
-def match_spans(text: str, regex: re.Pattern[str] | None, *, limit: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) offsets in ``text`` of the matches, in order, at most ``limit``."""
-    if regex is None or not text:
+def match_spans(text: str, patterns: Patterns, *, limit: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) offsets in ``text`` of the terms' matches, in order, overlapping ones merged
+    (a phrase and its own word both match: one mark), at most ``limit`` (per term while searching)."""
+    if not patterns or not text:
         return []
-    norm = _Normalised(text[:MAX_INDEXED_CHARS])
+    text = text[:MAX_INDEXED_CHARS]
+    norm, plain = None, False
+    if text.isascii() or not _tables().unusual.search(text):
+        searched, plain = text.lower(), True  # its normalised form, character for character
+    elif not _tables().slow.search(text):
+        searched = text  # matched as stored, through the patterns' character classes
+    else:
+        norm = _Normalised(text)
+        searched = norm.text
+    found: list[tuple[int, int]] = []
+    for pattern in patterns:
+        regex, position, count = pattern.plain if plain else pattern.classes, 0, 0
+        # each search resumes one character after the last match's start, so overlapping
+        # occurrences ("a a" in "a a a") are all found
+        while (limit is None or count < limit) and (match := regex.search(searched, position)) is not None:
+            position = match.start() + 1
+            if match.end() > match.start():
+                found.append(match.span())
+                count += 1
     spans: list[tuple[int, int]] = []
-    for match in regex.finditer(norm.text):
-        start, end = match.span(1)
-        if end == start:
-            continue
-        start, end = norm.to_original(start, end=False), norm.to_original(end, end=True)
+    for start, end in sorted(found):
+        if norm is not None:
+            start, end = norm.to_original(start, end=False), norm.to_original(end, end=True)
         if spans and start <= spans[-1][1]:  # overlaps (or touches) the previous one: one mark
             spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
-            continue
-        if limit is not None and len(spans) >= limit:
-            break
-        spans.append((start, end))
+        elif limit is None or len(spans) < limit:
+            spans.append((start, end))
     return spans
 
 
@@ -177,15 +256,15 @@ def mark(text: str, spans: Iterable[tuple[int, int]], start: int = 0, end: int |
     """``text[start:end]`` escaped with the spans inside it in ``<mark>``; ``collapse``: whitespace
     runs become one space (fragments), else the text keeps its lines (the message view)."""
     end = len(text) if end is None else end
-    tidy = (lambda piece: escape(_SPACES.sub(" ", piece))) if collapse else escape
+    tidy = (lambda piece: htmllib.escape(_SPACES.sub(" ", piece))) if collapse else htmllib.escape
     out, last = [], start
     for s, e in spans:
         if s < last or e > end:
             continue
-        out += [tidy(text[last:s]), Markup("<mark>"), tidy(text[s:e]), Markup("</mark>")]
+        out += [tidy(text[last:s]), "<mark>", tidy(text[s:e]), "</mark>"]
         last = e
     out.append(tidy(text[last:end]))
-    return Markup("").join(out)
+    return Markup("".join(out))  # every piece escaped above
 
 
 def _snap_back(text: str, at: int) -> int:
@@ -215,7 +294,7 @@ def fragments(text: str, spans: list[tuple[int, int]], *, max_fragments: int = M
         while j + 1 < len(spans) and spans[j + 1][1] - start <= size:
             j += 1
         end = _snap_forward(text, max(spans[j][1], min(len(text), start + size)))
-        piece = mark(text, spans, start, end).strip()
+        piece = str(mark(text, spans, start, end)).strip()
         out.append(f"{ELLIPSIS if start > 0 else ''}{piece}{ELLIPSIS if end < len(text) else ''}")
         i, previous_end = j + 1, end
         while i < len(spans) and spans[i][0] < end:  # cut by this fragment's end: not shown again
@@ -223,7 +302,7 @@ def fragments(text: str, spans: list[tuple[int, int]], *, max_fragments: int = M
     return out
 
 
-def _field_fragments(key: str, value: str | list[str], regex: re.Pattern[str]) -> list[str]:
+def _field_fragments(key: str, value: str | list[str], regex: Patterns) -> list[str]:
     if key == "attachment_names":
         return [str(mark(name, spans)) for name in value if (spans := match_spans(name, regex))]
     assert isinstance(value, str)
@@ -240,8 +319,8 @@ def highlight(subject: str, body: str, attachment_names: list[str], query: Node 
     query's matches in ``<mark>``; a field outside ``scope`` (subject, body, attachment) or without
     a match has an empty list."""
     result: dict[str, list[str]] = {key: [] for _, key in FIELDS}
-    regex = term_regex(tuple(positive_terms(query)))
-    if regex is None:
+    regex = term_patterns(tuple(positive_terms(query)))
+    if not regex:
         return result
     values = {"subject": subject, "body": body, "attachment_names": attachment_names}
     for scope_name, key in FIELDS:
@@ -252,7 +331,7 @@ def highlight(subject: str, body: str, attachment_names: list[str], query: Node 
 
 def mark_all(text: str, query: Node | None) -> Markup:
     """All of ``text`` escaped, every match of the query marked (the message view's body)."""
-    return mark(text, match_spans(text, term_regex(tuple(positive_terms(query)))), collapse=False)
+    return mark(text, match_spans(text, term_patterns(tuple(positive_terms(query)))), collapse=False)
 
 
 
@@ -273,8 +352,8 @@ def mark_html(html: str, query: Node | None) -> str:
     """Sanitized HTML with the query's matches in each text node marked (the message view's HTML
     body). Only text between tags changes: it is unescaped, matched and escaped again, so no input
     can add markup; a match split by a tag (``bud<b>get</b>``) is not marked."""
-    regex = term_regex(tuple(positive_terms(query)))
-    if regex is None or not html:
+    regex = term_patterns(tuple(positive_terms(query)))
+    if not regex or not html:
         return html
     parts = _TAG.split(html)
     for i in range(0, len(parts), 2):  # even indices are text, odd ones the tags
