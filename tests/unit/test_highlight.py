@@ -172,3 +172,8 @@ def test_stored_text_is_matched_as_normalised_without_normalising_it() -> None:
     patterns = term_patterns((Term(("abc",)), Term(("合", "同"))))
     assert match_spans("ＡＢｃ 合同 Abc abcd", patterns) == [(0, 3), (4, 6), (7, 10)]
     assert match_spans("x ABC, abc.", patterns) == [(2, 5), (7, 10)]
+
+
+def test_private_use_characters_in_the_text_cannot_become_tags() -> None:
+    assert str(mark_all("a \ue000budget\ue001 <b>", parse_keyword("budget"))) == "a \ufffd<mark>budget</mark>\ufffd &lt;b&gt;"
+    assert hl("budget", body="\ue001 budget \ue000")["body"] == ["\ufffd <mark>budget</mark> \ufffd"]
