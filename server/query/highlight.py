@@ -268,10 +268,12 @@ def mark(text: str, spans: Iterable[tuple[int, int]], start: int = 0, end: int |
     window = text[start:end]
     if _OPEN in window or _CLOSE in window:
         window = window.replace(_OPEN, "\ufffd").replace(_CLOSE, "\ufffd")
-    pieces, last = [], 0
-    for s, e in spans:
+    pieces, last, size = [], 0, len(window)
+    for s, e in spans:  # in order
         s, e = s - start, e - start
-        if s < last or e > len(window):
+        if e > size:
+            break
+        if s < last:
             continue
         pieces += [window[last:s], _OPEN, window[s:e], _CLOSE]
         last = e
