@@ -54,9 +54,12 @@ def add_criteria_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="from_", metavar="DATE", help=f"required: first day or time, {DATE_FORMAT}")
     parser.add_argument("--to", metavar="DATE", help=f"required: last day (inclusive) or time, {DATE_FORMAT}")
     parser.add_argument("--mailbox", metavar="ADDR", help="archived mailbox (comma-separated for several)")
-    parser.add_argument("--sender", metavar="ADDR", help="full address of the sender")
-    parser.add_argument("--recipient", metavar="ADDR", help="full address of a recipient (To, Cc or Bcc)")
-    parser.add_argument("--keyword", metavar="TEXT", help='words that must all occur; "quoted words" as a phrase')
+    parser.add_argument("--sender", metavar="ADDR", help="full address of the sender, or @example.com for a whole domain")
+    parser.add_argument("--recipient", metavar="ADDR",
+                        help="full address of a recipient (To, Cc or Bcc), or @example.com for a whole domain")  # fmt: skip
+    parser.add_argument("--keyword", metavar="TEXT",
+                        help='words that must all occur; "a phrase"; OR; ( ); -word excludes; word* prefix '
+                             "(docs/search.md)")  # fmt: skip
     parser.add_argument("--scope", metavar="subject,body,attachment",
                         help="where --keyword looks (default: all three)")  # fmt: skip
     parser.add_argument("--department", metavar="PATH", help="department path, e.g. /Sales/EMEA")
