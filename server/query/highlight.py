@@ -1,18 +1,18 @@
 """Why a message matched: the keyword's matches in its subject, body and attachment names, as
 HTML with each match in ``<mark>`` and everything else escaped (DESIGN.md §6, ``highlight``).
 
-Matching follows the index, not a second idea of it: the text is normalised exactly as
-tokenize.py does (NFKC, case folding) and each positive term of the query tree becomes a regular
-expression over that normalised text that matches where, and only where, the term's tokens stand
-in order in the token stream (a word token only as a whole token, a prefix at a token's start,
-CJK characters anywhere, any non-token characters between the tokens of a phrase). Excluded terms
-are never marked, and a field outside the search scope is never marked. The matches are then
-mapped back to offsets in the stored text, so the reader sees the original characters.
+Matching follows the index, not a second idea of it: each positive term of the query tree becomes
+a regular expression that matches where, and only where, the term's tokens stand in order in
+tokenize.py's token stream of the text (a word token only as a whole token, a prefix at a token's
+start, CJK characters anywhere, any non-token characters between the tokens of a phrase), with
+NFKC and case folding as the index has them. Excluded terms are never marked, nor a field outside
+the search scope. Offsets are those of the stored text, so the reader sees the original characters.
 
-Cost is bounded: only the messages of the page shown are highlighted, a body is scanned up to
-the indexed length (tokenize.MAX_INDEXED_CHARS) and the scan stops once enough fragments are
-found; normalising and matching run in C (``unicodedata``, ``re``, ``str.translate``), with no
-Python loop over characters.
+Cost is bounded: only the messages of the page shown are highlighted, a body is scanned up to the
+indexed length (tokenize.MAX_INDEXED_CHARS) and at most 64 matches a term. Most text is matched as
+stored (lower-cased, or through character classes of everything that normalises to each character:
+``_Tables``), in C; only text with characters whose normalised form is longer or that combine with
+their neighbour is normalised first (``_Normalised``). Figures: docs/performance.md.
 """
 
 from __future__ import annotations
