@@ -3,7 +3,8 @@
 A plain RQ ``Worker`` (one forked work horse per job, so the memory of one export is returned to
 the system when it ends) with the archive's maintenance added to RQ's own: about once a minute,
 and at once when a work horse was killed, ``Exports.maintain`` re-queues dead runs, expires files
-older than 30 days and removes leftovers. The blocking wait for a job is shortened to match
+older than 30 days and removes leftovers; the first pass of each UTC day queues the retention
+purge (``Retention.schedule``). The blocking wait for a job is shortened to match
 (``worker_ttl``), since RQ only runs maintenance between jobs.
 """
 
@@ -56,6 +57,8 @@ class ArchiveWorker(Worker):
                 report = Exports(svc, self.broker).maintain()
                 if schedule_reconcile(svc, self.broker.queue()):
                     report["reconcile enqueued"] = 1
+                if purge_job := svc.retention.schedule(self.broker.queue()):  # the daily retention purge
+                    report["queued " + purge_job] = 1
         except Exception:  # noqa: BLE001 - the worker must outlive a failing maintenance run
             log.exception("maintenance failed; trying again in %s s", MAINTENANCE_SECONDS)
             return

@@ -46,6 +46,9 @@ MIN_YEARS, MAX_YEARS = 1, 100
 STATE_KIND, STATE_KEY = "purge_state", "current"
 LEDGER_KIND = "purge_ledger"
 RUN_COUNTER = "purge_runs"
+SCHEDULE_KEY = "purge_schedule"  # setting document: the last UTC day a purge job was queued for
+JOB = "server.jobs.purge.run_purge"
+JOB_TIMEOUT = 24 * 3600
 BATCH = 500
 SCHEDULER = Actor("scheduler", OPERATOR)  # the daily job: the server itself
 
@@ -257,6 +260,32 @@ class Retention:
         report = PurgeReport(**found[0]["report"])
         self.svc.write_entry(SCHEDULER, Op.RETENTION_PURGE, report.run, _entry_details(report), Result.SUCCESS)
         self._save_state(report, found[1], "done")
+
+    # --- the daily job --------------------------------------------------------------------------
+    def schedule(self, queue: Any, now: datetime | None = None) -> str | None:
+        """Queue today's purge job (RQ ``queue``) unless it is queued already; the job id, or None.
+
+        Called by every worker's maintenance pass (about once a minute): the first pass of each UTC
+        day queues ``purge-YYYY-MM-DD``; a compare-and-set on the schedule document keeps several
+        workers from queueing it twice. If the queue is unreachable the day is not taken, so the
+        next pass tries again.
+        """
+        day = (now or now_utc()).strftime("%Y-%m-%d")
+        found = self.store.get_doc_versioned(STATE_KIND, SCHEDULE_KEY)
+        if found is not None and found[0].get("day") == day:
+            return None
+        job_id = f"purge-{day}"
+        try:
+            self.store.put_doc(STATE_KIND, SCHEDULE_KEY, {"day": day, "job": job_id}, if_version=found[1] if found else 0)
+        except VersionConflict:
+            return None  # another worker took the day
+        try:
+            queue.enqueue(JOB, job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=30 * 86400,
+                          failure_ttl=30 * 86400, description=f"retention purge {day}")  # fmt: skip
+        except Exception:
+            self.store.put_doc(STATE_KIND, SCHEDULE_KEY, found[0] if found else {"day": None})
+            raise
+        return job_id
 
     def last_run(self) -> dict[str, Any] | None:
         """The state document of the last run (``status``: running, audit_pending, done)."""
