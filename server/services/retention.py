@@ -34,7 +34,7 @@ from server.indexing.enrich import add_years
 from server.model import Message, format_time, now_utc, parse_time
 from server.services.actor import ARCHIVE_READERS, OPERATOR, Actor
 from server.services.errors import Forbidden, InvalidInput, Unavailable
-from server.store.protocol import VersionConflict
+from server.store.protocol import PartitionMember, VersionConflict
 
 if TYPE_CHECKING:
     from server.services.context import Services
@@ -83,12 +83,15 @@ class PurgeReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def take(self, batch: Sequence[Message]) -> None:
+    def take(self, batch: Sequence[Message | PartitionMember]) -> None:
+        """Count purged messages and widen the id/sequence range (whole months come in any order)."""
         if not batch:
             return
-        if self.first_seq is None:
-            self.first_seq, self.first_id = batch[0].archive_seq, batch[0].id
-        self.last_seq, self.last_id = batch[-1].archive_seq, batch[-1].id
+        low, high = min(batch, key=_seq), max(batch, key=_seq)
+        if self.first_seq is None or low.archive_seq < self.first_seq:
+            self.first_seq, self.first_id = low.archive_seq, low.id
+        if self.last_seq is None or high.archive_seq > self.last_seq:
+            self.last_seq, self.last_id = high.archive_seq, high.id
         self.purged += len(batch)
 
     def passed(self, batch: Sequence[Message]) -> None:
@@ -184,13 +187,12 @@ class Retention:
         report, version = self._start(now or now_utc())
         report.holds_marked = self.svc.holds.apply_active()
         cutoff = parse_time(report.cutoff)
+        version = self._drop_partitions(report, cutoff, version)
         while True:
             batch = self._next_batch(report, cutoff, batch_size)
             if not batch:
                 break
-            self.store.put_doc(LEDGER_KIND, f"{report.run}:{report.batches + 1:06d}", {
-                "run": report.run, "ids": [m.id for m in batch], "seqs": [m.archive_seq for m in batch],
-                "sha256": [m.sha256 for m in batch], "cutoff": report.cutoff, "at": format_time(now_utc())})  # fmt: skip
+            self._ledger(report, f"{report.batches + 1:06d}", batch)
             self.store.delete_messages([m.id for m in batch])
             report.take(batch)
             report.passed(batch)
@@ -201,6 +203,28 @@ class Retention:
         report.finished_at = format_time(now_utc())
         self._finish(actor, report, version)
         return report
+
+    def _drop_partitions(self, report: PurgeReport, cutoff: datetime, version: int) -> int:
+        """Elasticsearch: drop each monthly index whose messages have all expired, none held, in one
+        request (the ledger gets its ids first); the batches then purge what is left."""
+        for name in self.store.expired_partitions(cutoff, report.watermark):
+            members: list[PartitionMember] = []
+
+            def record(found: list[PartitionMember], name: str = name, members: list = members) -> None:
+                members.extend(found)
+                self._ledger(report, name, found)
+
+            if self.store.drop_partition(name, cutoff, report.watermark, record):
+                report.dropped_indices.append(name)
+                report.take(members)
+                version = self._save_state(report, version, "running")
+        return version
+
+    def _ledger(self, report: PurgeReport, part: str, messages: Sequence[Message | PartitionMember]) -> None:
+        """Write-ahead: the ids are in the ledger before they are deleted."""
+        self.store.put_doc(LEDGER_KIND, f"{report.run}:{part}", {
+            "run": report.run, "ids": [m.id for m in messages], "seqs": [m.archive_seq for m in messages],
+            "sha256": [m.sha256 for m in messages], "cutoff": report.cutoff, "at": format_time(now_utc())})  # fmt: skip
 
     def _dry_run(self, actor: Actor, batch_size: int, now: datetime, progress: Progress | None) -> PurgeReport:
         report = PurgeReport(run="dry-run", dry_run=True, cutoff=format_time(now), watermark=self.store.max_archive_seq(),
@@ -306,6 +330,10 @@ class Retention:
     def _may(actor: Actor) -> None:
         if not actor.may(*ARCHIVE_READERS):
             raise Forbidden("only an archive administrator changes the retention period")
+
+
+def _seq(message: Message | PartitionMember) -> int:
+    return message.archive_seq
 
 
 def _entry_details(report: PurgeReport) -> dict[str, Any]:

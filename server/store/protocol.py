@@ -7,7 +7,7 @@ Messages are never deleted through this interface except by the retention purge.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -44,6 +44,15 @@ class SearchPage:
     total: int  # exact
     results: list[Message]
     next_cursor: str | None = None  # None: no more results
+
+
+@dataclass(frozen=True)
+class PartitionMember:
+    """A message of a partition about to be dropped whole (what the purge ledger records)."""
+
+    id: str
+    archive_seq: int
+    sha256: str
 
 
 @dataclass
@@ -161,6 +170,19 @@ class Store(Protocol):
     def scan_expired(self, now: datetime, limit: int, after_seq: int = 0) -> list[Message]:
         """Up to ``limit`` messages with ``retention_until < now``, no legal hold and
         ``archive_seq > after_seq``, ascending by seq (the purge pages with ``after_seq``)."""
+
+    def expired_partitions(self, now: datetime, max_seq: int) -> list[str]:
+        """PURGE ONLY: partitions (Elasticsearch: monthly indices) whose every message has
+        ``retention_until < now``, no legal hold and ``archive_seq <= max_seq``; [] where the backend
+        has no partitions (SQLite)."""
+
+    def drop_partition(self, name: str, now: datetime, max_seq: int,
+                       before_drop: Callable[[list[PartitionMember]], None]) -> int:  # fmt: skip
+        """PURGE ONLY: delete one such partition whole, and each blob nothing refers to any more.
+
+        Writes to it are blocked and the condition checked again first (0 and nothing dropped if it
+        no longer holds); ``before_drop`` gets its messages before anything is deleted (the ledger).
+        Returns how many messages went."""
 
     # --- directory ------------------------------------------------------------------------
     def upsert_accounts(self, accounts: Iterable[Account]) -> int: ...

@@ -109,7 +109,7 @@ class Killed(BaseException):
 
 
 def test_a_purge_interrupted_mid_run_is_resumed_as_the_same_run(svc: Services) -> None:
-    put(svc.store, [mail(f"m{n:02d}") for n in range(10)])
+    put(svc.store, [mail(f"m{n:02d}") for n in range(10)] + [mail("keeper", EXPIRES + timedelta(days=9999))])  # the month stays
 
     def die_after_three(report: dict) -> None:
         if report["batches"] == 3:
@@ -117,11 +117,11 @@ def test_a_purge_interrupted_mid_run_is_resumed_as_the_same_run(svc: Services) -
 
     with pytest.raises(Killed):
         svc.retention.purge(CLI, now=NOW, batch_size=2, progress=die_after_three)
-    assert svc.store.count() == 4 and purge_entries(svc.store) == []  # no entry until the run ends
+    assert svc.store.count() == 5 and purge_entries(svc.store) == []  # no entry until the run ends
     assert svc.retention.last_run()["status"] == "running"
     report = svc.retention.purge(CLI, now=NOW + timedelta(days=999), batch_size=2)
     assert report.resumed and report.purged == 10 and report.cutoff.startswith(NOW.strftime("%Y-%m-%d"))
-    assert svc.store.count() == 0
+    assert present(svc.store, "m09", "keeper") == ["keeper"]
     (entry,) = purge_entries(svc.store)
     assert entry.details["purged"] == 10 and entry.details["resumed"] is True
     assert sorted(i for doc in svc.retention.ledger(report.run) for i in doc["ids"]) == [f"m{n:02d}" for n in range(10)]
@@ -166,3 +166,28 @@ def test_the_period_is_a_setting_new_mail_is_stamped_with(svc: Services) -> None
             svc.retention.set_period(CLI, bad)
     entry = next(r for r in reversed(list(svc.store.audit_scan())) if r.result == "success")
     assert entry.operation == Op.SETTINGS_CHANGE and (entry.details["old"], entry.details["new"]) == (6, 7)
+
+
+def test_a_month_all_expired_and_unheld_is_dropped_whole_on_elasticsearch(svc: Services) -> None:
+    shared = b"Subject: shared\r\n\r\nsame bytes in March and April\r\n"
+    march = [mail(f"mar-{n}", date=T0 + timedelta(days=n)) for n in range(3)] + [mail("mar-shared", raw=shared)]
+    april = [mail("apr-gone", date=T0 + timedelta(days=35)),
+             mail("apr-kept", EXPIRES + timedelta(days=99), date=T0 + timedelta(days=36), raw=shared)]
+    hold = svc.holds.place(CLI, "June", "case", {"keyword": "falcon"})
+    june = [mail("jun-held", date=T0 + timedelta(days=95), subject="falcon"), mail("jun-other", date=T0 + timedelta(days=96))]
+    put(svc.store, [*march, *april, *june])  # June's falcon mail arrives after the hold: a later arrival
+    report = svc.retention.purge(CLI, now=NOW, batch_size=2)
+    assert sorted(m.id for m in svc.store.get_messages([m.id for m, _ in [*march, *april, *june]])) == ["apr-kept", "jun-held"]
+    assert svc.store.get_message("jun-held").legal_holds == [hold.id]
+    assert svc.store.get_raw(april[1][0].sha256) == shared  # the dropped month's blob is still referenced
+    assert report.purged == 6 and svc.retention.purged(["mar-0", "mar-shared", "apr-gone"]) == {"mar-0", "mar-shared", "apr-gone"}
+    if hasattr(svc.store, "es"):  # the Elasticsearch backend
+        assert [name.rsplit("-", 1)[1] for name in report.dropped_indices] == ["2024.03"]  # June has a held message
+        assert not svc.store.es.indices.exists(index=report.dropped_indices[0])
+        assert svc.store.get_raw(march[0][0].sha256) is None  # its own blobs went with it
+    else:
+        assert report.dropped_indices == []
+    (entry,) = purge_entries(svc.store)
+    assert entry.details["dropped_indices"] == report.dropped_indices and entry.details["purged"] == 6
+    put(svc.store, [mail("mar-late", date=T0 + timedelta(days=2), subject="archived after the drop")])
+    assert present(svc.store, "mar-late") == ["mar-late"]  # the month comes back for new mail

@@ -6,11 +6,19 @@ that archives a new message with the very bytes of a blob being purged in that i
 find the blob present, and lose it to the purge a moment later; the purge only ever touches mail
 whose retention ended years after its bytes first arrived, and ``mailarchive verify`` reports any
 message whose blob is missing.
+
+Whole months: ``expired_partitions`` names the monthly indices every message of which has expired,
+carries no hold and is at or below the purge's watermark; ``drop_partition`` blocks writes to such
+an index, checks again (a copy merged or a hold placed meanwhile keeps it), hands the ids to the
+purge's ledger, deletes the index in one request and then the blobs nothing refers to any more.
+A write refused by the block is reported "failed" to its writer, which retries it (the SMTP spool,
+the importer's failure count): it lands in a fresh index of that month after the drop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +27,12 @@ from elasticsearch import Elasticsearch
 from server.model import Message, format_time
 from server.store.common.documents import set_holds
 from server.store.elasticsearch.bulk import Action, bulk
+from server.store.elasticsearch.connection import ERRORS
 from server.store.elasticsearch.documents import TOKEN_FIELDS, from_document
 from server.store.elasticsearch.layout import Indices
 from server.store.elasticsearch.messages import MAX_CONFLICT_RETRIES
 from server.store.elasticsearch.sequence import ArchiveSequence
-from server.store.protocol import StoreError
+from server.store.protocol import PartitionMember, StoreError
 
 _SOURCE_EXCLUDES = list(TOKEN_FIELDS.values())
 BY_SEQ = [{"archive_seq": {"order": "asc"}}]
@@ -74,16 +83,84 @@ class ArchiveMixin:
         outcomes = bulk(self.es, actions, refresh="wait_for")
         deleted = [i for i, o in zip(stored, outcomes, strict=True) if o.get("status") in (200, 404)]
         failures = [o["error"] for o in outcomes if "error" in o and o.get("status") != 404]
-        shas = sorted({stored[i].source["sha256"] for i in deleted})
-        if shas:
-            still = self._search(query={"terms": {"sha256": shas}}, size=0,
-                                 aggs={"shas": {"terms": {"field": "sha256", "size": len(shas)}}})  # fmt: skip
-            referenced = {b["key"] for b in still.get("aggregations", {}).get("shas", {}).get("buckets", [])}
-            orphans = [Action("delete", {"_index": self.names.versioned("raw"), "_id": sha}) for sha in shas if sha not in referenced]
-            failures += [o["error"] for o in bulk(self.es, orphans, refresh="wait_for") if "error" in o and o.get("status") != 404]
+        failures += self._delete_orphan_blobs({stored[i].source["sha256"] for i in deleted})
         if failures:
             raise StoreError(f"purge: {len(failures)} deletions failed ({len(deleted)} messages deleted): {failures[0]}")
         return len(deleted)
+
+    def _delete_orphan_blobs(self, shas: set[str]) -> list[Any]:
+        """Delete the raw blobs of ``shas`` that no message refers to any more; the failures."""
+        failures: list[Any] = []
+        ordered = sorted(shas)
+        for start in range(0, len(ordered), SEQ_PAGE):
+            chunk = ordered[start : start + SEQ_PAGE]
+            still = self._search(query={"terms": {"sha256": chunk}}, size=0,
+                                 aggs={"shas": {"terms": {"field": "sha256", "size": len(chunk)}}})  # fmt: skip
+            referenced = {b["key"] for b in still.get("aggregations", {}).get("shas", {}).get("buckets", [])}
+            orphans = [Action("delete", {"_index": self.names.versioned("raw"), "_id": sha}) for sha in chunk if sha not in referenced]
+            failures += [o["error"] for o in bulk(self.es, orphans, refresh="wait_for") if "error" in o and o.get("status") != 404]
+        return failures
+
+    # --- whole monthly indices ----------------------------------------------------------------
+    def expired_partitions(self, now: datetime, max_seq: int) -> list[str]:
+        return [index for index in self._months() if self._all_droppable(index, now, max_seq)]
+
+    def drop_partition(self, name: str, now: datetime, max_seq: int,
+                       before_drop: Callable[[list[PartitionMember]], None]) -> int:  # fmt: skip
+        if name not in self._months():
+            raise StoreError(f"{name} is not a monthly message index of this archive")
+        self._write_block(name, True)
+        try:
+            if not self._all_droppable(name, now, max_seq):
+                self._write_block(name, False)
+                return 0
+            members = self._members(name)
+            before_drop(members)
+            self.es.indices.delete(index=name)
+        except BaseException:
+            with suppress(*ERRORS):
+                self._write_block(name, False)
+            raise
+        self.es.indices.refresh(index=self.names.messages, ignore_unavailable=True)
+        failures = self._delete_orphan_blobs({m.sha256 for m in members})
+        if failures:
+            raise StoreError(f"dropped {name}, but {len(failures)} of its blobs could not be deleted: {failures[0]}")
+        return len(members)
+
+    def _months(self) -> list[str]:
+        try:
+            holders = self.es.indices.get_alias(name=self.names.messages, ignore_unavailable=True)
+        except ERRORS as exc:
+            if getattr(getattr(exc, "meta", None), "status", None) == 404:
+                return []
+            raise StoreError(f"listing the monthly indices failed: {exc}") from exc
+        return sorted(i for i in holders if self.names.parse_month(i) is not None)
+
+    def _all_droppable(self, index: str, now: datetime, max_seq: int) -> bool:
+        """Not empty, and every document expired before ``now``, unheld and at or below ``max_seq``."""
+        droppable = {"bool": {"filter": [{"range": {"retention_until": {"lt": format_time(now)}}},
+                                         {"range": {"archive_seq": {"lte": max_seq}}}],
+                              "must_not": [{"exists": {"field": "legal_holds"}}]}}  # fmt: skip
+        try:
+            self.es.indices.refresh(index=index)
+            total = self.es.count(index=index)["count"]
+            return total > 0 and self.es.count(index=index, query=droppable)["count"] == total
+        except ERRORS as exc:
+            raise StoreError(f"counting {index} failed: {exc}") from exc
+
+    def _members(self, index: str) -> list[PartitionMember]:
+        out: list[PartitionMember] = []
+        after = 0
+        while True:
+            page = self.es.search(index=index, query={"range": {"archive_seq": {"gt": after}}}, sort=BY_SEQ,
+                                  size=SEQ_PAGE, _source=["id", "archive_seq", "sha256"])["hits"]["hits"]  # fmt: skip
+            out += [PartitionMember(h["_source"]["id"], h["_source"]["archive_seq"], h["_source"]["sha256"]) for h in page]
+            if len(page) < SEQ_PAGE:
+                return out
+            after = out[-1].archive_seq
+
+    def _write_block(self, index: str, on: bool) -> None:
+        self.es.indices.put_settings(index=index, settings={"index.blocks.write": on})
 
     def set_legal_hold(self, ids: Sequence[str], hold_id: str, on: bool) -> int:
         if not hold_id:

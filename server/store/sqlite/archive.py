@@ -26,7 +26,7 @@ from server.model import Message, format_time
 from server.store.common import codec
 from server.store.common.documents import set_holds
 from server.store.common.times import to_ms
-from server.store.protocol import StoreError
+from server.store.protocol import PartitionMember, StoreError
 from server.store.sqlite.keys import MAILBOX, key
 from server.store.sqlite.messages import message_keys, text_columns, unpack_message
 
@@ -98,6 +98,14 @@ class ArchiveMixin:
         except sqlite3.Error as exc:
             raise StoreError(f"deleting {len(ids)} messages from {self.path} failed: {exc}") from exc
         return len(found)
+
+    def expired_partitions(self, now: datetime, max_seq: int) -> list[str]:
+        """One file, no partitions: the purge deletes message by message."""
+        return []
+
+    def drop_partition(self, name: str, now: datetime, max_seq: int,
+                       before_drop: Callable[[list[PartitionMember]], None]) -> int:  # fmt: skip
+        raise StoreError(f"the SQLite store has no partitions to drop ({name!r})")
 
     def set_legal_hold(self, ids: Sequence[str], hold_id: str, on: bool) -> int:
         if not hold_id:
