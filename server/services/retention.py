@@ -79,6 +79,7 @@ class PurgeReport:
     dropped_indices: list[str] = field(default_factory=list)  # Elasticsearch monthly indices dropped whole
     started_at: str = ""
     finished_at: str | None = None
+    ledgered: list[str] = field(default_factory=list)  # ledger keys counted in this report (not audited)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -192,8 +193,9 @@ class Retention:
             batch = self._next_batch(report, cutoff, batch_size)
             if not batch:
                 break
-            self._ledger(report, f"{report.batches + 1:06d}", batch)
+            key = self._ledger(report, f"{batch[0].archive_seq:012d}", batch)
             self.store.delete_messages([m.id for m in batch])
+            report.ledgered.append(key)
             report.take(batch)
             report.passed(batch)
             version = self._save_state(report, version, "running")
@@ -215,16 +217,32 @@ class Retention:
                 self._ledger(report, name, found)
 
             if self.store.drop_partition(name, cutoff, report.watermark, record):
+                report.ledgered.append(f"{report.run}:{name}")
                 report.dropped_indices.append(name)
                 report.take(members)
                 version = self._save_state(report, version, "running")
         return version
 
-    def _ledger(self, report: PurgeReport, part: str, messages: Sequence[Message | PartitionMember]) -> None:
-        """Write-ahead: the ids are in the ledger before they are deleted."""
-        self.store.put_doc(LEDGER_KIND, f"{report.run}:{part}", {
+    def _ledger(self, report: PurgeReport, part: str, messages: Sequence[Message | PartitionMember]) -> str:
+        """Write-ahead: the ids are in the ledger before they are deleted. Keys name the batch's
+        first seq (or the month), so a resumed run never overwrites a batch that was deleted."""
+        key = f"{report.run}:{part}"
+        self.store.put_doc(LEDGER_KIND, key, {
             "run": report.run, "ids": [m.id for m in messages], "seqs": [m.archive_seq for m in messages],
             "sha256": [m.sha256 for m in messages], "cutoff": report.cutoff, "at": format_time(now_utc())})  # fmt: skip
+        return key
+
+    def _recover(self, report: PurgeReport) -> None:
+        """A resumed run: count what a killed run deleted after writing its ledger but before saving
+        its state (those ids are gone; the ones still here are purged again by the next batches)."""
+        for key, doc in self.store.list_docs(LEDGER_KIND, after=f"{report.run}:"):
+            if not key.startswith(f"{report.run}:") or key in report.ledgered:
+                continue
+            present = {m.id for m in self.store.get_messages(doc["ids"])}
+            gone = [PartitionMember(i, s, h) for i, s, h in zip(doc["ids"], doc["seqs"], doc["sha256"], strict=True)
+                    if i not in present]  # fmt: skip
+            report.take(gone)
+            report.ledgered.append(key)
 
     def _dry_run(self, actor: Actor, batch_size: int, now: datetime, progress: Progress | None) -> PurgeReport:
         report = PurgeReport(run="dry-run", dry_run=True, cutoff=format_time(now), watermark=self.store.max_archive_seq(),
@@ -254,6 +272,7 @@ class Retention:
         if found is not None and found[0].get("status") == "running":
             report = PurgeReport(**found[0]["report"])
             report.resumed = True
+            self._recover(report)
             return report, self._save_state(report, found[1], "running")
         report = PurgeReport(run=f"purge-{self.store.incr_counter(RUN_COUNTER)}", dry_run=False, cutoff=format_time(now),
                              watermark=self.store.max_archive_seq(), started_at=format_time(now_utc()))  # fmt: skip

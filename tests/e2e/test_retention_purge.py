@@ -71,6 +71,8 @@ def test_a_purge_killed_with_sigkill_resumes_where_it_stopped(monkeypatch, tmp_p
         assert (entry.details["first_id"], entry.details["last_id"]) == (ids[0], ids[-1])
         assert svc.retention.purged(ids) == set(ids)  # every id in the ledger, once the run is done
         assert sum(len(doc["ids"]) for doc in svc.retention.ledger(entry.target)) >= MESSAGES
+    capsys.readouterr()
+    assert main(["verify"]) == 0, capsys.readouterr()  # the purge is told from a deletion
 
 
 def test_the_worker_queues_and_runs_the_daily_purge(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
