@@ -6,13 +6,20 @@ Shared (through ``server.services.archiving``) by the console page, ``/api/v1/su
 
 from __future__ import annotations
 
+import collections
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 
 from server.archiving import INTEGRITY_FAILURES, SKIPPED_DISABLED, archive_settings, switch_state
 from server.config import Config
-from server.model import AccountStatus
+from server.model import AccountStatus, format_time
+from server.ops.counters import LAST_JOURNALED
+from server.query.criteria import Criteria
 from server.store.protocol import Store
 from server.users import Role, UserService
+
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # the whole range a Date header can have (four-digit years)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 
 
 @dataclass
@@ -28,6 +35,11 @@ class ArchiveSummary:
     journal_not_stored: int  # journal mail acknowledged while archiving was disabled
     timezone: str
     integrity_failures: int = 0  # reads refused: stored bytes did not match their SHA-256 (audit log has each)
+    storage_bytes: int | None = None  # on disk: the SQLite file, or the cluster's primary store size
+    oldest_message: str | None = None  # Date of the oldest / newest archived message (ISO UTC)
+    newest_message: str | None = None
+    last_received_at: str | None = None  # archive-side arrival of the newest message by arrival order
+    last_journaled_at: str | None = None  # when journal (SMTP) mail was last stored
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,5 +71,41 @@ def archive_summary(store: Store, config: Config) -> ArchiveSummary:
         journal_not_stored=store.get_counter(SKIPPED_DISABLED),
         timezone=settings.timezone,
         integrity_failures=store.get_counter(INTEGRITY_FAILURES),
+        storage_bytes=store.storage_bytes(),
+        oldest_message=format_time(oldest) if (oldest := oldest_date(store)) else None,
+        newest_message=format_time(newest) if (newest := newest_date(store)) else None,
+        last_received_at=last_received(store),
+        last_journaled_at=store.get_setting(LAST_JOURNALED),
     )
+
+
+def _all_time(start: datetime, end: datetime) -> Criteria:
+    return Criteria(start=start, end=end)
+
+
+def newest_date(store: Store) -> datetime | None:
+    page = store.search(_all_time(EARLIEST, LATEST), limit=1)
+    return page.results[0].date if page.results else None
+
+
+def oldest_date(store: Store) -> datetime | None:
+    """The search order is newest first, so: the oldest day from the per-day counts, then the last
+    message of that one day (streamed; a day holds few messages compared with the archive)."""
+    days = store.aggregate(None, "day").buckets
+    if not days:
+        return None
+    first = datetime.fromisoformat(min(days)).replace(tzinfo=UTC)
+    that_day = store.scan(_all_time(first, first + timedelta(days=1) - timedelta(milliseconds=1)))
+    last = collections.deque(that_day, maxlen=1)
+    return last[0].date if last else first
+
+
+def last_received(store: Store) -> str | None:
+    """``received_at`` of the newest message in arrival order (a purged newest one is skipped)."""
+    top = store.max_archive_seq()
+    newest = store.scan_archived(max(0, top - 100), 100)[-1:]
+    if not newest:
+        return None
+    when = newest[0].received_at or newest[0].archived_at
+    return format_time(when) if when else None
 

@@ -22,13 +22,14 @@ from server.indexing import dates
 from server.indexing.enrich import Enricher
 from server.indexing.parse import ParsedMail, parse
 from server.indexing.rules import is_monitoring_copy
-from server.model import Message, now_utc
-from server.ops.counters import count_outcomes, timed
+from server.model import Message, format_time, now_utc
+from server.ops.counters import count_outcomes, note_journaled, timed
 from server.store.protocol import Store
 
 BATCH_SIZE = 200
 BATCH_BYTES = 32 * 1024 * 1024  # two batches are in memory at once (one parsing, one storing)
 LEDGER_FAILURES = "ledger_failures"  # batches archived without their ledger entry (logged, verify reports)
+STORED = frozenset({"archived", "merged", "duplicate"})  # durable outcomes (the mail is in the archive)
 _STATUS = {"created": "archived", "merged": "merged", "unchanged": "duplicate", "failed": "failed"}
 
 
@@ -112,8 +113,10 @@ class Ingestor:
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
             self._ledger_created([r.id for r in results if r.status == "created"], pairs[group[0][0]][0].source)
         done = [o for o in outcomes if o is not None]
-        count_outcomes(self.store, ((item.source, o.status, bool(o.parse_errors))
-                                    for (item, _), o in zip(pairs, done, strict=True)))
+        sources = [item.source for item, _ in pairs]
+        count_outcomes(self.store, ((source, o.status, bool(o.parse_errors)) for source, o in zip(sources, done, strict=True)))
+        if any(source == "smtp" and o.status in STORED for source, o in zip(sources, done, strict=True)):
+            note_journaled(self.store, format_time(arrival))
         return done
 
     def _ledger_created(self, ids: list[str], source: str) -> None:

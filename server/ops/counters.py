@@ -29,6 +29,7 @@ OUTCOMES = ("archived", "merged", "duplicate", "skipped_monitoring", "skipped_di
 PARSE_ERRORS = "ops.parse_errors"  # messages archived with at least one parse_errors note
 SPOOL_HELD = "ops.spool_held_total"  # spool files moved to hold/ after repeated failures
 EXPORT_BYTES = "ops.export_bytes"
+LAST_JOURNALED = "ops.last_journaled_at"  # setting: when the newest journaled message was stored (ISO UTC)
 RECONCILE_LAST = "ops.reconcile"  # setting: the last reconcile report (server.ops.reconcile)
 
 # Store latency histogram: upper bounds in seconds; a call increments one bucket, the count and
@@ -65,6 +66,14 @@ def count_outcomes(store: Store, pairs: Iterable[tuple[str, str, bool]]) -> None
             store.incr_counter(key, n)
     except StoreError as exc:
         log.warning("ingest counters not updated: %s", exc)
+
+
+def note_journaled(store: Store, when: str) -> None:
+    """Remember when journal mail was last stored (summary page, dashboard): one write per batch."""
+    try:
+        store.set_setting(LAST_JOURNALED, when)
+    except StoreError as exc:
+        log.warning("last journaled time not saved: %s", exc)
 
 
 def count_export_bytes(store: Store, size: int) -> None:

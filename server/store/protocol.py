@@ -139,6 +139,10 @@ class Store(Protocol):
     def distinct_mailboxes(self) -> int:
         """How many different mailboxes have archived mail (summary page)."""
 
+    def storage_bytes(self) -> int | None:
+        """Bytes the archive occupies on disk (SQLite file and its journal; the cluster's primary
+        store size of every index of the prefix); None when the backend cannot tell."""
+
     # --- arrival order, retention and holds ---------------------------------------------------
     def scan_archived(self, after_seq: int, limit: int) -> list[Message]:
         """Up to ``limit`` messages with ``after_seq < archive_seq <= max_archive_seq()``, ascending.

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from server.web.context import actor, services
 from server.web.i18n import t
+from server.web.render import human_size
 from server.web.roles import Role, require_role
 
 bp = Blueprint("archiving", __name__, url_prefix="/archiving")
@@ -44,4 +45,4 @@ def switch():  # noqa: ANN201
 @bp.get("/summary")
 @require_role(Role.ARCHIVE_ADMIN)
 def summary():  # noqa: ANN201
-    return render_template("archiving/summary.html", summary=services().archiving.summary())
+    return render_template("archiving/summary.html", summary=services().archiving.summary(), human_size=human_size)

@@ -59,6 +59,7 @@ def search() -> ResponseReturnValue:
         "form": _form(request.args, tz), "quick_ranges": quick_ranges(tz), "scopes": SCOPES,
         "departments": department_options(services().store.list_departments()), "error": None, "error_field": None,
         "page": None, "criteria": None, "human_size": human_size, "keyword_limits": (MAX_KEYWORD_CHARS, MAX_TERMS),
+        "archiving_enabled": services().archiving.state()["enabled"],  # the banner when journal mail is dropped
     }
     if request.args:
         try:

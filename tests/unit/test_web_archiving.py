@@ -53,6 +53,10 @@ def fill_archive(app: Flask) -> None:
 def test_summary_figures_come_from_real_data(app: Flask, client: FlaskClient) -> None:
     fill_archive(app)
     summary = client.get("/api/v1/summary", headers=api_token(app, "alice")).json
+    assert summary.pop("storage_bytes") > 0  # the ops figures (issue 15); their own tests: test_ops_summary.py
+    assert summary.pop("last_received_at") is not None
+    assert (summary.pop("oldest_message"), summary.pop("newest_message")) == ("2024-03-14T09:26:53.000Z",) * 2
+    assert summary.pop("last_journaled_at") is None  # the journal mail was not stored
     assert summary == {
         "status": "disabled",
         "archivable_mailboxes": 3,  # a, b, s (subdomain); c disabled, x not on an internal domain

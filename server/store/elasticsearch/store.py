@@ -56,6 +56,14 @@ class ElasticsearchStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixi
         except ERRORS as exc:
             raise StoreError(f"refresh of {self.names.prefix}-* failed: {exc}") from exc
 
+    def storage_bytes(self) -> int | None:
+        try:
+            stats = self.es.indices.stats(index=f"{self.names.prefix}-*", metric="store")
+        except ERRORS as exc:
+            raise StoreError(f"index statistics of {self.names.prefix}-* failed: {exc}") from exc
+        size = stats.get("_all", {}).get("primaries", {}).get("store", {}).get("size_in_bytes")
+        return int(size) if size is not None else None
+
     def close(self) -> None:
         self.es.close()
 

@@ -1,4 +1,4 @@
-"""``raw_keys``: every stored blob once, across batches (what reconcile compares the index with)."""
+"""What reconcile and the summary build on: ``raw_keys`` (every blob once, across batches) and ``storage_bytes``."""
 
 from __future__ import annotations
 
@@ -17,3 +17,10 @@ def test_raw_keys_lists_each_blob_once_across_batches(store: Store) -> None:
 
 def test_raw_keys_of_an_empty_archive(store: Store) -> None:
     assert list(store.raw_keys()) == []
+
+
+def test_storage_size_grows_with_the_archive(store: Store) -> None:
+    before = store.storage_bytes()
+    put(store, [make(f"s{n}", body="x" * 20_000) for n in range(20)])
+    after = store.storage_bytes()
+    assert after is not None and after > (before or 0)
