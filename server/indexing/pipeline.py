@@ -23,7 +23,7 @@ from server.indexing.enrich import Enricher
 from server.indexing.parse import ParsedMail, parse
 from server.indexing.rules import is_monitoring_copy
 from server.model import Message, format_time, now_utc
-from server.ops.counters import count_outcomes, note_journaled, timed
+from server.ops.counters import Counted, count_outcomes, note_journaled, timed
 from server.store.protocol import Store
 
 BATCH_SIZE = 200
@@ -113,9 +113,11 @@ class Ingestor:
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
             self._ledger_created([r.id for r in results if r.status == "created"], pairs[group[0][0]][0].source)
         done = [o for o in outcomes if o is not None]
-        sources = [item.source for item, _ in pairs]
-        count_outcomes(self.store, ((source, o.status, bool(o.parse_errors)) for source, o in zip(sources, done, strict=True)))
-        if any(source == "smtp" and o.status in STORED for source, o in zip(sources, done, strict=True)):
+        flags = {msg.id: tuple(msg.flags) for _, msg in docs}
+        counted = [Counted(item.source, o.status, bool(o.parse_errors), len(item.raw), flags.get(o.id or "", ()))
+                   for (item, _), o in zip(pairs, done, strict=True)]  # fmt: skip
+        count_outcomes(self.store, counted, arrival.strftime("%Y-%m-%d"))
+        if any(c.source == "smtp" and c.status in STORED for c in counted):
             note_journaled(self.store, format_time(arrival))
         return done
 

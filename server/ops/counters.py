@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from server.store.protocol import Store, StoreError
 
@@ -51,15 +52,42 @@ def bucket_of(seconds: float) -> str:
     return next((str(b) for b in LATENCY_BOUNDS if seconds <= b), "inf")
 
 
-def count_outcomes(store: Store, pairs: Iterable[tuple[str, str, bool]]) -> None:
-    """Add ``(source, status, had_parse_errors)`` of one batch to the counters (one write per kind).
+@dataclass(frozen=True)
+class Counted:
+    """One message's outcome as the counters see it."""
+
+    source: str
+    status: str
+    parse_errors: bool = False
+    size: int = 0
+    flags: tuple[str, ...] = ()
+
+
+def day_key(day: str, source: str, what: str) -> str:
+    """Messages or bytes archived on one UTC day (``YYYY-MM-DD``) from one source: the dashboard's
+    per-day charts (by arrival, which the store's own aggregations by Date cannot give)."""
+    return f"ops.day.{day}.{source}.{what}"
+
+
+def flag_key(flag: str) -> str:
+    return f"ops.flag.{flag}"
+
+
+def count_outcomes(store: Store, counted: Iterable[Counted], day: str) -> None:
+    """Add one batch's outcomes to the counters: one write per counter touched, not per message.
 
     Called after the batch is durable: a counter that cannot be written is logged, never turned
     into a failed batch (the spool would replay mail that is already stored)."""
     by_kind: Counter[str] = Counter()
-    for source, status, parse_errors in pairs:
-        by_kind[ingest_key(source if source in SOURCES else "import", status)] += 1
-        if parse_errors and status in ("archived", "merged"):
+    for c in counted:
+        source = c.source if c.source in SOURCES else "import"
+        by_kind[ingest_key(source, c.status)] += 1
+        if c.status == "archived":
+            by_kind[day_key(day, source, "messages")] += 1
+            by_kind[day_key(day, source, "bytes")] += c.size
+            for flag in c.flags:
+                by_kind[flag_key(flag)] += 1
+        if c.parse_errors and c.status in ("archived", "merged"):
             by_kind[PARSE_ERRORS] += 1
     try:
         for key, n in sorted(by_kind.items()):

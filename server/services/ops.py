@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from server.audit.operations import Op
-from server.model import format_time, parse_time
+from server.model import format_time, now_utc, parse_time
 from server.ops.counters import RECONCILE_LAST
 from server.ops.health import Readiness, readiness
 from server.ops.reconcile import Reconciler, ReconcileReport
@@ -23,6 +23,7 @@ from server.store.protocol import VersionConflict
 from server.users import Role
 
 if TYPE_CHECKING:
+    from server.ops.dashboard import Dashboard
     from server.services.context import Services
 
 OPS_VIEWERS = (Role.ARCHIVE_ADMIN, Role.EMAIL_ADMIN)
@@ -83,3 +84,15 @@ class Ops:
         except VersionConflict:
             return False
         return last is not None
+
+    # --- the dashboard -------------------------------------------------------------------------
+    def dashboard(self, actor: Actor, *, days: int = 30) -> Dashboard:
+        """Counts only (like the summary), so not audited; archive and email administrators."""
+        if not actor.may(*OPS_VIEWERS):
+            raise Forbidden("the ops dashboard is for archive and email administrators")
+        from server.ops.dashboard import build
+        from server.services.pop3 import KIND as POP3_KIND
+        from server.services.pop3 import LAST_SESSION_KEY
+
+        return build(self.svc.store, self.svc.config, now=now_utc(), days=days,
+                     pop3_last=self.svc.store.get_doc(POP3_KIND, LAST_SESSION_KEY))  # fmt: skip

@@ -36,6 +36,7 @@ NAV: list[NavItem] = [
     NavItem("retention.settings", "Retention period", ARCHIVING),
     NavItem("retention.holds", "Legal holds", ARCHIVING),
     NavItem("audit.page", "Archive Log Query", "Statistics & Logs"),
+    NavItem("ops.dashboard", "Ops dashboard", "Statistics & Logs"),
     NavItem("admin.users", "Users and roles", ADMINISTRATION),
     NavItem("auth.account", "Change password", ACCOUNT),
 ]

@@ -1,4 +1,4 @@
-"""``/metrics`` (Prometheus) and the ops dashboard.
+"""``/metrics`` (Prometheus) and the ops dashboard (``/ops``, archive and email administrators).
 
 ``/metrics`` is declared public to the role guard because scrapers do not sign in; access is
 checked here instead: the configured scrape token (``Authorization: Bearer``), an API token of an
@@ -7,12 +7,13 @@ archive or email administrator, or such an administrator's console session. Anyt
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, render_template, request
 from flask_login import current_user
 
 from server.services.actor import Actor
-from server.web.context import client_ip, services
-from server.web.roles import public
+from server.web.context import actor, client_ip, services
+from server.web.render import human_size
+from server.web.roles import Role, public, require_role
 
 bp = Blueprint("ops", __name__)
 
@@ -44,3 +45,10 @@ def metrics():  # noqa: ANN201
         response.headers["WWW-Authenticate"] = 'Bearer realm="mailarchive-metrics"'
         return response
     return Response(services().ops.metrics(who), content_type=CONTENT_TYPE)
+
+
+@bp.get("/ops")
+@require_role(Role.ARCHIVE_ADMIN, Role.EMAIL_ADMIN)
+def dashboard():  # noqa: ANN201
+    board = services().ops.dashboard(actor())
+    return render_template("ops/dashboard.html", board=board, data=board.to_dict(), human_size=human_size)
