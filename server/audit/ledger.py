@@ -20,8 +20,8 @@ The digest covers the fields fixed at first archiving. Not covered: the merged f
 recipients, bcc, departments, flags: later copies add to them), ``retention_until`` and the legal
 holds (changed by retention and hold use cases, which audit themselves).
 
-Cost: one read-back of the created documents (their seq is assigned by the store), one small
-document and one audit entry per batch of up to 200 messages.
+Cost: a digest per new message (from the document just stored, with the seq ``put_messages``
+reports), one small document and one audit entry per batch of up to 200 messages.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from server.audit.chain import canonical_json
@@ -37,7 +37,7 @@ from server.audit.log import AuditLog, AuditUnavailable
 from server.audit.merkle import merkle_root
 from server.audit.operations import Op
 from server.config import Config
-from server.model import Message
+from server.model import TIME_FIELDS, Attachment, Message, format_time
 from server.store.common.documents import MERGED_FIELDS
 from server.store.protocol import Store, StoreError
 
@@ -48,6 +48,8 @@ PURGE_KIND = "purge_ledger"  # written by the retention purge: {"run", "ids", "s
 LEDGER_ACTOR, LEDGER_ROLE = "archive", "system"
 # Fields a later copy, the retention or the hold use cases legitimately change; not in the digest.
 MUTABLE_FIELDS = frozenset({*MERGED_FIELDS, "retention_until", "legal_hold", "legal_holds", "archive_seq"})
+_FIXED = tuple(f.name for f in fields(Message) if f.name not in MUTABLE_FIELDS)
+_FIXED_TIMES = tuple(name for name in TIME_FIELDS if name in _FIXED)
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,13 @@ class Leaf:
 
 
 def document_digest(message: Message) -> str:
-    """SHA-256 over the canonical JSON of the fields fixed when the message was first archived."""
-    doc = {k: v for k, v in message.to_dict().items() if k not in MUTABLE_FIELDS}
+    """SHA-256 over the canonical JSON of the fields fixed when the message was first archived, in
+    their stored form (times as ``format_time`` text), so a document read back digests the same."""
+    doc: dict[str, Any] = {name: getattr(message, name) for name in _FIXED}
+    for name in _FIXED_TIMES:
+        if doc[name] is not None:
+            doc[name] = format_time(doc[name])
+    doc["attachments"] = [vars(a) if isinstance(a, Attachment) else a for a in doc["attachments"]]
     return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
 
 
@@ -99,11 +106,16 @@ class Ledger:
         self.store = store
         self.audit_log = AuditLog.for_config(store, config)
 
-    def record_ingested(self, ids: Sequence[str], *, source: str = "") -> int:
-        """Ledger the messages just created (read back for their seq); returns how many."""
-        if not ids:
+    def record_ingested(self, created: Sequence[tuple[Message, int]], *, source: str = "") -> int:
+        """Ledger the messages a batch just created, each with the seq the store gave it (read
+        back from the store when a backend did not say); returns how many."""
+        if not created:
             return 0
-        leaves = sorted((leaf_of(m) for m in self.store.get_messages(ids)), key=lambda leaf: leaf.seq)
+        if all(seq for _, seq in created):
+            leaves = [Leaf(seq, m.id, m.sha256, document_digest(m)) for m, seq in created]
+        else:
+            leaves = [leaf_of(m) for m in self.store.get_messages([m.id for m, _ in created])]
+        leaves.sort(key=lambda leaf: leaf.seq)
         if not leaves:
             return 0
         kind, operation = INGEST_KIND, Op.INGEST_BATCH

@@ -111,7 +111,8 @@ class Ingestor:
                 results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in group])
             for (n, msg), result in zip(group, results, strict=True):
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
-            self._ledger_created([r.id for r in results if r.status == "created"], pairs[group[0][0]][0].source)
+            self._ledger_created([(msg, r.archive_seq) for (_, msg), r in zip(group, results, strict=True)
+                                  if r.status == "created"], pairs[group[0][0]][0].source)  # fmt: skip
         done = [o for o in outcomes if o is not None]
         flags = {msg.id: tuple(msg.flags) for _, msg in docs}
         counted = [Counted(item.source, o.status, bool(o.parse_errors), len(item.raw), flags.get(o.id or "", ()))
@@ -121,16 +122,16 @@ class Ingestor:
             note_journaled(self.store, format_time(arrival))
         return done
 
-    def _ledger_created(self, ids: list[str], source: str) -> None:
+    def _ledger_created(self, created: list[tuple[Message, int]], source: str) -> None:
         """Enter the new messages in the hash chain (``server.audit.ledger``). They are durable
         already: if the entry cannot be written they stay archived (refusing now would make the
         sender's retry a duplicate that is never ledgered) and ``mailarchive verify`` reports them."""
-        if not ids:
+        if not created:
             return
         if self._ledger is None:
             self._ledger = Ledger(self.store, self.config)
         try:
-            self._ledger.record_ingested(ids, source=source)
+            self._ledger.record_ingested(created, source=source)
         except LedgerUnavailable:
             self.store.incr_counter(LEDGER_FAILURES)
 

@@ -37,6 +37,7 @@ class PutResult:
     id: str
     status: Literal["created", "merged", "unchanged", "failed"]
     error: str | None = None  # backend's reason when status == "failed"
+    archive_seq: int = 0  # the seq given to a "created" message (the ingest ledger records it); else 0
 
 
 @dataclass

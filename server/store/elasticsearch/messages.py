@@ -144,7 +144,8 @@ class MessagesMixin:
         for group in groups:
             if group.id not in retrying and results[group.copies[0][0]] is None:
                 for (position, _, _), status in zip(group.copies, group.statuses, strict=True):
-                    results[position] = PutResult(group.id, status)  # type: ignore[arg-type]
+                    seq = group.seq if status == "created" else 0
+                    results[position] = PutResult(group.id, status, archive_seq=seq)  # type: ignore[arg-type]
         return retry
 
     def _number(self, creating: list[_Group], leases: list[Lease]) -> None:

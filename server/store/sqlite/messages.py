@@ -157,14 +157,14 @@ def _put_one(conn: sqlite3.Connection, item: _Prepared) -> PutResult:
     conn.execute(
         "INSERT OR IGNORE INTO raws (sha256, size, data) VALUES (?, ?, ?)", (message.sha256, item.raw_size, item.raw)
     )
-    conn.execute(
+    meta = conn.execute(
         "INSERT INTO message_meta (rid, sha256, archived_ms, received_ms, retention_ms) VALUES (?, ?, ?, ?, ?)",
         (rid, message.sha256, to_ms(message.archived_at), to_ms_or_none(message.received_at),
          to_ms_or_none(message.retention_until)),
     )  # fmt: skip
     conn.executemany("INSERT INTO message_holds (hold_id, rid) VALUES (?, ?)", [(h, rid) for h in dict.fromkeys(message.legal_holds)])
     _add_keys(conn, rid, item.keys, item.doc["mailboxes"])
-    return PutResult(message.id, "created")
+    return PutResult(message.id, "created", archive_seq=meta.lastrowid or 0)  # seq is the table's rowid
 
 
 def _merge(conn: sqlite3.Connection, rid: int, item: _Prepared) -> PutResult:
