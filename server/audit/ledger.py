@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 INGEST_KIND = "ingest_ledger"
 PURGE_KIND = "purge_ledger"  # written by the retention purge: {"run", "ids", "seqs", "sha256", ...}
 LEDGER_ACTOR, LEDGER_ROLE = "archive", "system"
+LEDGER_FAILURES = "ledger_failures"  # counter: batches archived without their ledger entry (verify reports them)
 # Fields a later copy, the retention or the hold use cases legitimately change; not in the digest.
 MUTABLE_FIELDS = frozenset({*MERGED_FIELDS, "retention_until", "legal_hold", "legal_holds", "archive_seq"})
 _FIXED = tuple(f.name for f in fields(Message) if f.name not in MUTABLE_FIELDS)

@@ -16,7 +16,7 @@ from datetime import datetime
 from multiprocessing.pool import Pool
 
 from server.archiving import SKIPPED_DISABLED, archive_settings, is_enabled
-from server.audit.ledger import Ledger, LedgerUnavailable
+from server.audit.ledger import LEDGER_FAILURES, Ledger, LedgerUnavailable
 from server.config import Config
 from server.indexing import dates
 from server.indexing.enrich import Enricher
@@ -28,7 +28,6 @@ from server.store.protocol import Store
 
 BATCH_SIZE = 200
 BATCH_BYTES = 32 * 1024 * 1024  # two batches are in memory at once (one parsing, one storing)
-LEDGER_FAILURES = "ledger_failures"  # batches archived without their ledger entry (logged, verify reports)
 STORED = frozenset({"archived", "merged", "duplicate"})  # durable outcomes (the mail is in the archive)
 _STATUS = {"created": "archived", "merged": "merged", "unchanged": "duplicate", "failed": "failed"}
 

@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from server.archiving import INTEGRITY_FAILURES, SKIPPED_DISABLED, is_enabled
+from server.audit.ledger import LEDGER_FAILURES
 from server.config import Config
 from server.export.taskcenter import KIND as EXPORT_KIND
 from server.jobs.broker import QUEUE_NAME
@@ -87,6 +88,8 @@ class ArchiveCollector(Collector):
                        store.get_counter(SKIPPED_DISABLED))  # fmt: skip
         yield _counter("mailarchive_integrity_failures", "Reads refused: stored bytes did not match their SHA-256",
                        store.get_counter(INTEGRITY_FAILURES))  # fmt: skip
+        yield _counter("mailarchive_ledger_failures", "Ingest batches archived without their ledger entry",
+                       store.get_counter(LEDGER_FAILURES))  # fmt: skip
         yield _counter("mailarchive_export_bytes", "Bytes of finished Export All files", store.get_counter(c.EXPORT_BYTES))
         yield from self._latency()
         yield _gauge("mailarchive_archived_messages", "Messages in the archive", store.count())

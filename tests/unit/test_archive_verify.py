@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import zstandard
 
-from server.audit.ledger import INGEST_KIND, PURGE_KIND, document_digest
+from server.audit.ledger import INGEST_KIND, LEDGER_FAILURES, PURGE_KIND, document_digest
 from server.audit.log import AuditLog
 from server.audit.operations import Op, Result
 from server.config import Config
@@ -346,3 +346,20 @@ def test_audit_verify_fails_on_a_missing_anchor_file_and_an_empty_log(sqlite_arc
     Path(sqlite_archive.svc.audit_log.anchors.path).unlink(missing_ok=True)
     assert cli("audit", "verify") == 1
     assert "the log is empty but the archive holds 7 messages" in capsys.readouterr().err
+
+
+def test_a_batch_whose_ledger_entry_cannot_be_written_stays_archived_and_is_reported(config: Config) -> None:
+    """The audit table refuses writes (a trigger, as a broken or hostile database would): the
+    messages are durable already, so they stay archived; the failure is counted and verify names them."""
+    store = SqliteStore.from_config(config)
+    svc = Services(config, store, AuditLog.for_config(store, config), UserService(store))
+    try:
+        _sql(store, ("CREATE TRIGGER audit_refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk says no'); END", ()))
+        outcomes = list(Ingestor(store, config).ingest_many((RawItem(raw) for raw in _mails()[:2]), batch_size=BATCH))
+        assert [o.status for o in outcomes] == ["archived", "archived"]
+        assert store.get_counter(LEDGER_FAILURES) == 1
+        _sql(store, ("DROP TRIGGER audit_refuse", ()))
+        report = svc.verify.run(Actor.cli())
+        assert report.counts == {"audit": 1, "unledgered": 2}, report.problems  # audit: the log is empty
+    finally:
+        svc.close()
