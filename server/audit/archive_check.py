@@ -237,9 +237,16 @@ class ArchiveCheck:
             "SELECT e.seq, e.id FROM expected e WHERE e.seen = 0 AND NOT EXISTS "
             "(SELECT 1 FROM purged p WHERE p.seq = e.seq AND p.id = e.id) ORDER BY e.seq"
         ).fetchall()
-        for seq, mid in rows:
-            self._problem("missing", f"message {mid} (seq {seq}) is in the ingest ledger but not in the archive: "
-                                     "it was deleted (and not by the retention purge)")
+        for start in range(0, len(rows), PAGE):
+            chunk = rows[start : start + PAGE]
+            again = {m.id: m.archive_seq for m in self.store.get_messages([mid for _, mid in chunk])}
+            for seq, mid in chunk:
+                if mid in again:
+                    self._problem("reindexed", f"message {mid} (seq {seq}) lost its document, which was archived "
+                                               f"again from its raw bytes as seq {again[mid]} (reconcile --repair?)")
+                else:
+                    self._problem("missing", f"message {mid} (seq {seq}) is in the ingest ledger but not in the "
+                                             "archive: it was deleted (and not by the retention purge)")
         indexed, scanned = self.store.count(), self.cp.get("scanned")
         if indexed != scanned:
             self._problem("index", f"the search index counts {indexed} messages but {scanned} documents were read "

@@ -363,3 +363,14 @@ def test_a_batch_whose_ledger_entry_cannot_be_written_stays_archived_and_is_repo
         assert report.counts == {"audit": 1, "unledgered": 2}, report.problems  # audit: the log is empty
     finally:
         svc.close()
+
+
+def test_a_document_archived_again_from_its_bytes_is_reported_as_reindexed(archive: Archive) -> None:
+    lost = archive.message(3)
+    raw = archive.store.get_raw(lost.sha256)
+    delete_document(archive, lost)
+    [outcome] = Ingestor(archive.store, archive.svc.config).ingest_many([RawItem(raw)])
+    assert (outcome.status, outcome.id) == ("archived", lost.id)
+    report = archive.verify()
+    assert report.counts == {"reindexed": 1}, report.problems
+    assert f"archived again from its raw bytes as seq {archive.message(3).archive_seq}" in report.problems[0][1]
