@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 # redis-server for the MAILARCHIVE_REDIS_URL path of the job queue, getmail6 as a POP3 client.
 SYS_TEST_PKGS := chromium swaks redis-server getmail6
 
-.PHONY: run test bench lint system-deps clean
+# The test engine (engine/): a JDK >= 21 (the newest under /usr/lib/jvm, or JAVA_HOME) and Maven.
+ENGINE_JDK_PKGS := openjdk-25-jdk-headless openjdk-21-jdk-headless
+
+.PHONY: run test bench lint system-deps engine-deps engine clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -28,17 +31,40 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# JDK and Maven for the engine, from Debian's packages when missing; then the launcher is built once
+# (its jars come from Maven Central into ~/.m2; later builds run offline).
+engine-deps:
+	@SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); need=""; updated=""; \
+	if ! engine/run --find-jdk >/dev/null 2>&1; then \
+	  $$SUDO apt-get update -qq; updated=1; \
+	  for p in $(ENGINE_JDK_PKGS); do \
+	    if apt-cache policy $$p 2>/dev/null | grep -q 'Candidate: [0-9]'; then need="$$p"; break; fi; \
+	  done; \
+	  [ -n "$$need" ] || { echo "no JDK >= 21 (JAVA_HOME, /usr/lib/jvm) and none among: $(ENGINE_JDK_PKGS)" >&2; exit 1; }; \
+	fi; \
+	if ! command -v mvn >/dev/null; then need="$$need maven"; [ -n "$$updated" ] || $$SUDO apt-get update -qq; fi; \
+	if [ -n "$$need" ]; then \
+	  echo "installing for the test engine:$$need"; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$need; \
+	fi
+	engine/run --build
+
+# One real Elasticsearch node on 127.0.0.1 in the foreground (Ctrl-C stops it); prints
+# MAILARCHIVE_TEST_ES_URL=http://127.0.0.1:PORT. `make engine ENGINE_ARGS="--port 9200"` fixes the port.
+engine: engine-deps
+	engine/run $(ENGINE_ARGS)
+
 run: $(VENV)/.installed
 	$(BIN)/mailarchive serve
 
-test: $(VENV)/.installed-test system-deps
+test: $(VENV)/.installed-test system-deps engine-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test engine-deps
 	$(BIN)/mailarchive bench
 
 clean:

@@ -1,13 +1,14 @@
 """Where each backend's store lives during a run: SQLite in the data dir, Elasticsearch at a URL.
 
-Without ``--es-url`` the Elasticsearch runs use osmem-server, the in-memory server the test suite
-uses (DESIGN.md §9); its figures say nothing about a real cluster and are labelled as such.
+Without ``--es-url`` the Elasticsearch runs start the project's engine (engine/: one real
+Elasticsearch node on 127.0.0.1, the same the test suite runs, tests/support/es_node.py) with its
+data on disk under the run's data dir and Elasticsearch's default refresh interval, and stop it
+at the end of the run.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,18 +26,15 @@ def store_url(backend: str, args: argparse.Namespace, data_dir: Path) -> Iterato
     if args.es_url:
         yield args.es_url
         return
-    try:
-        from osmem_server import OsmemServer
+    from tests.support.es_node import EngineError, EngineNode
 
-        from bench import importrun, osmem_cli
-    except ImportError as exc:
-        raise Unavailable(f"no Elasticsearch: pass --es-url, or install osmem-server ({exc})") from None
-    osmem_cli.use_osmem_node()  # this process: directory load, search via the store, profile
-    server = OsmemServer.start()
-    previous = importrun.COMMAND
-    importrun.COMMAND = [sys.executable, "-m", "bench.osmem_cli"]  # subprocesses: import, serve, user
+    engine_data = data_dir / "engine"
+    engine_data.mkdir(parents=True, exist_ok=True)
     try:
-        yield server.url
+        node = EngineNode.start(data=engine_data)
+    except EngineError as exc:
+        raise Unavailable(f"no Elasticsearch: pass --es-url, or make the engine start ({exc})") from None
+    try:
+        yield node.url
     finally:
-        importrun.COMMAND = previous
-        server.close()
+        node.close()

@@ -30,7 +30,7 @@ def bench_env(data_dir: Path, store: str) -> dict[str, str]:
     return env
 
 
-COMMAND = [sys.executable, "-m", "server"]  # the osmem-server runs swap in bench.osmem_cli
+COMMAND = [sys.executable, "-m", "server"]
 
 
 def mailarchive_command() -> list[str]:

@@ -1,7 +1,7 @@
 """Every test here runs unchanged against both backends (``store`` is parametrized).
 
-The Elasticsearch run uses osmem-server started by a fixture, or a real cluster when
-``MAILARCHIVE_TEST_ES_URL`` is set (see tests/support/es.py).
+The Elasticsearch run uses the session's real node (tests/support/es_node.py), or the cluster
+at ``MAILARCHIVE_TEST_ES_URL`` when that is set (see tests/support/es.py).
 """
 
 from __future__ import annotations

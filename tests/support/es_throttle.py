@@ -1,4 +1,4 @@
-"""TEST-ONLY HTTP proxy in front of a real Elasticsearch/osmem that answers the first ``throttled``
+"""TEST-ONLY HTTP proxy in front of the test engine that answers the first ``throttled``
 ``_bulk`` requests the way a busy cluster does: every item ``429 es_rejected_execution_exception``
 (nothing written). Everything else is forwarded unchanged. Used to test bulk back-pressure."""
 
@@ -50,13 +50,14 @@ class ThrottlingProxy:
                                                  headers={k: v for k, v in self.headers.items() if k.lower() != "host"})  # fmt: skip
                 try:
                     with urllib.request.urlopen(request, timeout=60) as response:
-                        self._reply(response.status, response.read())
+                        self._reply(response.status, response.read(), response.headers.get("Content-Type"))
                 except urllib.error.HTTPError as exc:
-                    self._reply(exc.code, exc.read())
+                    self._reply(exc.code, exc.read(), exc.headers.get("Content-Type"))
 
-            def _reply(self, status: int, data: bytes) -> None:
+            def _reply(self, status: int, data: bytes, content_type: str | None = None) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type or "application/json")
+                self.send_header("X-Elastic-Product", "Elasticsearch")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -1,4 +1,4 @@
-"""Elasticsearch-specific behaviour of the store (osmem-server, or MAILARCHIVE_TEST_ES_URL)."""
+"""Elasticsearch-specific behaviour of the store (on the real test engine, or MAILARCHIVE_TEST_ES_URL)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from server.store.elasticsearch import bulk as bulk_module
 from server.store.elasticsearch.bulk import Action, bulk
 from tests.conformance.factory import ALICE, BOB, CAROL, make, put, search_ids
 from tests.support.es import es_store
-from tests.support.es_node import OsmemNode
 from tests.support.es_throttle import ThrottlingProxy
 
 MAY, JUNE = datetime(2024, 5, 20, 9, tzinfo=UTC), datetime(2024, 6, 2, 9, tzinfo=UTC)
@@ -129,7 +128,7 @@ def test_bulk_retries_a_busy_cluster_then_reports_failure(
     store = es_store(request)
     proxy = ThrottlingProxy(store.es.transport.node_pool.all()[0].base_url, throttled)
     request.addfinalizer(proxy.close)
-    behind = ElasticsearchStore(Elasticsearch(proxy.url, node_class=OsmemNode), store.names.prefix)
+    behind = ElasticsearchStore(Elasticsearch(proxy.url), store.names.prefix)
     results = behind.put_messages([make("a", subject="busy"), make("b", subject="busy")])
     assert [r.status for r in results] == [expected, expected]
     if expected == "failed":

@@ -6,8 +6,6 @@ audit log's mixin (audit.py) joins the bases like the others.
 
 from __future__ import annotations
 
-from typing import Any
-
 from elasticsearch import Elasticsearch
 
 from server.config import Config
@@ -32,16 +30,9 @@ class ElasticsearchStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixi
         ensure_layout(es, self.names)
 
     @classmethod
-    def from_config(
-        cls, config: Config, *, client: Elasticsearch | None = None, node_class: Any = None
-    ) -> ElasticsearchStore:
-        """``client``/``node_class`` exist for tests only (osmem-server speaks plain JSON)."""
-        if client is None:
-            options = client_options(config)
-            if node_class is not None:
-                options["node_class"] = node_class
-            client = Elasticsearch(**options)
-        return cls(client, config.store.index_prefix)
+    def from_config(cls, config: Config, *, client: Elasticsearch | None = None) -> ElasticsearchStore:
+        """``client``: an already configured client (tests put a proxy in front of the cluster)."""
+        return cls(client or Elasticsearch(**client_options(config)), config.store.index_prefix)
 
     def refresh(self) -> None:
         indices = [

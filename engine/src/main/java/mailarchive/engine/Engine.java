@@ -36,7 +36,8 @@ import java.util.concurrent.TimeUnit;
  * run that dies (even by SIGKILL) never leaves a node behind.
  *
  * <p>Options: {@code --port N} (HTTP port, default 0 = any free port), {@code --data DIR} (keep
- * the data in DIR instead of a temporary directory), {@code --exit-on-stdin-eof}.
+ * the data in DIR instead of a temporary directory), {@code --refresh-interval T} (default of new
+ * indices, 1s; see {@link IndexDefaultsPlugin}), {@code --exit-on-stdin-eof}.
  */
 public final class Engine {
     private static final Duration READY_TIMEOUT = Duration.ofSeconds(120);
@@ -47,11 +48,13 @@ public final class Engine {
     public static void main(String[] args) throws Exception {
         int port = 0;
         Path data = null;
+        String refreshInterval = "1s";
         boolean exitOnStdinEof = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--port" -> port = Integer.parseInt(value(args, ++i));
                 case "--data" -> data = Path.of(value(args, ++i));
+                case "--refresh-interval" -> refreshInterval = value(args, ++i);
                 case "--exit-on-stdin-eof" -> exitOnStdinEof = true;
                 default -> usage("unknown option " + args[i]);
             }
@@ -59,9 +62,9 @@ public final class Engine {
         if (port < 0 || port > 65535) usage("--port must be 0..65535");
         PrintStream stdout = System.out; // the server's logging set-up redirects System.out into its logger
         Path home = Files.createTempDirectory("mailarchive-engine-");
-        Settings settings = settings(home, data == null ? home.resolve("data") : data, port);
+        Settings settings = settings(home, data == null ? home.resolve("data") : data, port, refreshInterval);
         configureLogging(settings, home);
-        Node node = new EmbeddedNode(settings, List.of(Netty4Plugin.class, WhitespaceTokenizerPlugin.class));
+        Node node = new EmbeddedNode(settings, List.of(Netty4Plugin.class, WhitespaceTokenizerPlugin.class, IndexDefaultsPlugin.class));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             stop(node, home);
@@ -81,7 +84,7 @@ public final class Engine {
     }
 
     /** The node's settings: loopback only, single node, no disk watermarks (shared dev disks are often full). */
-    static Settings settings(Path home, Path data, int port) {
+    static Settings settings(Path home, Path data, int port, String refreshInterval) {
         return Settings.builder()
             .put("cluster.name", "mailarchive-engine")
             .put("node.name", "engine")
@@ -93,6 +96,7 @@ public final class Engine {
             .put("discovery.type", "single-node")
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .put("indices.breaker.total.use_real_memory", false)
+            .put("mailarchive.engine.refresh_interval", refreshInterval)
             .build();
     }
 
@@ -171,7 +175,7 @@ public final class Engine {
 
     private static void usage(String problem) {
         System.err.println("engine: " + problem);
-        System.err.println("usage: java -jar mailarchive-engine.jar [--port N] [--data DIR] [--exit-on-stdin-eof]");
+        System.err.println("usage: java -jar mailarchive-engine.jar [--port N] [--data DIR] [--refresh-interval T] [--exit-on-stdin-eof]");
         System.exit(2);
     }
 }
