@@ -13,7 +13,7 @@ from server.store.elasticsearch import ElasticsearchStore
 from server.store.elasticsearch import bulk as bulk_module
 from server.store.elasticsearch.bulk import Action, bulk
 from tests.conformance.factory import ALICE, BOB, CAROL, make, put, search_ids
-from tests.support.es import es_store
+from tests.support.es import delete_prefix, es_store
 from tests.support.es_throttle import ThrottlingProxy
 
 MAY, JUNE = datetime(2024, 5, 20, 9, tzinfo=UTC), datetime(2024, 6, 2, 9, tzinfo=UTC)
@@ -138,6 +138,26 @@ def test_bulk_retries_a_busy_cluster_then_reports_failure(
     assert store.count() == (2 if expected == "created" else 0)
 
 
+def test_a_retried_chunk_keeps_every_outcome_at_its_position(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request (3 actions) is throttled and retried after the later chunks went through:
+    outcomes still line up with their actions, including a refused document among them."""
+    monkeypatch.setattr(bulk_module, "BACKOFF", 0.01)
+    monkeypatch.setattr(bulk_module, "MAX_ACTIONS", 3)
+    store = es_store(request)
+    proxy = ThrottlingProxy(store.es.transport.node_pool.all()[0].base_url, throttled=1)
+    request.addfinalizer(proxy.close)
+    behind = Elasticsearch(proxy.url)
+    sources = [{"kind": "t", "key": str(n)} if n != 1 else {"kind": "t", "shape": "round"} for n in range(8)]
+    outcomes = bulk(behind, [Action("create", {"_index": store.names.docs, "_id": f"t/{n}"}, s)
+                             for n, s in enumerate(sources)])  # fmt: skip
+    assert [o["_id"] for o in outcomes] == [f"t/{n}" for n in range(8)]
+    assert [o["status"] for o in outcomes] == [201, 400, 201, 201, 201, 201, 201, 201]
+    assert "strict_dynamic_mapping" in outcomes[1]["error"]
+    assert proxy.bulk_requests == 4  # 3 chunks + 1 retry
+
+
 def test_long_tokens_and_absurd_headers_are_archived_and_found(store: ElasticsearchStore) -> None:
     """Malformed mail: a 600-character word (real Elasticsearch's whitespace tokenizer cuts at 255 by
     default), a 40,000-byte sender (over Lucene's term limit). osmem enforces neither: this test
@@ -148,3 +168,31 @@ def test_long_tokens_and_absurd_headers_are_archived_and_found(store: Elasticsea
     ]
     assert search_ids(store, keyword=word) == ["odd"]
     assert search_ids(store, keyword=f'"start {word} end"') == ["odd"]
+
+
+def test_processes_starting_at_once_prepare_the_layout_once(request: pytest.FixtureRequest) -> None:
+    """Several servers starting together on an empty cluster race to create the template and the
+    fixed indices; every one starts, and the layout is there once."""
+    first = es_store(request)
+    request.addfinalizer(first.close)
+    prefix, client = first.names.prefix + "-race", first.es
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            ElasticsearchStore(client, prefix).refresh()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    request.addfinalizer(lambda: delete_prefix(client.transport.node_pool.all()[0].base_url, prefix))
+    assert errors == []
+    store = ElasticsearchStore(client, prefix)
+    assert put(store, [make("after-race", date=MAY)]) == ["created"]
+    assert store.es.indices.exists(index=store.names.docs)

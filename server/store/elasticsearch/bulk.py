@@ -1,88 +1,80 @@
-"""The bulk API with back-pressure: chunks bounded by count and bytes, 429s retried with backoff.
+"""The bulk API through ``elasticsearch.helpers.streaming_bulk``: chunks bounded by count and
+bytes, items the cluster rejects with 429 (its write queue is full) retried with exponential
+back-off, and one outcome per action in the caller's order.
 
-Each action gets its own outcome (``status``, ``error``, and the item's ``_seq_no``...), so the
-caller can report one rejected document as "failed" and never lose it silently.
+Each action gets its own outcome (the bulk response item: ``status``, ``_seq_no``... plus
+``error`` text when it failed), so the caller reports one rejected document as "failed" and never
+loses it silently. Only an unreachable cluster, or a whole request refused for good, raises.
 """
 
 from __future__ import annotations
 
-import json
-import time
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import streaming_bulk
 
 from server.store.elasticsearch.connection import ERRORS
 from server.store.protocol import StoreError
 
-MAX_ACTIONS = 500
-MAX_BYTES = 8 * 1024 * 1024
-MAX_RETRIES = 5
-BACKOFF = 0.5  # seconds, doubled at each retry of a 429
+MAX_ACTIONS = 500  # per request: bench/results show no gain above this on one node, and less memory
+MAX_BYTES = 8 * 1024 * 1024  # per request, well under http.max_content_length (100 MB)
+MAX_RETRIES = 5  # of 429 items (and whole-request 429s)
+BACKOFF = 0.5  # seconds before the first retry, doubled at each further one
+MAX_BACKOFF = 30.0
 
 
 @dataclass
 class Action:
-    """One bulk line (``op`` is ``create``/``index``/``delete``) and its source."""
+    """One bulk line (``op`` is ``create``/``index``/``delete``), its metadata and source."""
 
     op: str
     meta: dict[str, Any]
     source: dict[str, Any] | None = None
 
-    def lines(self) -> list[str]:
-        head = json.dumps({self.op: self.meta}, ensure_ascii=False)
-        return [head] if self.source is None else [head, json.dumps(self.source, ensure_ascii=False)]
+    def expand(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return {self.op: self.meta}, self.source
 
-
-def _chunks(encoded: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
-    chunks: list[list[tuple[int, str]]] = [[]]
-    size = 0
-    for position, body in encoded:
-        if chunks[-1] and (len(chunks[-1]) >= MAX_ACTIONS or size + len(body) > MAX_BYTES):
-            chunks.append([])
-            size = 0
-        chunks[-1].append((position, body))
-        size += len(body)
-    return [c for c in chunks if c]
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.op, str(self.meta.get("_index")), str(self.meta.get("_id"))
 
 
 def _error_text(item: dict[str, Any]) -> str:
     error = item.get("error")
     if isinstance(error, dict):
-        return f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        cause = error.get("caused_by")
+        return f"{text} (caused by {cause.get('type')}: {cause.get('reason')})" if isinstance(cause, dict) else text
     return str(error or f"status {item.get('status')}")
 
 
-def bulk(
-    es: Elasticsearch, actions: Sequence[Action], *, refresh: str | bool = False
-) -> list[dict[str, Any]]:
-    """Run ``actions``; returns one item per action: the bulk response item plus ``error`` text when it failed.
+def bulk(es: Elasticsearch, actions: Sequence[Action], *, refresh: str | bool = False) -> list[dict[str, Any]]:
+    """Run ``actions``; returns one item per action, in order: the bulk response item, plus
+    ``error`` text when it failed (``status`` says why: 409 conflict, 400 mapping, 429 busy...).
 
     Raises StoreError only when the cluster cannot be reached or refuses a whole request.
     """
+    if not actions:
+        return []
+    # streaming_bulk yields an item's outcome once it is final, so a retried item comes after later
+    # ones of its chunk: outcomes are matched to actions by (op, index, id), in order per key.
+    positions: dict[tuple[str, str, str], deque[int]] = defaultdict(deque)
+    for position, action in enumerate(actions):
+        positions[action.key].append(position)
     results: list[dict[str, Any]] = [{} for _ in actions]
-    pending = [(i, "\n".join(a.lines()) + "\n") for i, a in enumerate(actions)]
-    delay = BACKOFF
-    for attempt in range(MAX_RETRIES + 1):
-        throttled = []
-        for chunk in _chunks(pending):
-            try:
-                response = es.bulk(operations="".join(body for _, body in chunk), refresh=refresh)
-            except ERRORS as exc:
-                raise StoreError(f"bulk request of {len(chunk)} actions failed: {exc}") from exc
-            for (position, body), wrapped in zip(chunk, response["items"], strict=True):
-                item = next(iter(wrapped.values()))
-                if item.get("status") == 429 and attempt < MAX_RETRIES:
-                    throttled.append((position, body))
-                    continue
-                results[position] = (
-                    {**item, "error": _error_text(item)} if item.get("status", 200) >= 300 else item
-                )
-        if not throttled:
-            break
-        pending = throttled
-        time.sleep(delay)
-        delay *= 2
+    try:
+        for ok, wrapped in streaming_bulk(
+            es, actions, expand_action_callback=Action.expand, chunk_size=MAX_ACTIONS,
+            max_chunk_bytes=MAX_BYTES, max_retries=MAX_RETRIES, initial_backoff=BACKOFF,
+            max_backoff=MAX_BACKOFF, raise_on_error=False, refresh=refresh,
+        ):  # fmt: skip
+            ((op, item),) = wrapped.items()
+            position = positions[(op, str(item.get("_index")), str(item.get("_id")))].popleft()
+            results[position] = item if ok else {**item, "error": _error_text(item)}
+    except ERRORS as exc:
+        raise StoreError(f"bulk request of {len(actions)} actions failed: {exc}") from exc
     return results
