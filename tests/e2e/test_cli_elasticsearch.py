@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from server.config import load_config
+from server.store import open_store
 from tests.support.es import delete_prefix, unique_prefix
 
 pytestmark = [pytest.mark.e2e, pytest.mark.corpus, pytest.mark.timeout(900)]
@@ -66,6 +68,8 @@ def archives(corpus_dir: Path, es_url: str, tmp_path_factory: pytest.TempPathFac
         "sqlite": _env(tmp_path_factory.mktemp("sqlite"), "sqlite", prefix),
         "elasticsearch": _env(tmp_path_factory.mktemp("es"), es_url, prefix),
     }
+    for env in envs.values():  # create both archives, as `mailarchive serve` does on first start
+        open_store(load_config(env=env)).close()
     summaries = {name: json.loads(_run(env, "import", *(str(corpus_dir / f) for f in FOLDERS), "--mailbox", MAILBOX, "--json").splitlines()[-1])
                  for name, env in envs.items()}  # fmt: skip
     yield envs, summaries, started

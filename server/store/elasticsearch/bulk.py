@@ -39,8 +39,8 @@ class Action:
         return {self.op: self.meta}, self.source
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return self.op, str(self.meta.get("_index")), str(self.meta.get("_id"))
+    def key(self) -> tuple[str, str]:
+        return self.op, str(self.meta.get("_id"))
 
 
 def _error_text(item: dict[str, Any]) -> str:
@@ -61,8 +61,9 @@ def bulk(es: Elasticsearch, actions: Sequence[Action], *, refresh: str | bool = 
     if not actions:
         return []
     # streaming_bulk yields an item's outcome once it is final, so a retried item comes after later
-    # ones of its chunk: outcomes are matched to actions by (op, index, id), in order per key.
-    positions: dict[tuple[str, str, str], deque[int]] = defaultdict(deque)
+    # ones of its chunk: outcomes are matched to actions by (op, id), in order per key. Not by index:
+    # an action may name an alias, its outcome names the index behind it.
+    positions: dict[tuple[str, str], deque[int]] = defaultdict(deque)
     for position, action in enumerate(actions):
         positions[action.key].append(position)
     results: list[dict[str, Any]] = [{} for _ in actions]
@@ -73,7 +74,7 @@ def bulk(es: Elasticsearch, actions: Sequence[Action], *, refresh: str | bool = 
             max_backoff=MAX_BACKOFF, raise_on_error=False, refresh=refresh,
         ):  # fmt: skip
             ((op, item),) = wrapped.items()
-            position = positions[(op, str(item.get("_index")), str(item.get("_id")))].popleft()
+            position = positions[(op, str(item.get("_id")))].popleft()
             results[position] = item if ok else {**item, "error": _error_text(item)}
     except ERRORS as exc:
         raise StoreError(f"bulk request of {len(actions)} actions failed: {exc}") from exc
