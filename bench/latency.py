@@ -102,3 +102,23 @@ def api_latency(base_url: str, token: str, seed: int, rounds: int = ROUNDS) -> d
             return int(json.load(response)["total"])
 
     return _measure(run_one, seed, rounds)
+
+
+def scan_rate(config: Config, year: tuple[str, str] = ("2025-01-01", "2025-12-31"),
+              batch_size: int = 500) -> dict:  # fmt: skip
+    """The export scan: every message of the corpus year through ``Store.scan`` (what Export All
+    and POP3 read), in messages and MB of summary data per second."""
+    store = open_store(config)
+    try:
+        store.refresh()
+        criteria = parse_criteria({"from": year[0], "to": year[1]}, tz=config.timezone)
+        started, count, size = time.perf_counter(), 0, 0
+        for message in store.scan(criteria, batch_size=batch_size):
+            count += 1
+            size += message.size
+        seconds = time.perf_counter() - started
+    finally:
+        store.close()
+    return {"messages": count, "seconds": round(seconds, 2), "batch_size": batch_size,
+            "msg_per_s": round(count / seconds, 1) if seconds else None,
+            "raw_mb_covered": round(size / 1e6, 1)}  # fmt: skip

@@ -77,6 +77,7 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
             config = load_config(env=env)
             _load_directory(config, args.seed)
             _say(f"  {backend}: mailarchive import of {size:,} messages")
+            out["batches"] = _batch_sizes()
             out["import"] = run_import(info.paths(root), env, info.bytes, data_dir.parent / f"import-{backend}-{size}.log")
             imp = out["import"]
             _say(f"  {backend}: import exit {imp['exit_code']}: {imp['msg_per_s']:,.0f} msg/s, "
@@ -85,6 +86,7 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
             if imp["exit_code"] != 0:
                 _say(f"  {backend}: import failed: {imp['stderr_tail'][-400:]}")
             else:
+                out["store_size"] = _guarded("store size", lambda: _store_size(backend, config, data_dir))
                 out["search"] = _search_stages(config, env, args, skip, data_dir)
                 if "pop3" not in skip:
                     out["pop3"] = _guarded("POP3", lambda: _pop3_stage(env, size, args, data_dir))
@@ -98,6 +100,32 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
         if not args.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
     return out
+
+
+def _store_size(backend: str, config, data_dir: Path) -> dict:
+    """Bytes on disk after the import: the SQLite files, or the primaries of the prefix's indices
+    (for sizing a cluster per million messages; docs/elasticsearch.md)."""
+    if backend == "sqlite":
+        files = [p for p in data_dir.rglob("*") if p.is_file()]
+        return {"bytes": sum(p.stat().st_size for p in files), "files": len(files), "note": "everything in the data dir"}
+    from elasticsearch import Elasticsearch
+
+    with Elasticsearch(config.store.url) as es:
+        es.indices.forcemerge(index=f"{config.store.index_prefix}-*", max_num_segments=1, wait_for_completion=True)
+        stats = es.indices.stats(index=f"{config.store.index_prefix}-*", metric="store,docs")["indices"]
+    per_index = {name: {"bytes": v["primaries"]["store"]["size_in_bytes"], "docs": v["primaries"]["docs"]["count"]}
+                 for name, v in stats.items()}  # fmt: skip
+    return {"bytes": sum(v["bytes"] for v in per_index.values()), "indices": per_index,
+            "note": "primaries after a force merge to one segment"}  # fmt: skip
+
+
+def _batch_sizes() -> dict:
+    """What the import sends per store call and, on Elasticsearch, per bulk request."""
+    from server.indexing.pipeline import BATCH_BYTES, BATCH_SIZE
+    from server.store.elasticsearch.bulk import MAX_ACTIONS, MAX_BYTES
+
+    return {"put_messages": BATCH_SIZE, "put_messages_bytes": BATCH_BYTES,
+            "es_bulk_actions": MAX_ACTIONS, "es_bulk_bytes": MAX_BYTES}  # fmt: skip
 
 
 def _profile(paths: list[Path], env: dict[str, str], count: int, seed: int, data_dir: Path) -> dict:
@@ -138,6 +166,12 @@ def _search_stages(config, env: dict[str, str], args: argparse.Namespace, skip: 
     if "api" not in skip and "search" not in skip:
         search["api"] = _guarded("search (HTTP API)", lambda: _api_search(env, args.seed, rounds, data_dir))
         _report_latency("HTTP API", search["api"])
+    if "scan" not in skip:
+        search["scan"] = _guarded("export scan", lambda: latency.scan_rate(config))
+        scan = search["scan"]
+        if "msg_per_s" in scan:
+            _say(f"  export scan (Store.scan, batches of {scan['batch_size']}): {scan['messages']:,} messages "
+                 f"in {scan['seconds']:.1f} s, {scan['msg_per_s']:,.0f} msg/s")
     return search
 
 
