@@ -69,6 +69,7 @@ def archives(corpus_dir: Path, es_url: str, tmp_path_factory: pytest.TempPathFac
         "elasticsearch": _env(tmp_path_factory.mktemp("es"), es_url, prefix),
     }
     for env in envs.values():  # create both archives, as `mailarchive serve` does on first start
+        Path(env["MAILARCHIVE_DATA_DIR"]).mkdir(parents=True)
         open_store(load_config(env=env)).close()
     summaries = {name: json.loads(_run(env, "import", *(str(corpus_dir / f) for f in FOLDERS), "--mailbox", MAILBOX, "--json").splitlines()[-1])
                  for name, env in envs.items()}  # fmt: skip
