@@ -38,6 +38,7 @@ OPERATION_LABELS: dict[str, dict[str, str]] = {
     Op.AUDIT_QUERY: {"en": "Archive log query", "zh": "查询归档日志"},
     Op.AUDIT_EXPORT: {"en": "Archive log download", "zh": "下载归档日志"},
     Op.INTEGRITY_FAILURE: {"en": "Integrity failure", "zh": "完整性校验失败"},
+    Op.RECONCILE: {"en": "Index reconcile", "zh": "索引核对"},
     Op.INGEST_BATCH: {"en": "Messages archived (ledger)", "zh": "邮件归档记录"},
 }
 
