@@ -110,7 +110,7 @@ def _store_size(backend: str, config, data_dir: Path) -> dict:
         return {"bytes": sum(p.stat().st_size for p in files), "files": len(files), "note": "everything in the data dir"}
     from elasticsearch import Elasticsearch
 
-    with Elasticsearch(config.store.url) as es:
+    with Elasticsearch(config.store.url, request_timeout=1800) as es:
         es.indices.forcemerge(index=f"{config.store.index_prefix}-*", max_num_segments=1, wait_for_completion=True)
         stats = es.indices.stats(index=f"{config.store.index_prefix}-*", metric="store,docs")["indices"]
     per_index = {name: {"bytes": v["primaries"]["store"]["size_in_bytes"], "docs": v["primaries"]["docs"]["count"]}
