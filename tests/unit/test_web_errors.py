@@ -41,8 +41,10 @@ def test_pages_get_a_friendly_page(app: Flask) -> None:
 def test_health_and_readiness(app: Flask) -> None:
     client = app.test_client()
     assert client.get("/healthz").json == {"status": "ok"}
-    assert client.get("/readyz").json == {"status": "ready"}
+    checks = {c["name"]: c["ok"] for c in client.get("/readyz").json["checks"]}
+    assert checks["store"] is True  # Redis and the spool belong to serve/worker, not this bare app
     services_of(app).store.close()
     broken = client.get("/readyz")
     assert broken.status_code == 503 and broken.json["status"] == "unavailable"
+    assert {c["name"]: c["ok"] for c in broken.json["checks"]}["store"] is False
     assert client.get("/healthz").status_code == 200

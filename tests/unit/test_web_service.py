@@ -22,8 +22,8 @@ def test_first_start_credentials_are_shown_once_and_work(config: Config) -> None
         assert set(shown) == {"postmaster", "admin"}
         assert "password" not in service.describe()  # once
         base = service.url.removesuffix("/login")
-        with urllib.request.urlopen(base + "/readyz") as response:
-            assert json.load(response) == {"status": "ready"}
+        with urllib.request.urlopen(base + "/healthz") as response:
+            assert json.load(response) == {"status": "ok"}
     finally:
         service.stop()
     assert not service.thread.is_alive()
