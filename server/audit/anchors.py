@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.model import format_time, now_utc
+from server.private_files import FILE_MODE, private_dir
 
 FILE_NAME = "anchors.log"
 log = logging.getLogger("mailarchive.audit.anchor")
@@ -39,9 +40,10 @@ class AnchorFile:
 
     def append(self, seq: int, digest: str, *, sync: bool = True) -> None:
         """Add one anchor, on disk before returning if ``sync`` (raises OSError when it cannot)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         line = f"{seq} {digest} {format_time(now_utc())}\n".encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        os.fchmod(fd, FILE_MODE)
         try:
             os.write(fd, line)
             if sync:

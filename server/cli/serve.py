@@ -17,6 +17,7 @@ from server.cli import UsageError
 from server.cli.common import config_from_env
 from server.config import Config
 from server.daemons import ListenError, StartError, bind_all, names, start_all, stop_all
+from server.private_files import private_dir
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"mailarchive: error: {exc}", file=sys.stderr)
         return 1
     try:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(config.data_dir)
     except OSError as exc:
         stop_all(daemons)
         print(f"mailarchive: error: cannot create the data directory {config.data_dir}: {exc.strerror}", file=sys.stderr)

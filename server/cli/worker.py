@@ -16,6 +16,7 @@ import redis
 from server.cli.common import config_from_env
 from server.jobs.broker import QUEUE_NAME, broker_for, close_all
 from server.jobs.embedded_redis import EmbeddedRedisError
+from server.private_files import private_dir
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from server.jobs.worker import ArchiveWorker
 
     config = config_from_env()
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.data_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     broker = broker_for(config)
     try:

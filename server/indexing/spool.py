@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from server.model import format_time, now_utc
+from server.private_files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ class Spool:
         """``recover``: drop what a crashed writer left in ``tmp/`` — only the writer may do this, at its start."""
         self.root = root
         self.tmp, self.new, self.hold_dir = root / "tmp", root / "new", root / "hold"
-        for path in (self.tmp, self.new, self.hold_dir):
-            path.mkdir(parents=True, exist_ok=True)
+        for path in (root, self.tmp, self.new, self.hold_dir):
+            private_dir(path)
         # Files left in tmp/ were never acknowledged (the crash came before the rename): drop them.
         for leftover in self.tmp.iterdir() if recover else ():
             leftover.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.config import Config
+from server.private_files import private_dir
 
 SECRET_FILE = "web-secret-key"
 SESSION_IDLE = timedelta(hours=8)
@@ -34,7 +35,7 @@ def secret_key(config: Config) -> str:
     if config.security.secret_key:
         return config.security.secret_key
     path = Path(config.data_dir) / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # made by an earlier start (or a concurrent one): use it

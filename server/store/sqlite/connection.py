@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from server.private_files import private_dir, private_file, restrict_existing
 from server.store.protocol import StoreError
 from server.store.sqlite.schema import apply_migrations
 
@@ -45,13 +46,15 @@ class ConnectionBase:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        private_file(self.path)  # before sqlite creates it with the umask's mode; -wal/-shm copy it
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
         with self._write() as conn:
             apply_migrations(conn)
+        restrict_existing(Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
