@@ -13,6 +13,19 @@ from server.users import Role
 
 OPERATOR = "operator"  # the role of commands run on the server itself (trusted like root)
 CLI_NAME = "cli"
+ANONYMOUS_NAME_BYTES = 256  # a name typed by someone not signed in is cut to this before it is logged
+
+
+def bounded_name(text: str, limit: int = ANONYMOUS_NAME_BYTES) -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes, with a note of its original length when cut.
+
+    Anonymous input goes into the append-only audit log, which nothing may shrink: unbounded it
+    would let anyone grow the log by megabytes per request.
+    """
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text
+    return raw[:limit].decode("utf-8", "ignore") + f"…[{len(raw)} bytes]"
 
 
 @dataclass(frozen=True)
@@ -29,7 +42,7 @@ class Actor:
     @classmethod
     def anonymous(cls, source_ip: str = "", name: str = "anonymous") -> Actor:
         """Not signed in (a failed sign-in records the name that was tried)."""
-        return cls(name or "anonymous", "", source_ip)
+        return cls(bounded_name(name) or "anonymous", "", source_ip)
 
     @property
     def is_operator(self) -> bool:

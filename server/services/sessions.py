@@ -37,7 +37,7 @@ class Sessions:
             error = SignInFailed("wrong user name or password")
             error.audited = True
             tried = Actor.anonymous(actor.source_ip, username)
-            self.svc.write_entry(tried, Op.LOGIN_FAILED, username, {}, Result.FAILURE)
+            self.svc.write_entry(tried, Op.LOGIN_FAILED, tried.name, {}, Result.FAILURE)
             raise error
         self.svc.write_entry(Actor(user.username, user.role, actor.source_ip), Op.LOGIN, user.username, {},
                              Result.SUCCESS)  # fmt: skip

@@ -62,6 +62,14 @@ def test_wrong_password_is_refused_and_audited(app: Flask) -> None:
     assert (entry.operation, entry.actor, entry.result) == ("login_failed", "alice", "failure")
 
 
+def test_failed_sign_in_with_a_huge_name_logs_a_bounded_name(app: Flask) -> None:
+    login(app.test_client(), "x" * 200_000, "whatever")
+    [entry] = audit_entries(app)
+    assert entry.operation == "login_failed"
+    for value in (entry.actor, entry.target):
+        assert len(value.encode()) < 300 and "200000 bytes" in value
+
+
 def test_login_is_rate_limited_per_address_and_user(app: Flask) -> None:
     client = app.test_client()
     for _ in range(5):
