@@ -4,8 +4,10 @@ new mail stamped with the changed period, and accounts that are disabled or dele
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -19,6 +21,7 @@ from server.services.actor import Actor
 from server.services.context import Services
 from server.users import Role
 from server.web.context import services_of
+from server.web.i18n import catalog
 from tests.support.cli import cli_archive
 from tests.support.mail import make_mail
 from tests.support.web import api_token, csrf_token, running_app, signed_in
@@ -147,3 +150,17 @@ def test_mail_of_disabled_and_deleted_accounts_stays_searchable_until_its_own_re
     until = max(m.retention_until for m in svc.store.get_messages(ids))
     assert svc.retention.purge(Actor.cli(), now=until).purged == 1  # each by its own retention
     assert svc.retention.purge(Actor.cli(), now=until + timedelta(milliseconds=1)).purged == 1
+
+
+def test_the_pages_are_in_the_menu_and_translated(app: Flask) -> None:
+    admin = signed_in(app, "alice")
+    menu = admin.get("/archiving/summary").get_data(as_text=True)
+    assert 'href="/retention"' in menu and 'href="/holds"' in menu
+    admin.set_cookie("lang", "zh-CN")
+    assert "法律保留" in admin.get("/holds").get_data(as_text=True)
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.glob("templates/retention/*.html"), *root.glob("templates/holds/*.html")]
+    keys = {k for path in sources for k in re.findall(r"""_\(["']([^"']+)["']""", path.read_text(encoding="utf-8"))}
+    views = (root / "server/web/retention_views.py").read_text(encoding="utf-8")
+    keys |= set(re.findall(r"""\bt\(["']([^"']+)["']""", views))
+    assert keys and not keys - set(catalog("zh-CN"))
