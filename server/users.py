@@ -65,11 +65,13 @@ class User:
     password_hash: str
     created_at: str
     disabled: bool = False
+    session_generation: int = 0  # raised at sign-out: a saved cookie of an ended session stops working
 
     @property
     def session_stamp(self) -> str:
-        """Changes with the password, so a password change ends every other session."""
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        """Changes with the password and at sign-out, so those end the user's sessions server-side."""
+        generation = f":{self.session_generation}" if self.session_generation else ""
+        return hashlib.sha256(f"{self.password_hash}{generation}".encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,12 @@ class UserService:
     def set_password(self, username: str, password: str) -> None:
         user = self.require(username)
         user.password_hash = _hash(password)
+        self._save(user)
+
+    def end_sessions(self, username: str) -> None:
+        """Invalidate every console session of ``username`` (a copied cookie included)."""
+        user = self.require(username)
+        user.session_generation += 1
         self._save(user)
 
     def set_disabled(self, username: str, disabled: bool) -> User:

@@ -44,5 +44,6 @@ class Sessions:
         return user
 
     def sign_out(self, actor: Actor) -> None:
-        """Record the sign-out (the caller then ends the session)."""
+        """Record the sign-out and end the user's sessions server-side (the caller clears the cookie)."""
         self.svc.write_entry(actor, Op.LOGOUT, actor.name, {}, Result.SUCCESS)
+        self.svc.users.end_sessions(actor.name)

@@ -70,6 +70,27 @@ def test_failed_sign_in_with_a_huge_name_logs_a_bounded_name(app: Flask) -> None
         assert len(value.encode()) < 300 and "200000 bytes" in value
 
 
+def test_console_pages_including_login_send_csp_and_permissions_policy(app: Flask) -> None:
+    client = app.test_client()
+    pages = [client.get("/login")]
+    login(client, "alice")
+    pages += [client.get("/account"), client.get("/archiving/")]
+    for response in pages:
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        assert "object-src 'none'" in response.headers["Content-Security-Policy"]
+        assert "camera=()" in response.headers["Permissions-Policy"]
+
+
+def test_a_saved_cookie_no_longer_works_after_logout(app: Flask) -> None:
+    client = app.test_client()
+    login(client, "alice")
+    saved = client.get_cookie("mailarchive_session").value
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/account")}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("mailarchive_session", saved)
+    assert replay.get("/archiving/").status_code == 302
+
+
 def test_login_is_rate_limited_per_address_and_user(app: Flask) -> None:
     client = app.test_client()
     for _ in range(5):
