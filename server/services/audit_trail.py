@@ -18,11 +18,15 @@ from server.audit.verify import Verdict, verify
 from server.services.actor import AUDIT_READERS, Actor
 from server.services.errors import Forbidden
 from server.store.protocol import AuditQuery, AuditRecord
+from server.users import Role
 
 if TYPE_CHECKING:
     from server.services.context import Services
 
 FILTERS = ("from", "to", "actor", "operation", "keyword")
+# Detail fields that reveal message content; email administrators see messages by id only.
+CONTENT_DETAILS = frozenset({"subject", "filename", "attachment", "attachments", "keyword", "query", "q", "terms"})
+REDACTED = "[redacted]"
 
 
 @dataclass
@@ -47,6 +51,9 @@ class AuditTrail:
             query = parse_audit_query(params, tz=timezone)
             page = query_page(self.svc.store, query)
             entry.done(**_used(params), total=page["total"])
+            if not actor.may(Role.ARCHIVE_ADMIN):
+                for result in page["results"]:
+                    result["details"] = _redacted(result.get("details") or {})
             return query, page
 
     def export(self, actor: Actor, params: Mapping[str, Any], *, timezone: str) -> LogExport:
@@ -77,6 +84,10 @@ class AuditTrail:
     def _may_read(actor: Actor) -> None:
         if not actor.may(*AUDIT_READERS):
             raise Forbidden("only archive and email administrators read the archive log")
+
+
+def _redacted(details: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: REDACTED if k in CONTENT_DETAILS else v for k, v in details.items()}
 
 
 def _used(params: Mapping[str, Any]) -> dict[str, str]:

@@ -55,6 +55,14 @@ def test_api_filters_by_actor_operation_and_keyword(app: Flask) -> None:
     assert set(body["results"][0]) >= {"seq", "time", "actor", "role", "source_ip", "operation", "target", "details", "result", "hash"}
 
 
+def test_email_admin_sees_keywords_redacted_archive_admin_sees_them(app: Flask) -> None:
+    query = {**RANGE, "operation": "search"}
+    mail = app.test_client().get("/api/v1/audit", query_string=query, headers=api_token(app, "mail")).get_json()
+    assert {r["details"]["keyword"] for r in mail["results"]} == {"[redacted]"}
+    arch = app.test_client().get("/api/v1/audit", query_string=query, headers=api_token(app, "arch")).get_json()
+    assert "报价单" in {r["details"]["keyword"] for r in arch["results"]}
+
+
 def test_api_pages_with_a_cursor(app: Flask) -> None:
     client = _client(app, "arch")
     first = client.get("/api/v1/audit", query_string={**RANGE, "operation": "search", "limit": 3}).get_json()
