@@ -7,7 +7,6 @@ Chromium (``chromium`` Debian package); only its absence skips these tests.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +18,12 @@ from server.indexing.pipeline import Ingestor
 from server.store import open_store
 from server.web.context import services_of
 from server.web.service import start as start_web
+from tests.support.browser import browser_fixture, page_fixture, playwright_or_skip  # noqa: F401 - fixtures
+from tests.support.browser import sign_in as browser_sign_in
 from tests.support.webdata import PASSWORD, load_samples, sample_mail
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (make test installs it: apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package comes with '.[test]'")
+playwright_or_skip()
 
 
 @dataclass
@@ -52,28 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         web.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, tmp_path: Path) -> Iterator:  # noqa: ANN001
-    context = browser.new_context(accept_downloads=True, locale="en-US")
-    yield context.new_page()
-    context.close()
-
-
 def sign_in(page, server: Server, username: str) -> None:  # noqa: ANN001
-    page.goto(server.url + "/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("nav.sidenav")
+    browser_sign_in(page, server.url, username)
 
 
 def journal(server: Server, name: str) -> str | None:

@@ -1,11 +1,10 @@
 """The ops dashboard in a real browser (Debian's Chromium via Playwright) against the web service:
 Chart.js served by the app itself draws every chart from real ingested mail; a screenshot is kept
-in test-artifacts/ops-dashboard.png for a person to look at."""
+in test-artifacts/screenshots/ops-dashboard.png for a person to look at."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,15 +16,12 @@ from server.indexing.pipeline import Ingestor, RawItem
 from server.model import Account, now_utc
 from server.web.context import services_of
 from server.web.service import WebService
+from tests.support.browser import browser_fixture, new_page, playwright_or_skip, screenshot, sign_in  # noqa: F401 - fixtures
 from tests.support.mail import make_mail
+from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (make test installs it)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package comes with '.[test]'")
-PASSWORD = "correct horse battery"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+playwright_or_skip()
 PACKAGE = Path(__file__).resolve().parents[2] / "package.json"  # the pinned version the vendored file must be
 
 
@@ -45,29 +41,23 @@ def service(config: Config) -> Iterator[WebService]:
     service.stop()
 
 
-def test_dashboard_draws_every_chart_with_the_served_library(service: WebService, config: Config) -> None:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1800}).new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(service.url)
-            page.fill("#username", "emma")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.click("text=Ops dashboard")
-            page.wait_for_selector("body[data-charts-ready]")
-            assert page.get_attribute("body", "data-charts-ready") == "7"
-            assert page.evaluate("Chart.version") == json.loads(PACKAGE.read_text())["devDependencies"]["chart.js"]
-            drawn = page.evaluate("""() => [...document.querySelectorAll('canvas')].map(c => {
-                const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                let ink = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) ink++; return ink; })""")
-            assert len(drawn) == 7 and all(ink > 500 for ink in drawn), drawn
-            assert "ann@corp.example" in page.inner_text("#ops-data")  # top mailboxes of the last 30 days
-            origin = service.url.removesuffix("/login")
-            assert all(url.startswith(origin) for url in requests), [u for u in requests if not u.startswith(origin)]
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "ops-dashboard.png"), full_page=True)
-        finally:
-            browser.close()
+def test_dashboard_draws_every_chart_with_the_served_library(service: WebService, browser) -> None:  # noqa: ANN001
+    page = new_page(browser, viewport={"width": 1400, "height": 1800})
+    try:
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        sign_in(page, service.url, "emma")
+        page.click("text=Ops dashboard")
+        page.wait_for_selector("body[data-charts-ready]")
+        assert page.get_attribute("body", "data-charts-ready") == "7"
+        assert page.evaluate("Chart.version") == json.loads(PACKAGE.read_text())["devDependencies"]["chart.js"]
+        drawn = page.evaluate("""() => [...document.querySelectorAll('canvas')].map(c => {
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let ink = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) ink++; return ink; })""")
+        assert len(drawn) == 7 and all(ink > 500 for ink in drawn), drawn
+        assert "ann@corp.example" in page.inner_text("#ops-data")  # top mailboxes of the last 30 days
+        origin = service.url.removesuffix("/login")
+        assert all(url.startswith(origin) for url in requests), [u for u in requests if not u.startswith(origin)]
+        screenshot(page, "ops-dashboard")
+    finally:
+        page.context.close()

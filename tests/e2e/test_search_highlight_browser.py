@@ -4,17 +4,14 @@ the opened message (text body, HTML body in its sandboxed frame, attachment name
 syntax help and its errors.
 
 Screenshots at 1366x900 are written to ``test-artifacts/screenshots/`` (or
-``$MAILARCHIVE_TEST_ARTIFACTS``) for a person to look at.
+``$MAILARCHIVE_TEST_ARTIFACTS``, see tests/support/browser.py) for a person to look at.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -22,15 +19,11 @@ import pytest
 from server.config import load_config
 from server.web.context import services_of
 from server.web.service import start as start_web
+from tests.support.browser import browser_fixture, new_page, playwright_or_skip, screenshot, sign_in  # noqa: F401 - fixtures
 from tests.support.webdata import PASSWORD, WHEN, load_samples
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (make test installs it: apt-get install chromium)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package comes with '.[test]'")
-ARTIFACTS = Path(os.environ.get("MAILARCHIVE_TEST_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
+playwright_or_skip()
 RANGE = {"from": (WHEN - timedelta(days=30)).date().isoformat(), "to": (WHEN + timedelta(days=3)).date().isoformat()}
 
 
@@ -54,24 +47,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def page(server: Server) -> Iterator:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_context(locale="en-US", viewport={"width": 1366, "height": 900}).new_page()
-        page.goto(server.url + "/login")
-        page.fill("#username", "archie")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector("nav.sidenav")
-        yield page
-        browser.close()
-
-
-def screenshot(page, name: str) -> Path:  # noqa: ANN001
-    path = ARTIFACTS / "screenshots" / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
-    return path
+def page(server: Server, browser) -> Iterator:  # noqa: ANN001
+    """A 1366x900 page signed in as the archive administrator."""
+    page = new_page(browser)
+    sign_in(page, server.url, "archie")
+    yield page
+    page.context.close()
 
 
 def search(page, server: Server, keyword: str) -> None:  # noqa: ANN001

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import shutil
 import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,15 +21,13 @@ from server.export.taskcenter import TaskDocs
 from server.jobs.broker import close_all
 from server.web.context import services_of
 from server.web.service import WebService
+from tests.support.browser import browser_fixture, page_fixture, playwright_or_skip, screenshot, sign_in  # noqa: F401 - fixtures
 from tests.support.exports import running_worker
+from tests.support.web import PASSWORD
 from tests.support.webdata import WHEN, load_samples
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (make test installs it)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package comes with '.[test]'")
-PASSWORD = "correct horse battery"
+sync_api = playwright_or_skip()
 RECENT = {"from": (WHEN - timedelta(days=3)).date().isoformat(), "to": (WHEN + timedelta(days=1)).date().isoformat()}
 
 
@@ -45,20 +42,8 @@ def service(config: Config) -> Iterator[WebService]:
     close_all()
 
 
-@pytest.fixture
-def page(service: WebService) -> Iterator:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        context = browser.new_context(locale="en-US", accept_downloads=True, viewport={"width": 1360, "height": 1000})
-        yield context.new_page()
-        browser.close()
-
-
 def _sign_in(page, service: WebService) -> str:  # noqa: ANN001
-    page.goto(service.url)
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, service.url, "alice")
     return service.url.removesuffix("/login")
 
 
@@ -73,7 +58,7 @@ def test_selection_is_kept_across_pages_and_counted(page, service: WebService, t
     assert count.inner_text() == "1 selected"  # kept from page 1
     page.locator("#bulk-form input[name=id]").first.check()
     assert count.inner_text() == "2 selected"
-    page.screenshot(path=str(tmp_path / "selection.png"), full_page=True)
+    screenshot(page, "task-center-selection")
     with page.expect_download() as download:
         button.click()
     archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
@@ -93,14 +78,14 @@ def test_export_all_runs_shows_progress_and_downloads(page, service: WebService,
     with running_worker(config, tmp_path / "worker.log") as worker:
         page.click("#export-all-submit")
         assert "Export All started: 3 messages" in page.inner_text(".flash")
-        page.screenshot(path=str(tmp_path / "submitted.png"), full_page=True)
+        screenshot(page, "task-center-submitted")
         row = page.locator("#task-center tbody tr").first
         try:  # tasks.js refreshes the panel while a task is active
             page.wait_for_selector("#task-center tr[data-status=finished]", timeout=90_000)
         except sync_api.TimeoutError:
             raise AssertionError(worker.output()[-2000:]) from None
     assert "3 / 3 (100 %)" in row.inner_text() and "Finished" in row.inner_text()
-    page.screenshot(path=str(tmp_path / "finished.png"), full_page=True)
+    screenshot(page, "task-center-finished")
     [task] = list(TaskDocs(services_of(service.app).store).since(WHEN - timedelta(days=30)))
     with page.expect_download() as download:
         row.locator("text=Download").click()
@@ -113,4 +98,4 @@ def test_export_all_runs_shows_progress_and_downloads(page, service: WebService,
     page.wait_for_selector("#task-center tr[data-status=finished]")
     page.goto(f"{base}/tasks")
     assert page.inner_text("h1") == "Task Center" and page.locator("#task-center tbody tr").count() == 1
-    page.screenshot(path=str(tmp_path / "task-center.png"), full_page=True)
+    screenshot(page, "task-center-page")

@@ -4,7 +4,6 @@ language switch."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -13,13 +12,12 @@ from server.archiving import switch_state
 from server.config import Config, with_overrides
 from server.web.context import services_of
 from server.web.service import WebService
+from tests.support.browser import browser_fixture, page_fixture, playwright_or_skip  # noqa: F401 - fixtures
+from tests.support.browser import sign_in as browser_sign_in
+from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium")
-if CHROMIUM is None:
-    pytest.skip("Debian's chromium is not installed (make test installs it)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package comes with '.[test]'")
-PASSWORD = "correct horse battery"
+playwright_or_skip()
 
 
 @pytest.fixture
@@ -32,19 +30,8 @@ def service(config: Config) -> Iterator[WebService]:
     service.stop()
 
 
-@pytest.fixture
-def page(service: WebService) -> Iterator:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield browser.new_context(locale="en-US").new_page()
-        browser.close()
-
-
 def sign_in(page, service: WebService, username: str) -> None:  # noqa: ANN001
-    page.goto(service.url)
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    browser_sign_in(page, service.url, username)
 
 
 def menu(page) -> list[str]:  # noqa: ANN001
