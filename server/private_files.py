@@ -24,8 +24,19 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> None:
-    """Create ``path`` empty if missing and make it owner-only (before anything is written to it)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+    """Create ``path`` empty if missing and make it owner-only (before anything is written to it).
+
+    An existing file is never opened, only chmod-ed by name: closing any descriptor of a file drops
+    every POSIX lock this process holds on it, and for a SQLite database that includes the shared
+    lock of each open WAL connection. Another process closing its last connection then sees no
+    reader, checkpoints and deletes the -wal/-shm under this one, whose later commits go to a
+    deleted file and are lost (found by a serve whose first-start accounts never reached the disk).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        os.chmod(path, FILE_MODE)
+        return
     try:
         os.fchmod(fd, FILE_MODE)
     finally:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +60,28 @@ def test_database_spool_anchor_and_secret_are_owner_only_with_umask_zero(tmp_pat
     assert secret_files
     for path in secret_files:
         assert _mode(path) == 0o600, path
+
+
+def test_opening_the_store_twice_in_a_process_keeps_its_commits_when_another_process_closes(tmp_path: Path) -> None:
+    """Closing any descriptor of the database drops this process's POSIX locks on it, WAL reader
+    locks included: another process closing its last connection then checkpoints and deletes the
+    -wal under the open connections, and their next commits vanish. ``serve`` opens the store more
+    than once (web, SMTP, POP3), so its first-start accounts were lost this way."""
+    path = tmp_path / "archive.sqlite3"
+    first = SqliteStore(path)
+    first.put_doc("probe", "before", {"n": 1})
+    second = SqliteStore(path)  # a second opening in the same process
+    other = subprocess.run([sys.executable, "-c", (
+        "import sys; from server.store.sqlite import SqliteStore; "
+        "s = SqliteStore(sys.argv[1]); s.put_doc('probe', 'other', {'n': 2}); s.close()"), str(path)],
+        capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert other.returncode == 0, other.stderr
+    first.put_doc("probe", "after", {"n": 3})
+    with sqlite3.connect(path) as fresh:  # what any other process sees now
+        keys = {key for (key,) in fresh.execute("SELECT key FROM docs WHERE kind = 'probe'")}
+    first.close()
+    second.close()
+    assert keys == {"before", "other", "after"}
+    reopened = SqliteStore(path)
+    assert reopened.get_doc("probe", "after") == {"n": 3}
+    reopened.close()
