@@ -7,13 +7,11 @@ pointed at a directory without an archive refuses instead of creating one.
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,20 +21,11 @@ import pytest
 
 from server.config import load_config
 from server.web.service import WebService
+from tests.support.serving import START_TIMEOUT, serve_env, serving
 
 pytestmark = pytest.mark.e2e
 
-START_TIMEOUT = 60
-
-
-def serve_env(data_dir: Path, **ports: int) -> dict[str, str]:
-    """A clean environment for a ``mailarchive`` subprocess: no developer MAILARCHIVE_* leaks in."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILARCHIVE_")}
-    env.update({"MAILARCHIVE_DATA_DIR": str(data_dir), "MAILARCHIVE_CONFIG": "none",
-                "MAILARCHIVE_WEB_PORT": str(ports.get("web", 0)), "MAILARCHIVE_SMTP_PORT": str(ports.get("smtp", 0)),
-                "MAILARCHIVE_POP3_PORT": str(ports.get("pop3", 0))})
-    return env
-
+SERVE = (sys.executable, "-m", "server", "serve")
 
 def mailarchive(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "server", *args], env=env, cwd=cwd, capture_output=True, text=True,
@@ -50,30 +39,6 @@ def occupied() -> Iterator[int]:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         yield sock.getsockname()[1]
-
-
-@contextmanager
-def serving(env: dict[str, str], cwd: Path) -> Iterator[list[str]]:
-    """``mailarchive serve`` until it says it is ready; yields its lines so far, then stops it with SIGTERM."""
-    proc = subprocess.Popen([sys.executable, "-m", "server", "serve"], env=env, cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        assert proc.stdout is not None
-        while not lines or not lines[-1].startswith("Press Ctrl+C"):
-            line = proc.stdout.readline()
-            if not line or time.monotonic() > deadline:
-                raise AssertionError("serve did not start:\n" + "".join(lines) + (proc.stdout.read() or ""))
-            lines.append(line)
-        yield lines
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=30) == 0
-        finally:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.parametrize(("daemon", "variable", "what"), [("web", "MAILARCHIVE_WEB_PORT", "the web console"),
@@ -108,7 +73,7 @@ def test_a_malformed_setting_is_one_line_exit_2(tmp_path: Path) -> None:
 
 def test_start_prints_data_dir_store_every_address_and_the_first_passwords(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    with serving(serve_env(data_dir), tmp_path) as lines:
+    with serving(SERVE, serve_env(data_dir), tmp_path) as lines:
         text = "".join(lines)
         assert lines[0] == f"mailarchive: data directory {data_dir.resolve()}\n"
         assert f"store  SQLite {data_dir.resolve() / 'archive.sqlite3'}" in text
@@ -124,7 +89,14 @@ def test_start_prints_data_dir_store_every_address_and_the_first_passwords(tmp_p
         with socket.create_connection(("127.0.0.1", int(pop3.group(1))), timeout=10) as conn:
             assert conn.recv(512) == b"+OK mailarchive POP3 server ready\r\n"
         assert set(re.findall(r"(\w+)\s+\([\w-]+\s*\) password: \S+", text)) == {"postmaster", "admin"}
-    with serving(serve_env(data_dir), tmp_path) as lines:  # the second start shows no password
+        # A command run beside the server sees the accounts, and its exit leaves serve's commits on disk.
+        listed = mailarchive("user", "list", "--json", env=serve_env(data_dir), cwd=tmp_path)
+        assert {u["username"] for u in json.loads(listed.stdout)} == {"postmaster", "admin"}, listed.stderr
+        added = mailarchive("user", "add", "alice", "--role", "archive-admin", env=serve_env(data_dir), cwd=tmp_path)
+        assert added.returncode == 0, added.stderr
+    listed = mailarchive("user", "list", "--json", env=serve_env(data_dir), cwd=tmp_path)
+    assert {u["username"] for u in json.loads(listed.stdout)} >= {"postmaster", "admin", "alice"}
+    with serving(SERVE, serve_env(data_dir), tmp_path) as lines:  # the second start shows no password
         assert "password" not in "".join(lines)
 
 
@@ -133,12 +105,12 @@ def test_passwords_never_shown_are_pointed_to_user_passwd_on_the_next_start(tmp_
     env = serve_env(data_dir)
     crashed = WebService(load_config(env)).start()  # made the accounts, then died before describe() printed them
     crashed.stop()
-    with serving(env, tmp_path) as lines:
+    with serving(SERVE, env, tmp_path) as lines:
         text = "".join(lines)
     assert "password:" not in text
     assert "postmaster, admin were made by an earlier start that never showed their passwords" in text
     assert "mailarchive user passwd postmaster" in text
-    with serving(env, tmp_path) as lines:  # said once
+    with serving(SERVE, env, tmp_path) as lines:  # said once
         assert "mailarchive user passwd" not in "".join(lines)
 
 

@@ -9,18 +9,17 @@ registries is contacted.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import venv
 from pathlib import Path
 
 import pytest
+
+from tests.support.serving import serve_env, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -64,19 +63,8 @@ def test_the_wheel_carries_templates_static_locales_and_mappings(installed: Path
 
 
 def test_mailarchive_serve_from_the_wheel_serves_the_login_page(installed: Path, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILARCHIVE_", "PYTHON"))}
-    env.update({"MAILARCHIVE_DATA_DIR": str(tmp_path / "data"), "MAILARCHIVE_CONFIG": "none",
-                "MAILARCHIVE_WEB_PORT": "0", "MAILARCHIVE_SMTP_PORT": "0"})
-    proc = subprocess.Popen([installed / "mailarchive", "serve"], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        assert proc.stdout is not None
-        while not any(line.startswith("Press Ctrl+C") for line in lines):
-            line = proc.stdout.readline()
-            assert line and time.monotonic() < deadline, "serve did not start:\n" + "".join(lines)
-            lines.append(line)
+    env = {k: v for k, v in serve_env(tmp_path / "data").items() if not k.startswith("PYTHON")}
+    with serving([installed / "mailarchive", "serve"], env, tmp_path) as lines:
         url = re.search(r"sign in at (http://\S+/login)", "".join(lines))
         assert url, "".join(lines)
         with urllib.request.urlopen(url.group(1), timeout=10) as page:
@@ -89,10 +77,3 @@ def test_mailarchive_serve_from_the_wheel_serves_the_login_page(installed: Path,
         zh = urllib.request.Request(url.group(1), headers={"Accept-Language": "zh-CN"})
         with urllib.request.urlopen(zh, timeout=10) as page:
             assert re.search(r"[\u4e00-\u9fff]", page.read().decode()), "no translated text: locales missing"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=30) == 0
-        finally:
-            proc.kill()
-            proc.wait()

@@ -1,0 +1,51 @@
+"""``mailarchive serve`` as a real subprocess, for the tests that meet it as a new user would.
+
+Shared by the start-up tests (source checkout) and the wheel test (installed package): both need a
+clean environment and to wait for the "Press Ctrl+C" line before talking to it, then a SIGTERM
+that must end it with status 0.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+START_TIMEOUT = 60
+
+
+def serve_env(data_dir: Path, **ports: int) -> dict[str, str]:
+    """A clean environment for a ``mailarchive`` subprocess: no developer MAILARCHIVE_* leaks in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILARCHIVE_")}
+    env.update({"MAILARCHIVE_DATA_DIR": str(data_dir), "MAILARCHIVE_CONFIG": "none",
+                "MAILARCHIVE_WEB_PORT": str(ports.get("web", 0)), "MAILARCHIVE_SMTP_PORT": str(ports.get("smtp", 0)),
+                "MAILARCHIVE_POP3_PORT": str(ports.get("pop3", 0))})  # fmt: skip
+    return env
+
+
+@contextmanager
+def serving(command: Sequence[str | Path], env: dict[str, str], cwd: Path) -> Iterator[list[str]]:
+    """Run ``command`` (a ``serve``) until it says it is ready; yield its lines so far, then SIGTERM it."""
+    proc = subprocess.Popen([str(c) for c in command], env=env, cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        assert proc.stdout is not None
+        while not lines or not lines[-1].startswith("Press Ctrl+C"):
+            line = proc.stdout.readline()
+            if not line or time.monotonic() > deadline:
+                raise AssertionError("serve did not start:\n" + "".join(lines) + (proc.stdout.read() or ""))
+            lines.append(line)
+        yield lines
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=30) == 0
+        finally:
+            proc.kill()
+            proc.wait()
