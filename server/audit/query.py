@@ -12,6 +12,8 @@ from typing import Any
 
 from server.audit.chain import canonical_json, record_to_dict
 from server.audit.operations import Op
+from server.audit.redaction import redacted_details
+from server.csv_cells import neutralise
 from server.model import format_time
 from server.query.criteria import CriteriaError, parse_criteria, parse_limit
 from server.store.protocol import AuditQuery, AuditRecord, Store
@@ -71,8 +73,13 @@ def iter_matches(store: Store, query: AuditQuery) -> Iterator[AuditRecord]:
         page = replace(page, after_seq=records[-1].seq)
 
 
-def csv_lines(records: Iterator[AuditRecord]) -> Iterator[str]:
-    """CSV text (header first), one chunk per entry, for a streamed download."""
+def csv_lines(records: Iterator[AuditRecord], *, redact: bool = False) -> Iterator[str]:
+    """CSV text (header first), one chunk per entry, for a streamed download.
+
+    ``redact``: content-quoting details hidden (email administrators, ``server.audit.redaction``).
+    Every cell a spreadsheet would run as a formula is neutralised (``server.csv_cells``); the BOM
+    stays, since without it Excel misreads UTF-8 names, and neutralising does not depend on it.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -85,8 +92,8 @@ def csv_lines(records: Iterator[AuditRecord]) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     yield "\ufeff" + flush()  # BOM: spreadsheet programs then read UTF-8 (Chinese names) correctly
     for r in records:
-        writer.writerow(
-            [r.seq, format_time(r.time), r.actor, r.role, r.source_ip, r.operation, r.target,
-             canonical_json(r.details), r.result, r.hash]
-        )  # fmt: skip
+        details = redacted_details(r.operation, r.details) if redact else r.details
+        row = [r.seq, format_time(r.time), r.actor, r.role, r.source_ip, r.operation, r.target,
+               canonical_json(details), r.result, r.hash]  # fmt: skip
+        writer.writerow([neutralise(cell) for cell in row])
         yield flush()

@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
+from server.csv_cells import neutralise
 from server.export.names import eml_filename
 from server.model import Message, format_time, now_utc
 from server.store.protocol import StoreError
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_FIELDS = ("id", "file_name", "message_id", "date", "sender", "subject", "size", "sha256")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP "CSV injection"
 CHUNK = 256 * 1024  # bytes gathered before a chunk is handed out
 COMPRESS_LEVEL = 1  # mail text: level 1 keeps most of the gain of 6 at three times the speed
 SPOOL = 8 << 20  # central directory and manifest stay in memory up to this, then go to disk
@@ -169,13 +169,6 @@ class _Manifest:
         self.file.seek(0)
         while block := self.file.read(CHUNK):
             yield block
-
-
-def neutralise(value: object) -> object:
-    """A cell a spreadsheet would evaluate (``=``, ``+``, ``-``, ``@``, tab, CR first) as plain text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def iter_zip(

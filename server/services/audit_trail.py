@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.audit.operations import Op
 from server.audit.query import csv_lines, iter_matches, parse_audit_query, query_page
+from server.audit.redaction import redacted_details
 from server.audit.verify import Verdict, verify
 from server.services.actor import AUDIT_READERS, Actor
 from server.services.errors import Forbidden
@@ -24,9 +25,6 @@ if TYPE_CHECKING:
     from server.services.context import Services
 
 FILTERS = ("from", "to", "actor", "operation", "keyword")
-# Detail fields that reveal message content; email administrators see messages by id only.
-CONTENT_DETAILS = frozenset({"subject", "filename", "attachment", "attachments", "keyword", "query", "q", "terms"})
-REDACTED = "[redacted]"
 
 
 @dataclass
@@ -51,9 +49,9 @@ class AuditTrail:
             query = parse_audit_query(params, tz=timezone)
             page = query_page(self.svc.store, query)
             entry.done(**_used(params), total=page["total"])
-            if not actor.may(Role.ARCHIVE_ADMIN):
+            if _redact_for(actor):
                 for result in page["results"]:
-                    result["details"] = _redacted(result.get("details") or {})
+                    result["details"] = redacted_details(result["operation"], result.get("details") or {})
             return query, page
 
     def export(self, actor: Actor, params: Mapping[str, Any], *, timezone: str) -> LogExport:
@@ -63,7 +61,7 @@ class AuditTrail:
             query = parse_audit_query({k: params.get(k) for k in FILTERS}, tz=timezone)
             total, _ = self.svc.store.audit_query(query)
             entry.done(**_used(params), total=total)
-            return LogExport(query, total, csv_lines(iter_matches(self.svc.store, query)))
+            return LogExport(query, total, csv_lines(iter_matches(self.svc.store, query), redact=_redact_for(actor)))
 
     def verify_chain(self, *, head: tuple[int, str] | None = None,
                      visit: Callable[[AuditRecord], None] | None = None) -> Verdict:  # fmt: skip
@@ -86,8 +84,9 @@ class AuditTrail:
             raise Forbidden("only archive and email administrators read the archive log")
 
 
-def _redacted(details: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: REDACTED if k in CONTENT_DETAILS else v for k, v in details.items()}
+def _redact_for(actor: Actor) -> bool:
+    """Email administrators see messages by id only (separation of duties)."""
+    return not actor.may(Role.ARCHIVE_ADMIN)
 
 
 def _used(params: Mapping[str, Any]) -> dict[str, str]:
