@@ -81,6 +81,9 @@ def envelope_mailboxes(recipients: Iterable[str], journal_addresses: Sequence[st
     return tuple(result)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _clean_address(address: str | None) -> str:
     """Envelope addresses arrive surrogate-escaped when not valid UTF-8; store them readable."""
     if not address or address == "<>":
@@ -89,9 +92,13 @@ def _clean_address(address: str | None) -> str:
 
 
 def _has_domain(address: str) -> bool:
-    """aiosmtpd accepts ``<not an address`` as a quoted local part; RFC 5321 paths need a domain."""
+    """aiosmtpd accepts ``<not an address`` as a quoted local part; RFC 5321 paths need a domain.
+
+    Control characters (NUL above all) are refused too: RFC 5321 allows none in a path, and a NUL
+    would end the address early in C tools downstream while the archive kept the whole string.
+    """
     local, at, domain = address.rpartition("@")
-    return bool(at and local and domain)
+    return bool(at and local and domain) and not _CONTROL.search(address)
 
 
 def _peer_ip(session: Session) -> str:
