@@ -17,6 +17,7 @@ from server.audit.operations import Op
 from server.audit.verify import parse_head
 from server.cli import add_commands
 from server.cli.common import DATE_FORMAT, opened_services
+from server.cli.terminal import json_line, safe
 from server.model import format_time
 from server.services.actor import Actor
 from server.store import StoreError
@@ -95,7 +96,7 @@ def run_query(args: argparse.Namespace) -> int:
             return 0
         _, page = svc.audit_trail.query(Actor.cli(), params, timezone=svc.archive.timezone())
     if args.json:
-        print(json.dumps(page, ensure_ascii=False))
+        print(json_line(page))
     else:
         _print_table(page)
     return 0
@@ -104,5 +105,5 @@ def run_query(args: argparse.Namespace) -> int:
 def _print_table(page: dict) -> None:
     for r in page["results"]:
         details = json.dumps(r["details"], ensure_ascii=False) if r["details"] else ""
-        print(f"{r['seq']:>7}  {r['time']}  {r['actor']:<16} {r['operation']:<20} {r['result']:<8} {r['target']} {details}")
+        print(safe(f"{r['seq']:>7}  {r['time']}  {r['actor']:<16} {r['operation']:<20} {r['result']:<8} {r['target']} {details}"))
     print(f"{page['total']} entries" + (f"; next page: --cursor {page['next_cursor']}" if page["next_cursor"] else ""))

@@ -11,6 +11,7 @@ import json
 
 from server.cli import add_commands
 from server.cli.common import add_criteria_arguments, criteria_params, opened_services
+from server.cli.terminal import safe
 from server.services.actor import Actor
 
 
@@ -52,7 +53,7 @@ def run_list(args: argparse.Namespace) -> int:
     for h in holds:
         criteria = " ".join(f"{k}={v}" for k, v in h.criteria.items() if k != "scope")
         matched = h.matched if h.matched is not None else "-"
-        print(f"{h.id:<10} {h.status:<9} {matched!s:>8}  {h.name}  [{criteria}]  placed {h.placed_at} by {h.placed_by}")
+        print(safe(f"{h.id:<10} {h.status:<9} {matched!s:>8}  {h.name}  [{criteria}]  placed {h.placed_at} by {h.placed_by}"))
     return 0
 
 

@@ -9,13 +9,13 @@ result is shown; if the entry cannot be written the command prints nothing and e
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from server.cli import UsageError
 from server.cli.common import add_criteria_arguments, criteria_params, opened_services
+from server.cli.terminal import json_line, safe
 from server.query.criteria import MAX_LIMIT
 from server.query.highlight import result_rows
 
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
             return _print(matches.messages, matches.total, None, zone, args, matches.criteria)
         criteria, page = svc.archive.search(Actor.cli(), criteria_params(args), limit=args.limit, cursor=args.cursor)
     if args.json:
-        print(json.dumps({"total": page.total, "results": result_rows(page.results, criteria),
-                          "next_cursor": page.next_cursor}, ensure_ascii=False))  # fmt: skip
+        print(json_line({"total": page.total, "results": result_rows(page.results, criteria), "next_cursor": page.next_cursor}))
         return 0
     return _print(page.results, page.total, page.next_cursor, zone, args, criteria)
 
@@ -64,10 +63,10 @@ def _print(messages: Iterable[Message], total: int, next_cursor: str | None, zon
     for m in messages:
         shown += 1
         if args.jsonl:
-            print(json.dumps(result_rows([m], criteria)[0], ensure_ascii=False))
+            print(json_line(result_rows([m], criteria)[0]))
             continue
         subject = m.subject if len(m.subject) <= SUBJECT_WIDTH else m.subject[: SUBJECT_WIDTH - 1] + "…"
-        print(f"{m.date.astimezone(zone):%Y-%m-%d %H:%M}  {m.sender or '-':<32}  {subject or '(no subject)'}  [{m.id}]")
+        print(safe(f"{m.date.astimezone(zone):%Y-%m-%d %H:%M}  {m.sender or '-':<32}  {subject or '(no subject)'}  [{m.id}]"))
     if not args.jsonl:
         count = f"{shown} of {total}" if shown < total else f"{total}"
         more = f"; next page: --cursor {next_cursor}" if next_cursor else ""
