@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import email.message
 import hashlib
+import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from urllib.parse import unquote
 import nh3
 
 from server.indexing.charsets import MessageCharsets, decode_bytes, decode_header
-from server.indexing.mime import attachment_payload, collect_parts
+from server.indexing.mime import attachment_payload, collect_parts, html_to_text
 from server.indexing.tree import message_tree
 from server.model import Attachment
 
@@ -44,6 +45,70 @@ _URL_ATTRIBUTES = {"href", "src", "cite"}
 MAX_INLINE_IMAGES = 8 * 1024 * 1024  # bytes of cid: images embedded into one body
 _RASTER = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp"}
 _SAFE_DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif|webp|bmp);", re.IGNORECASE)
+
+
+# The sanitizer (html5ever) rescans its stack of open elements for every block-level tag, so its
+# time grows with the square of the nesting depth: 5,000 nested <div> took 0.13 s, 20,000 3.1 s,
+# 50,000 34 s of CPU. Real mail nests a few dozen deep (layout tables); past these limits the
+# message is shown as text, in time linear in its size.
+MAX_NESTING = 800
+MAX_SANITIZED_CHARS = 4 * 1024 * 1024
+_START_OR_END = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)")
+# Elements that never nest (void) or that the parser closes by itself when a sibling starts.
+_NOT_NESTING = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+    "p", "li", "dt", "dd", "tr", "td", "th", "tbody", "thead", "tfoot", "option", "optgroup", "colgroup", "caption",
+})  # fmt: skip
+# What a style attribute may not contain once CSS escapes and comments are undone: remote loads
+# (url(), image-set(), image(), src()), allowed with remote images, and what is never allowed
+# (@import, and the legacy script hooks expression, behavior, -moz-binding).
+_CSS_REMOTE = re.compile(r"url\s*\(|image-set\s*\(|image\s*\(|src\s*\(")
+_CSS_SCRIPT = re.compile(r"@import|expression\s*\(|behavior\s*:|-moz-binding|javascript:")
+_CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\r\n\f]?|\r\n|([\s\S]))")
+_CSS_COMMENT = re.compile(r"/\*[\s\S]*?(?:\*/|$)")
+
+
+def nesting_depth(markup: str) -> int:
+    """An upper estimate of how deep elements nest, in one linear pass over the tags."""
+    depth = deepest = 0
+    for match in _START_OR_END.finditer(markup):
+        if match.group(2).lower() in _NOT_NESTING:
+            continue
+        if match.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def too_costly(markup: str) -> str:
+    """Why ``markup`` would take the sanitizer unbounded time (empty: it will not)."""
+    if len(markup) > MAX_SANITIZED_CHARS:
+        return f"This HTML part is too large to display safely ({len(markup):,} characters); it is shown as plain text."
+    depth = nesting_depth(markup)
+    if depth > MAX_NESTING:
+        return f"This HTML part nests {depth:,} elements deep, too deep to display safely; it is shown as plain text."
+    return ""
+
+
+def _css_unescaped(value: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        if match.group(1):
+            code = int(match.group(1), 16)
+            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+        return match.group(2) or ""
+
+    return _CSS_ESCAPE.sub(one, _CSS_COMMENT.sub("", value)).replace("\x00", "\ufffd").lower()
+
+
+def css_verdict(value: str) -> str:
+    """``"plain"``, ``"remote"`` (loads something: allowed only with remote images) or ``"script"``
+    (never allowed). Checked after CSS escapes are decoded: ``u\\72l(...)`` is ``url(...)``."""
+    text = _css_unescaped(value)
+    if _CSS_SCRIPT.search(text):
+        return "script"
+    return "remote" if _CSS_REMOTE.search(text) else "plain"
 
 
 @dataclass
@@ -73,6 +138,7 @@ class MailView:
 class CleanHtml:
     html: str
     remote_images: int  # how many were blocked (or, when allowed, kept)
+    notice: str = ""  # why the HTML is shown as plain text instead (too deep or too large), else empty
 
 
 def is_inline_type(ctype: str) -> bool:
@@ -156,14 +222,25 @@ def text_for_display(data: bytes) -> str:
 
 def sanitize_html(markup: str, *, cid_url: Callable[[str], str | None], allow_remote: bool) -> CleanHtml:
     """Allow-listed HTML. ``cid_url`` maps a Content-ID to a same-site URL (or None when unknown);
-    http(s) images become a placeholder unless ``allow_remote``. Links open outside the frame."""
+    http(s) images become a placeholder unless ``allow_remote``. Links open outside the frame.
+
+    HTML the sanitizer cannot handle in bounded time (see ``too_costly``) is shown as its text,
+    escaped, under a notice saying why."""
+    notice = too_costly(markup)
+    if notice:
+        text = html.escape(html_to_text(markup))
+        return CleanHtml(html=f'<p class="notice">{html.escape(notice)}</p><pre>{text}</pre>', remote_images=0,
+                         notice=notice)  # fmt: skip
     remote = 0
 
     def rewrite(tag: str, attr: str, value: str) -> str | None:
         nonlocal remote
-        if attr == "style" and "url(" in value.lower():  # CSS backgrounds are tracking pixels too
-            remote += 1
-            return value if allow_remote else None
+        if attr == "style":
+            verdict = css_verdict(value)
+            if verdict == "remote":  # CSS backgrounds are tracking pixels too
+                remote += 1
+                return value if allow_remote else None
+            return value if verdict == "plain" else None
         if attr not in _URL_ATTRIBUTES:
             return value
         url = value.strip()

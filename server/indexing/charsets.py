@@ -58,18 +58,28 @@ MAX_SCANNED_FOR_CHARSETS = 4 * 1024 * 1024
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(\?=)\s+(=\?)")
 _ESC_JIS = "\x1b$"
+# Text codecs of Python's that no mail charset means and that raise on ordinary bytes.
+_NOT_CHARSETS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "punycode", "idna", "mbcs", "oem"})
 
 
 def codec_for(charset: str | None) -> str | None:
-    """The Python codec to use for a declared charset, or None if it is unknown."""
+    """The Python codec to use for a declared charset, or None if it is unknown or not a charset.
+
+    A charset is whatever the sender wrote: ``utf\\x00-8`` makes ``codecs.lookup`` raise
+    ValueError, and names such as ``rot13``, ``base64``, ``zlib`` or ``undefined`` are codecs
+    that do not decode bytes to text. All of these count as unknown (the text is then guessed, and
+    the guess recorded), never as an error."""
     if not charset:
         return None
     name = charset.strip().strip('"').lower()
     name = _SUPERSETS.get(name, name)
     try:
-        return codecs.lookup(name).name
-    except LookupError:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
         return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_CHARSETS:
+        return None
+    return info.name
 
 
 class MessageCharsets:
@@ -101,7 +111,7 @@ def decode_bytes(data: bytes, charset: str | None = None, context: MessageCharse
     if codec:
         try:
             return data.decode(codec), True
-        except UnicodeDecodeError:
+        except UnicodeError:  # UnicodeDecodeError, and what utf-7 or utf-16 raise on odd lengths
             pass
     try:
         return data.decode("utf-8"), True
@@ -118,7 +128,7 @@ def _guess(data: bytes, declared: tuple[str, ...]) -> tuple[str, str]:
     for codec in declared:
         try:
             return data.decode(codec), codec
-        except UnicodeDecodeError:
+        except UnicodeError:
             continue
     try:
         text = data.decode("gb18030")

@@ -18,16 +18,20 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from server.indexing.charsets import MessageCharsets, decode_bytes, decode_param, guessed_note
+from server.indexing.charsets import MessageCharsets, codec_for, decode_bytes, decode_param, guessed_note
 from server.indexing.tree import message_tree
 from server.model import Attachment
 
 MAX_DEPTH = 50
 _NESTED = {"message/rfc822", "message/global"}
 _TNEF = {"application/ms-tnef", "application/vnd.ms-tnef"}
-_DROP_BLOCKS = re.compile(r"(?is)<(script|style|head)\b.*?</\1\s*>|<!--.*?-->")
-_BREAKS = re.compile(r"(?i)<(?:br|/p|/div|/tr|/li|/h[1-6])\b[^>]*>")
-_TAGS = re.compile(r"<[^>]*>")
+# Linear whatever the input: an unclosed <style>, <script>, <title> or comment runs to the end (as in a
+# browser), and a tag is ``<`` up to the next ``>`` with no ``<`` between (a lone ``<`` stays text).
+# The earlier ``.*?</style>`` and ``<[^>]*>`` rescanned to the end from every unclosed opening:
+# 70 KB of "<style>" took 7 s, and grew with the square of the size.
+_DROP_BLOCKS = re.compile(r"(?is)<(script|style|title)\b.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)")
+_BREAKS = re.compile(r"(?i)<(?:br|/p|/div|/tr|/li|/h[1-6])\b[^<>]*>")
+_TAGS = re.compile(r"<[^<>]*>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _PLAIN_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
@@ -111,7 +115,10 @@ def _is_body(part: email.message.Message, ctype: str) -> bool:
 
 def _text_of(part: email.message.Message, parts: Parts) -> str:
     data = _payload(part, parts)
-    text, clean = decode_bytes(data, part.get_content_charset(), parts.charsets)
+    declared = part.get_content_charset()
+    text, clean = decode_bytes(data, declared, parts.charsets)
+    if declared and codec_for(declared) is None:
+        parts.errors.append(f"body: unknown charset {declared[:60]!r}, text decoded as UTF-8 or guessed")
     if not clean:
         parts.errors.append(f"body: undecodable {part.get_content_charset() or 'undeclared'} text, characters replaced")
     return text
