@@ -8,6 +8,12 @@ Separation of duties (issue "Web console"): the built-in ``postmaster`` has no a
 cannot be changed or deleted; only an ``email-admin`` grants or revokes ``archive-admin``; an
 ``archive-admin`` can do everything about the archive but cannot hand that right on. A user may
 hold no role at all (after a revoke): such a user can sign in and change its password, nothing else.
+
+Whoever grants ``archive-admin`` never holds its credentials: the grant is *pending* (``pending_role``)
+until the user has chosen a password through a one-time set-password link (``PasswordLink``: a
+random token, of which only the SHA-256 is stored, valid once for ``LINK_LIFETIME``, replaced by a
+newer one). The granter sees the link to pass on, never a password. The role then takes effect and
+every earlier session of that user ends (the password changed).
 """
 
 from __future__ import annotations
@@ -17,16 +23,19 @@ import hashlib
 import re
 import secrets
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from server.model import format_time, now_utc
+from server.model import format_time, now_utc, parse_time
 from server.store.protocol import Store
 
 USER_KIND = "user"
 TOKEN_KIND = "api_token"
+LINK_KIND = "password_link"
+LINK_LIFETIME = timedelta(hours=72)  # long enough for a weekend, short enough that a lost link dies
 POSTMASTER = "postmaster"
 FIRST_EMAIL_ADMIN = "admin"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
@@ -58,6 +67,10 @@ class NotAllowed(UserError):
     """The separation-of-duties rules forbid this change (whatever the input)."""
 
 
+class LinkInvalid(UserError):
+    """A set-password link that was used, replaced by a newer one, expired, or never issued."""
+
+
 @dataclass
 class User:
     username: str
@@ -66,6 +79,8 @@ class User:
     created_at: str
     disabled: bool = False
     session_generation: int = 0  # raised at sign-out: a saved cookie of an ended session stops working
+    pending_role: str = ""  # granted, in effect once the user has set a password through its link
+    link_key: str = ""  # SHA-256 of the one set-password link that is valid now ("": none)
 
     @property
     def session_stamp(self) -> str:
@@ -75,12 +90,29 @@ class User:
 
 
 @dataclass(frozen=True)
+class PasswordLink:
+    """A one-time set-password link's secret part, shown once to be passed on (``/set-password/TOKEN``)."""
+
+    username: str
+    token: str
+    expires_at: str
+
+    @property
+    def path(self) -> str:
+        return f"/set-password/{self.token}"
+
+
+@dataclass(frozen=True)
 class Credentials:
-    """A generated password, shown once (first start, ``user add`` without a password)."""
+    """What a new user needs to sign in, shown once: a generated password (first start, ``user add``
+    of an email administrator by the operator) or, when the creator must not know it, a set-password
+    link (``password`` empty)."""
 
     username: str
     role: str
     password: str
+    link: PasswordLink | None = None
+    pending_role: str = ""
 
 
 _hasher = PasswordHasher()  # argon2id, argon2-cffi's recommended cost (RFC 9106 low-memory profile)
@@ -164,6 +196,60 @@ class UserService:
         user.password_hash = _hash(password)
         self._save(user)
 
+    # --- set-password links (separation of duties, see the module docstring) -----------------
+    def add_with_link(self, username: str, pending_role: str) -> Credentials:
+        """A user nobody knows the password of (a random one, never shown), with a set-password
+        link; ``pending_role`` takes effect when the link is used."""
+        name, pending_role = self.check_add(username, pending_role)
+        self._save(User(name, NO_ROLE, _hash(secrets.token_urlsafe(32)), format_time(now_utc()), pending_role=pending_role))
+        return Credentials(name, NO_ROLE, "", self.issue_link(name), pending_role)
+
+    def grant_pending(self, username: str, role: str) -> PasswordLink:
+        """Record ``role`` as granted but not in effect, and issue the link that puts it in effect."""
+        user = self.require(username)
+        user.pending_role = role
+        self._save(user)
+        return self.issue_link(user.username)
+
+    def issue_link(self, username: str) -> PasswordLink:
+        """A new one-time link for ``username``; any earlier link of that user stops working."""
+        user = self.require(username)
+        token = secrets.token_urlsafe(32)
+        expires = format_time(now_utc() + LINK_LIFETIME)
+        if user.link_key:
+            self.store.delete_doc(LINK_KIND, user.link_key)
+        self.store.put_doc(LINK_KIND, token_key(token), {"username": user.username, "expires_at": expires,
+                                                          "created_at": format_time(now_utc())})  # fmt: skip
+        user.link_key = token_key(token)
+        self._save(user)
+        return PasswordLink(user.username, token, expires)
+
+    def link_owner(self, token: str) -> User:
+        """The user a valid link belongs to; ``LinkInvalid`` for anything else (says not which)."""
+        key = token_key(token)
+        doc = self.store.get_doc(LINK_KIND, key)
+        user = self.get(doc["username"]) if doc else None
+        if doc is None or user is None or user.link_key != key or parse_time(doc["expires_at"]) <= now_utc():
+            raise LinkInvalid("this set-password link is not valid: it was used, replaced by a newer one or has expired")
+        return user
+
+    def use_link(self, token: str, password: str) -> User:
+        """Set the password through a link, once: the pending role takes effect, other sessions end."""
+        user = self.link_owner(token)
+        check_password(password)
+        if not self.store.delete_doc(LINK_KIND, user.link_key):  # the claim: only one use can delete it
+            raise LinkInvalid("this set-password link was just used")
+        user.password_hash = _hash(password)
+        user.role, user.pending_role, user.link_key = user.pending_role or user.role, "", ""
+        self._save(user)
+        return user
+
+    def _drop_link(self, user: User) -> None:
+        """Forget a pending grant and its link (a revoke before the user set a password); unsaved."""
+        if user.link_key:
+            self.store.delete_doc(LINK_KIND, user.link_key)
+        user.pending_role = user.link_key = ""
+
     def end_sessions(self, username: str) -> None:
         """Invalidate every console session of ``username`` (a copied cookie included)."""
         user = self.require(username)
@@ -191,6 +277,8 @@ class UserService:
         the server may set any role but postmaster. The postmaster itself never changes.
         """
         user, user.role = self.check_role_change(username, role, by_role=by_role)
+        if user.pending_role:
+            self._drop_link(user)
         self._save(user)
         return user
 

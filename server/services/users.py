@@ -4,19 +4,44 @@ The rules (separation of duties) live in ``server.users``; this module decides w
 operator on the server (``Actor.cli()``) may do everything but touch the postmaster, an email
 administrator may add users and grant or revoke archive-admin only, nobody else changes anyone.
 Each call writes one audit entry, a refused one included (docs/audit.md).
+
+Nobody who grants archive-admin, the operator included, sees or sets that user's password: users an
+email administrator creates, and every grant of archive-admin, get a one-time set-password link
+instead (the role is pending until it is used), and an archive administrator's password can only be
+replaced through such a link (docs/security.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from server.audit.operations import Op
 from server.services.actor import Actor
-from server.services.errors import Forbidden
-from server.users import Credentials, Role, User, check_password, generate_password
+from server.services.errors import Forbidden, InvalidInput, NotFound
+from server.users import (
+    NO_ROLE,
+    Credentials,
+    LinkInvalid,
+    PasswordLink,
+    Role,
+    User,
+    check_password,
+    generate_password,
+)
 
 if TYPE_CHECKING:
     from server.services.context import Services
+
+
+OWN_PASSWORD = "an archive administrator chooses its own password through a one-time set-password link"
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    user: User
+    previous: str
+    link: PasswordLink | None = None  # a grant of archive-admin: pending until the user uses it
 
 
 class Accounts:
@@ -25,25 +50,64 @@ class Accounts:
         self.users = svc.users
 
     def add(self, actor: Actor, username: str, role: str, password: str | None = None) -> Credentials:
-        """A new user; without ``password`` one is generated and returned (shown once, stored hashed)."""
+        """A new user. The operator adding anyone but an archive administrator may give ``password``
+        or have one generated (shown once); otherwise the user gets a set-password link."""
         with self.svc.audited(actor, Op.USER_CHANGE, username, details={"change": "create", "role": role}) as entry:
             self._may_manage(actor)
             if not actor.is_operator and role not in ("", "none"):
                 raise Forbidden("an email administrator creates users without a role, then grants archive-admin")
             name, role = self.users.check_add(username, role, password)
+            if role == Role.ARCHIVE_ADMIN or not actor.is_operator:
+                if password is not None:
+                    raise InvalidInput(f"{OWN_PASSWORD}: give no password")
+                entry.done(target=name, role=NO_ROLE, pending_role=role, link="issued")
+                return self.users.add_with_link(name, role)
             entry.done(target=name, role=role)
             return self.users.add(name, role, password)
 
-    def reset_password(self, actor: Actor, username: str, password: str | None = None) -> str:
-        """Set a user's password (the operator's "forgotten password" path); returns it."""
+    def reset_password(self, actor: Actor, username: str, password: str | None = None) -> Credentials:
+        """The operator's "forgotten password" path: a new password (given or generated, shown once),
+        or for an archive administrator (granted or pending) a set-password link instead."""
         with self.svc.audited(actor, Op.USER_CHANGE, username, details={"change": "password"}) as entry:
             self._operator_only(actor, "resets passwords")
             user = self.users.require(username)
+            if Role.ARCHIVE_ADMIN in (user.role, user.pending_role):
+                if password is not None:
+                    raise Forbidden(f"{OWN_PASSWORD}: run without --password-stdin to issue one")
+                entry.done(target=user.username, link="issued")
+                return Credentials(user.username, user.role, "", self.users.issue_link(user.username), user.pending_role)
             new = password if password is not None else generate_password()
             check_password(new)
             entry.done(target=user.username)
             self.users.set_password(user.username, new)
-            return new
+            return Credentials(user.username, user.role, new)
+
+    def new_link(self, actor: Actor, username: str) -> PasswordLink:
+        """A fresh set-password link (the last one was lost or expired). An email administrator may
+        ask for one only for users without a role in effect: never to take over an archive admin."""
+        with self.svc.audited(actor, Op.USER_CHANGE, username, details={"change": "password_link"}) as entry:
+            self._may_manage(actor)
+            user = self.users.require(username)
+            if not actor.is_operator and user.role != NO_ROLE:
+                raise Forbidden("an email administrator issues set-password links only for users without a role")
+            entry.done(target=user.username, pending_role=user.pending_role)
+            return self.users.issue_link(user.username)
+
+    def link_owner(self, token: str) -> User:
+        """Whose a set-password link is (the form shows the name); ``NotFound`` if it is not valid.
+        Reading is not audited: nothing changes, and nothing of the archive is shown."""
+        try:
+            return self.users.link_owner(token)
+        except LinkInvalid as exc:
+            raise NotFound(str(exc)) from exc
+
+    def use_link(self, actor: Actor, token: str, password: str) -> User:
+        """Set one's password through a link: the pending role takes effect, earlier sessions end."""
+        user = self.link_owner(token)  # an invalid link changes nothing and is not logged (no growth)
+        with self.svc.audited(actor, Op.USER_CHANGE, user.username, details={"change": "password_link_used"}) as entry:
+            check_password(password)
+            entry.done(role=user.pending_role or user.role, granted=bool(user.pending_role))
+            return self.users.use_link(token, password)
 
     def change_own_password(self, actor: Actor, current: str, new: str) -> User:
         """A signed-in user replaces its own password; the current one must be given."""
@@ -55,15 +119,20 @@ class Accounts:
             self.users.set_password(actor.name, new)
             return self.users.require(actor.name)
 
-    def set_role(self, actor: Actor, username: str, role: str) -> tuple[User, str]:
-        """(user with the new role, previous role). Email administrators grant/revoke archive-admin only."""
+    def set_role(self, actor: Actor, username: str, role: str) -> RoleChange:
+        """Email administrators grant/revoke archive-admin only. A grant of archive-admin is pending
+        (``RoleChange.link`` to pass on) until the user has set a password through that link."""
         with self.svc.audited(actor, Op.ROLE_CHANGE, username, asked={"role": role}) as entry:
             self._may_manage(actor)
             by_role = None if actor.is_operator else actor.role
             user, new_role = self.users.check_role_change(username, role, by_role=by_role)
             previous = user.role
+            if new_role == Role.ARCHIVE_ADMIN and previous != Role.ARCHIVE_ADMIN:
+                entry.done(target=user.username, **{"from": previous, "to": new_role}, pending=True)
+                link = self.users.grant_pending(user.username, new_role)
+                return RoleChange(self.users.require(user.username), previous, link)
             entry.done(target=user.username, **{"from": previous, "to": new_role})
-            return self.users.set_role(user.username, new_role, by_role=by_role), previous
+            return RoleChange(self.users.set_role(user.username, new_role, by_role=by_role), previous)
 
     def set_disabled(self, actor: Actor, username: str, disabled: bool) -> User:
         """Stop (or allow again) sign-in and API tokens of a user."""

@@ -1,4 +1,4 @@
-"""Sign in, sign out, the landing page and one's own password.
+"""Sign in, sign out, the landing page, one's own password, and the one-time set-password link.
 
 Failed sign-ins are rate limited per address and user name (server.web.throttle) and audited;
 a refused attempt answers 429 with Retry-After. The audit entry of a successful sign-in is written
@@ -14,7 +14,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
 
 from server.services.actor import Actor
-from server.services.errors import Forbidden, InvalidInput
+from server.services.errors import Forbidden, InvalidInput, NotFound
 from server.services.sessions import SignInFailed
 from server.users import MIN_PASSWORD, User
 from server.web.context import actor, client_ip, local_path, services, throttle
@@ -106,3 +106,32 @@ def _change_password(form) -> str | None:  # noqa: ANN001 - the request's form
         return t("The new password must have at least %(n)d characters.", n=MIN_PASSWORD)
     login_user(WebUser(user))  # keep this session, end the others
     return None
+
+
+@bp.route("/set-password/<token>", methods=("GET", "POST"))
+@public
+def set_password(token: str):  # noqa: ANN201
+    """Choose one's password through the link an administrator passed on; the pending role (if any)
+    takes effect here. An invalid link is a 404 page that says what to do; nothing is logged for it."""
+    try:
+        owner = services().accounts.link_owner(token)
+    except NotFound:
+        return render_template("auth/set_password.html", invalid=True), 404
+    error = None
+    if request.method == "POST":
+        new = request.form.get("new", "")
+        if new != request.form.get("confirm", ""):
+            error = t("The new passwords do not match.")
+        else:
+            try:
+                user = services().accounts.use_link(Actor.anonymous(client_ip()), token, new)
+            except InvalidInput:
+                error = t("The new password must have at least %(n)d characters.", n=MIN_PASSWORD)
+            except NotFound:
+                return render_template("auth/set_password.html", invalid=True), 404
+            else:
+                logout_user()
+                session.clear()
+                flash(t("Your password has been set. Sign in as %(user)s with it now.", user=user.username), "success")
+                return redirect(url_for("auth.login"))
+    return render_template("auth/set_password.html", invalid=False, owner=owner, error=error), 400 if error else 200

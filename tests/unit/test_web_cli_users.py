@@ -39,13 +39,13 @@ def run(capsys: pytest.CaptureFixture, *argv: str, stdin: str | None = None, mon
 
 
 def test_add_with_generated_password_then_sign_in(capsys, store: Store) -> None:  # noqa: ANN001
-    code, out, _ = run(capsys, "user", "add", "Alice", "--role", "archive-admin")
-    assert code == 0 and "user alice added with role archive-admin" in out
+    code, out, _ = run(capsys, "user", "add", "Erin", "--role", "email-admin")
+    assert code == 0 and "user erin added with role email-admin" in out
     password = out.split("password: ")[1].strip()
-    assert UserService(store).authenticate("alice", password).role == "archive-admin"
+    assert UserService(store).authenticate("erin", password).role == "email-admin"
     [entry] = store.audit_scan()
-    assert (entry.actor, entry.operation, entry.target, entry.details) == ("cli", "user_change", "alice",
-                                                                           {"change": "create", "role": "archive-admin"})
+    assert (entry.actor, entry.operation, entry.target, entry.details) == ("cli", "user_change", "erin",
+                                                                           {"change": "create", "role": "email-admin"})
 
 
 def test_password_from_stdin_and_passwd(capsys, monkeypatch, store: Store) -> None:  # noqa: ANN001
@@ -72,7 +72,9 @@ def test_bad_input_exits_2_with_one_line(capsys, monkeypatch) -> None:  # noqa: 
 def test_role_rules_and_listing(capsys, store: Store) -> None:  # noqa: ANN001
     run(capsys, "user", "add", "postmaster", "--role", "postmaster")
     run(capsys, "user", "add", "carl", "--role", "none")
-    assert run(capsys, "user", "role", "carl", "archive-admin")[:2] == (0, "carl: none -> archive-admin\n")
+    code, out, _ = run(capsys, "user", "role", "carl", "archive-admin")
+    assert code == 0 and out.startswith("carl: none -> archive-admin (pending)\n") and "/set-password/" in out
+    UserService(store).use_link(out.split("/set-password/")[1].split()[0], "carl's own password")
     code, _, err = run(capsys, "user", "role", "postmaster", "email-admin")
     assert code == 2 and "built in" in err
     code, out, _ = run(capsys, "user", "list", "--json")

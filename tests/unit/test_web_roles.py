@@ -31,6 +31,8 @@ INTENDED = {
     "admin.users": {Role.EMAIL_ADMIN},
     "admin.add_user": {Role.EMAIL_ADMIN},
     "admin.set_role": {Role.EMAIL_ADMIN},
+    "admin.new_link": {Role.EMAIL_ADMIN},
+    "auth.set_password": "public",  # the link's token is the credential (server.users.PasswordLink)
     "archiving.manage": {Role.ARCHIVE_ADMIN},
     "archiving.confirm": {Role.ARCHIVE_ADMIN},
     "archiving.switch": {Role.ARCHIVE_ADMIN},
