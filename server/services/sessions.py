@@ -43,6 +43,13 @@ class Sessions:
                              Result.SUCCESS)  # fmt: skip
         return user
 
+    def locked_out(self, actor: Actor, username: str, seconds: int) -> None:
+        """Record that failed sign-ins (from any address) locked ``username`` for ``seconds``.
+        Attempts refused during the lock are not recorded one by one: the log must not grow by
+        what anyone can send."""
+        tried = Actor.anonymous(actor.source_ip, username.strip().lower())
+        self.svc.write_entry(tried, Op.LOGIN_FAILED, tried.name, {"account_locked_seconds": seconds}, Result.DENIED)
+
     def sign_out(self, actor: Actor) -> None:
         """Record the sign-out and end the user's sessions server-side (the caller clears the cookie)."""
         self.svc.write_entry(actor, Op.LOGOUT, actor.name, {}, Result.SUCCESS)

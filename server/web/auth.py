@@ -47,11 +47,18 @@ def _authenticate(username: str, password: str) -> User | None:
     wait = throttle().retry_after(ip, username)
     if wait:
         minutes = math.ceil(wait / 60)
-        raise TooManyRequests(t("Too many failed sign-ins. Try again in %(minutes)d minutes.", minutes=minutes), retry_after=wait)
+        if throttle().account_locked(username):
+            message = t("This account is locked after too many failed sign-ins. Try again in %(minutes)d minutes.",
+                        minutes=minutes)  # fmt: skip
+        else:
+            message = t("Too many failed sign-ins. Try again in %(minutes)d minutes.", minutes=minutes)
+        raise TooManyRequests(message, retry_after=wait)
     try:
         user = services().sessions.sign_in(Actor.anonymous(ip), username, password)
     except SignInFailed:
-        throttle().failed(ip, username)
+        locked = throttle().failed(ip, username)
+        if locked:
+            services().sessions.locked_out(Actor.anonymous(ip), username, locked)
         return None
     throttle().succeeded(ip, username)
     return user
