@@ -56,5 +56,7 @@ def local_path(target: str | None) -> str | None:
     switch must not become open redirects to another host."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):  # browsers drop tabs and newlines: "/\t/evil"
+        return None
     parts = urlsplit(target)
     return None if parts.scheme or parts.netloc else target

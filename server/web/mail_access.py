@@ -20,7 +20,8 @@ from server.web import i18n
 from server.web.context import actor, services
 
 CRITERIA_KEYS = ("from", "to", "mailbox", "sender", "recipient", "keyword", "department", "include_subdepartments")
-INLINE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; object-src 'self'"
+INLINE_CSP = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; object-src 'self'; frame-ancestors 'self'"
+DOWNLOAD_CSP = "default-src 'none'; sandbox; frame-ancestors 'none'"  # never rendered, never framed elsewhere
 
 
 def archive() -> ArchiveAccess:
@@ -54,7 +55,7 @@ def _download(data: bytes, mimetype: str, filename: str, *, inline: bool = False
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(filename, inline=inline)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = INLINE_CSP if inline else "default-src 'none'; sandbox"
+    response.headers["Content-Security-Policy"] = INLINE_CSP if inline else DOWNLOAD_CSP
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

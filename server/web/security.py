@@ -92,10 +92,16 @@ HEADERS = {
 }
 
 
+HSTS = "max-age=31536000; includeSubDomains"  # a year: browsers then never try plain HTTP first
+
+
 def protective_headers(response: Response) -> Response:
-    """Archived mail and one-time passwords must not linger in browser or proxy caches."""
+    """Archived mail and one-time links must not linger in browser or proxy caches. Over TLS
+    (directly or as a trusted proxy reports it) browsers are told to use nothing else (HSTS)."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "no-store")
     return response

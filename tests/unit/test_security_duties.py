@@ -107,11 +107,7 @@ def test_the_granter_cannot_take_over_an_archive_admin(app: Flask, eve: FlaskCli
     assert about_a_user == ["/admin/users/<username>/link", "/admin/users/<username>/role"]  # no password route
 
 
-def _cli(capsys: pytest.CaptureFixture, *argv: str, stdin: str | None = None) -> tuple[int, str, str]:
-    if stdin is not None:
-        import sys
-
-        sys.stdin = io.StringIO(stdin)
+def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
