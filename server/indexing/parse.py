@@ -116,7 +116,13 @@ def _text(mail: ParsedMail, name: str, value: str, charsets: MessageCharsets) ->
 def _addresses(mail: ParsedMail, values: list[str], charsets: MessageCharsets) -> list[tuple[str, str]]:
     """(display name, lower-case address) pairs; the names decoded after splitting, so encoded commas stay inside."""
     found = []
-    values = [v.replace("\r", "").replace("\n", "")[:MAX_ADDRESS_FIELD] for v in values]
+    values = [v.replace("\r", "").replace("\n", "") for v in values]
+    for value in values:
+        if len(value) > MAX_ADDRESS_FIELD:  # kept bounded, but never silently: say how many were dropped
+            dropped = len(_LOOSE_ADDR.findall(value, MAX_ADDRESS_FIELD))
+            mail.parse_errors.append(f"address: a field of {len(value):,} characters was cut at {MAX_ADDRESS_FIELD:,}; "
+                                     f"about {dropped:,} addresses after that were not kept")  # fmt: skip
+    values = [v[:MAX_ADDRESS_FIELD] for v in values]
     for name, addr in _split_addresses(mail, values):
         addr = addr.strip().strip("<>").lower()
         if not addr.isascii():  # 8-bit local parts (SMTPUTF8 or broken mailers) arrive surrogate-escaped

@@ -10,6 +10,7 @@ Journal mail arriving over SMTP is not an administrator action and is not audite
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
@@ -31,6 +32,13 @@ log = logging.getLogger(__name__)
 MAX_DEMO = 1_000_000
 
 
+def _readable(path: str) -> str:
+    """A path as the log can record it: file names that are not UTF-8 (a Latin-1 ``café`` from an old
+    Windows share) arrive surrogate-escaped, which JSON text cannot hold; their bytes are written
+    as ``\\xe9`` escapes instead, so the entry names the file exactly and the import goes ahead."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 class Ingest:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -38,8 +46,9 @@ class Ingest:
     def import_files(self, actor: Actor, paths: Sequence[str], *, mailbox: str | None = None,
                      workers: int | None = None, progress: TextIO | None = None) -> ImportSummary:  # fmt: skip
         """Archive .eml, mbox and Maildir under ``paths`` (whatever the archiving switch says)."""
-        target = ", ".join(paths)[:1000]
-        with self.svc.audited(actor, Op.IMPORT, target, details={"paths": list(paths), "mailbox": mailbox}) as entry:
+        shown = [_readable(p) for p in paths]
+        target = ", ".join(shown)[:1000]
+        with self.svc.audited(actor, Op.IMPORT, target, details={"paths": shown, "mailbox": mailbox}) as entry:
             self._may_import(actor)
             mailbox = _mailbox(mailbox)
             discover(paths)  # a bad path is bad input: refused before anything is written

@@ -10,7 +10,9 @@ notices and spam.
 
 from __future__ import annotations
 
+import io
 import random
+import zipfile
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -247,6 +249,8 @@ class MailGenerator:
                 payload = "\n".join(self.text.sentences("en", max(size // 80, 1))).encode()
             else:
                 payload = rng.randbytes(size)
+            if ext == "zip":  # a real archive (one stored member), so a .zip opens; the same random draws
+                payload = _zip_of(f"{stem}.bin", payload)
             parts.append(mime.attachment_part(name, charset, style, ctype, payload))
         return parts
 
@@ -311,3 +315,11 @@ class MailGenerator:
     def _render(draft: _Draft) -> bytes:
         head = "".join(f"{name}: {value}\n" for name, value in draft.headers)
         return (head + draft.entity).encode("utf-8")
+
+
+def _zip_of(member: str, data: bytes) -> bytes:
+    """A zip holding ``data`` as ``member``, dated at a fixed time so the corpus stays reproducible."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(zipfile.ZipInfo(member, date_time=(2024, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
