@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from server.archiving import INTEGRITY_FAILURES, archive_settings
@@ -27,13 +28,14 @@ from server.ops.counters import timed
 from server.query.criteria import Criteria, parse_criteria, parse_limit
 from server.services.actor import ARCHIVE_READERS, Actor
 from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound, Unavailable
-from server.store.protocol import SearchPage
+from server.store.protocol import AuditQuery, AuditRecord, SearchPage
 
 if TYPE_CHECKING:
     from server.services.context import Services
 
 log = logging.getLogger(__name__)
 
+VIEW_COVER_SECONDS = 600  # a page's body frame loaded this long after the page is part of that view
 MAX_BULK = 5000  # messages in one "download selected" zip; larger sets are for Export All
 INTEGRITY_COUNTER = INTEGRITY_FAILURES  # shown in the archive summary
 
@@ -54,6 +56,7 @@ class Opened:
 
     message: Message
     raw: bytes
+    entry_seq: int = 0  # the audit entry that recorded this read (0: covered by an earlier entry)
 
     @property
     def filename(self) -> str:
@@ -121,8 +124,35 @@ class ArchiveAccess:
         """The message for reading (console page, its HTML body, the API's metadata)."""
         with self.svc.audited(actor, Op.MESSAGE_VIEW, message_id, details=details) as entry:
             opened = self._open(actor, message_id, Op.MESSAGE_VIEW)
-            entry.done(target=opened.message.id, subject=opened.message.subject[:200])
-            return opened
+            written = entry.done(target=opened.message.id, subject=opened.message.subject[:200])
+            return replace(opened, entry_seq=written.seq)
+
+    def view_part(self, actor: Actor, message_id: str, covered_by: str | None, **details: Any) -> Opened:
+        """A part of a message page the reader just opened (its HTML body frame): not a new view.
+
+        ``covered_by`` is the seq of the page's own ``message_view`` entry. When that entry is this
+        actor's successful view of this message from the last ``VIEW_COVER_SECONDS``, the part is
+        read without a second entry (one open, one entry: what an auditor counts). Anything else (no
+        seq, a stale or foreign one, a bookmarked frame URL) is audited as a view of its own. Roles
+        and the integrity check apply either way.
+        """
+        entry = self._covering_entry(actor, message_id, covered_by)
+        if entry is None:
+            return self.view(actor, message_id, **details)
+        return self._open(actor, message_id, Op.MESSAGE_VIEW)
+
+    def _covering_entry(self, actor: Actor, message_id: str, covered_by: str | None) -> AuditRecord | None:
+        if not covered_by or not covered_by.isdigit() or not 0 < int(covered_by) < 2**63:
+            return None
+        now = now_utc()
+        query = AuditQuery(start=now - timedelta(seconds=VIEW_COVER_SECONDS), end=now + timedelta(seconds=5),
+                           actor=actor.name, operation=Op.MESSAGE_VIEW, keyword=message_id, limit=1,
+                           after_seq=int(covered_by) + 1)  # fmt: skip
+        _, records = self.store.audit_query(query)
+        found = records[0] if records else None
+        if found and found.seq == int(covered_by) and found.target == message_id and found.result == Result.SUCCESS:
+            return found
+        return None
 
     def raw(self, actor: Actor, message_id: str, **details: Any) -> Opened:
         """The original bytes, byte-identical (download .eml, ``export --id``)."""
