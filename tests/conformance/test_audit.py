@@ -79,13 +79,25 @@ def test_query_filters_and_exact_total(store: Store) -> None:
     assert store.audit_query(_query(actor="alice", operation=Op.LOGIN.value))[0] == 2
 
 
-def test_keyword_matches_target_or_details_case_insensitively(store: Store) -> None:
+def test_keyword_matches_target_or_detail_values_case_insensitively(store: Store) -> None:
     _fill(store, 9)
     assert [r.seq for r in store.audit_query(_query(keyword="合同"))[1]] == [4]
     assert store.audit_query(_query(keyword="BUDGET"))[0] == 8
     assert [r.seq for r in store.audit_query(_query(keyword="MSG-7"))[1]] == [7]
-    assert store.audit_query(_query(keyword="2.5]"))[0] == 9  # wildcard characters are plain text
+    assert store.audit_query(_query(keyword="2.5"))[0] == 9  # a number inside a nested list is a value
     assert store.audit_query(_query(keyword="*"))[0] == 0 and store.audit_query(_query(keyword="%"))[0] == 0
+
+
+def test_keyword_never_matches_detail_key_names_or_json_syntax(store: Store, tmp_path: Path) -> None:
+    _fill(store, 9)
+    for text in ("keyword", "hits", "nested", '"a"', "2.5]", '{"', "get\",\""):
+        assert store.audit_query(_query(keyword=text))[0] == 0, text
+    log = AuditLog(store, tmp_path)
+    log.record(actor="alice", role="archive-admin", operation=Op.SEARCH, target="",
+               details={"subject": 'say "hi" \\ there', "flag": True, "none": None})  # fmt: skip
+    assert store.audit_query(_query(keyword='"hi" \\'))[0] == 1  # quotes and backslashes, JSON-escaped in storage
+    assert store.audit_query(_query(keyword="subject"))[0] == 0
+    assert store.audit_query(_query(keyword="true"))[0] == 1 and store.audit_query(_query(keyword="null"))[0] == 0
 
 
 def test_paging_newest_first_with_total_of_all_pages(store: Store) -> None:

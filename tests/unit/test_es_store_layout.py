@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from server.model import Account
 from server.store import StoreError
 from server.store.elasticsearch import ElasticsearchStore
 from server.store.elasticsearch.audit import audit_doc
-from server.store.protocol import AuditRecord
+from server.store.protocol import AuditQuery, AuditRecord
 from tests.conformance.factory import ALICE, BOB, crit, make, search_ids
 from tests.support.es import es_store
 from tests.support.legacy_archive import elasticsearch_v1
@@ -39,8 +40,10 @@ def legacy(base: ElasticsearchStore) -> tuple[str, list]:
     elasticsearch_v1(base.es, prefix, [(may, raw_may), (june, raw_june)], docs=[("task", "t1", {"state": "done"})])
     base.es.index(index=f"{prefix}-directory", id=ALICE, document={"address": ALICE, "name": "Alice",
                   "department": "/Sales", "status": "active"}, refresh=True)  # fmt: skip
-    record = AuditRecord(1, MAY, "cli", "system", "", "archiving", "on", {}, "success", "0" * 64, "h1")
-    base.es.index(index=f"{prefix}-audit", id="1", document=audit_doc(record), refresh=True)
+    record = AuditRecord(1, MAY, "cli", "system", "", "archiving", "on", {"subject": "Quarterly 合同"}, "success",
+                         "0" * 64, "h1")  # fmt: skip
+    v1_doc = {k: v for k, v in audit_doc(record).items() if k != "value_text"}  # audit-v1 had no value_text
+    base.es.index(index=f"{prefix}-audit", id="1", document=v1_doc, refresh=True)
     return prefix, [(june, raw_june), (may, raw_may)]
 
 
@@ -56,7 +59,7 @@ def test_a_new_archive_reaches_every_index_through_an_alias(base: ElasticsearchS
     p = base.names.prefix
     assert aliases(base) == {
         f"{p}-messages": [f"{p}-messages-v2-2024.05"], f"{p}-raw": [f"{p}-raw-v1"],
-        f"{p}-directory": [f"{p}-directory-v1"], f"{p}-docs": [f"{p}-docs-v2"], f"{p}-audit": [f"{p}-audit-v1"],
+        f"{p}-directory": [f"{p}-directory-v1"], f"{p}-docs": [f"{p}-docs-v2"], f"{p}-audit": [f"{p}-audit-v2"],
     }  # fmt: skip
 
 
@@ -78,6 +81,10 @@ def test_an_archive_of_the_first_layout_is_migrated(base: ElasticsearchStore) ->
     assert store.count(crit(**{"from": "2024-05-01", "to": "2024-06-30"})) == 2
     assert [m.id for m in store.scan_expired(MAY + timedelta(days=11), 10)] == ["may-second"]
     assert store.get_doc_versioned("task", "t1") == ({"state": "done"}, 1)
+    # audit-v1 -> v2: the copy computed the values-only keyword text, so key names do not match
+    wide = AuditQuery(start=MAY - timedelta(days=1), end=MAY + timedelta(days=1), keyword="合同")
+    assert [r.seq for r in store.audit_query(wide)[1]] == [1]
+    assert store.audit_query(replace(wide, keyword="subject"))[0] == 0
     assert store.get_accounts([ALICE]) == {ALICE: Account(ALICE, "Alice", "/Sales", "active")}
     assert store.audit_last().hash == "h1"
     # and it goes on: merges keep their number, new mail is numbered after the old

@@ -36,8 +36,44 @@ def content_of(record: AuditRecord) -> dict[str, Any]:
 
 
 def search_text(record: AuditRecord) -> str:
-    """What the keyword filter matches, lower-cased here so both backends agree on case folding."""
+    """The stored, indexed text of an entry (target + details as JSON, lower-cased): a cheap first
+    filter. It holds the key names too, so a match is then confirmed by ``keyword_in_values``."""
     return f"{record.target}\n{canonical_json(record.details)}".lower()[:SEARCH_TEXT_CHARS]
+
+
+def value_text(target: str, details: Any) -> str:
+    """What the keyword filter really matches: the target and every detail *value* (strings as they
+    are, numbers and booleans as JSON writes them), one a line, lower-cased, never the key names:
+    "subject" must not match every entry that has a subject. Elasticsearch builds the same text
+    into its ``value_text`` field."""
+    lines = [target]
+    _values(details, lines)
+    return "\n".join(lines).lower()[:SEARCH_TEXT_CHARS]
+
+
+def _values(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _values(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            _values(item, out)
+    elif isinstance(value, str):
+        out.append(value)
+    elif value is not None:
+        out.append(json.dumps(value))
+
+
+def keyword_in_values(target: str, details_json: str, keyword: str) -> bool:
+    """The keyword (lower-cased) in ``value_text``; the SQLite backend calls it from SQL."""
+    return keyword in value_text(target, json.loads(details_json))
+
+
+def prefilter_forms(keyword: str) -> list[str]:
+    """The keyword as it appears in ``search_text``: as typed (in the target) and JSON-escaped (in
+    the details), lower-cased; ``keyword_in_values`` then decides."""
+    lowered = keyword.lower()
+    return list(dict.fromkeys((lowered, canonical_json(lowered)[1:-1])))
 
 
 def record_to_dict(record: AuditRecord) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """The audit log in Elasticsearch: one index behind the alias ``<prefix>-audit`` (mapping
-``mappings/audit-v1.json``, see layout.py), document ``_id`` = ``seq``.
+``mappings/audit-v2.json``, see layout.py), document ``_id`` = ``seq``.
 
 Append-only by construction: entries are written with ``op_type=create``, which fails with a
 conflict when that ``_id`` exists, so two writers racing for a seq cannot both win and nothing the
@@ -7,8 +7,10 @@ application does overwrites an entry. "seq = last + 1" is checked with a real-ti
 ``seq - 1`` (GETs see unrefreshed writes), so a gap is refused too. Each append refreshes the
 index, so the next ``audit_last`` search — from any process — sees it.
 
-``search_text`` holds the lower-cased target + details for the keyword filter (a ``wildcard``
-query on a keyword field: a substring match, with the user's ``*``/``?`` escaped).
+The keyword filter is a ``wildcard`` query (a substring match, the user's ``*``/``?`` escaped) on
+``value_text``: the lower-cased target and detail *values*, never the key names (audit-v2; the
+migration from audit-v1 computes it for every entry). ``search_text`` (target + details as JSON)
+is kept for readers of v1.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 from elasticsearch import ConflictError, Elasticsearch
 
 from server.model import format_time
-from server.store.common.audit_records import record_from_dict, record_to_dict, search_text
+from server.store.common.audit_records import record_from_dict, record_to_dict, search_text, value_text
 from server.store.elasticsearch.connection import ERRORS
 from server.store.protocol import AuditQuery, AuditRecord, StoreError
 
@@ -27,7 +29,8 @@ SCAN_BATCH = 1000
 
 
 def audit_doc(record: AuditRecord) -> dict[str, Any]:
-    return {**record_to_dict(record), "search_text": search_text(record)}
+    return {**record_to_dict(record), "search_text": search_text(record),
+            "value_text": value_text(record.target, record.details)}  # fmt: skip
 
 
 def _escape_wildcard(text: str) -> str:
@@ -39,8 +42,8 @@ def _filters(query: AuditQuery) -> list[dict[str, Any]]:
     for field in ("actor", "operation"):
         if getattr(query, field):
             filters.append({"term": {field: getattr(query, field)}})
-    if query.keyword:
-        filters.append({"wildcard": {"search_text": {"value": f"*{_escape_wildcard(query.keyword.lower())}*"}}})
+    if query.keyword:  # values only: key names never match (audit_records.value_text)
+        filters.append({"wildcard": {"value_text": {"value": f"*{_escape_wildcard(query.keyword.lower())}*"}}})
     return filters
 
 

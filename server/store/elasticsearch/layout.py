@@ -6,7 +6,7 @@ the version of its mapping (``mappings/<kind>-v<N>.json``):
 | alias (what the code uses) | index behind it |
 |---|---|
 | ``<prefix>-messages`` (read alias) | ``<prefix>-messages-v2-YYYY.MM``, one per month, made from the template |
-| ``<prefix>-raw`` / ``-directory`` / ``-docs`` / ``-audit`` | ``<prefix>-raw-v1`` / ``-directory-v1`` / ``-docs-v2`` / ``-audit-v1`` |
+| ``<prefix>-raw`` / ``-directory`` / ``-docs`` / ``-audit`` | ``<prefix>-raw-v1`` / ``-directory-v1`` / ``-docs-v2`` / ``-audit-v2`` |
 
 Reads, GETs and single writes go through the aliases. Bulk writes name the index itself (the month's
 index, ``versioned(kind)``): a bulk item's outcome names the concrete index it landed in, and
@@ -32,24 +32,33 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch
 
+from server.store.common.audit_records import value_text
 from server.store.elasticsearch.bulk import Action, bulk
 from server.store.elasticsearch.connection import ERRORS, load_mapping
 from server.store.elasticsearch.sequence import ArchiveSequence
 from server.store.protocol import StoreError
 
 MESSAGES_VERSION = 2
-FIXED_VERSIONS = {"raw": 1, "directory": 1, "docs": 2, "audit": 1}
+FIXED_VERSIONS = {"raw": 1, "directory": 1, "docs": 2, "audit": 2}
 LOCK_WAIT_SECONDS = 900
 COPY_PAGE = 1000
 COPY_TIMEOUT = 300  # seconds one copy request may take (a page of large raw documents, a refresh)
 SCROLL_KEEP = "10m"
 log = logging.getLogger(__name__)
+
+
+def _audit_v2(source: dict[str, Any]) -> dict[str, Any]:
+    """audit-v1 -> v2: the values-only keyword text (``value_text``) the log query matches."""
+    return {**source, "value_text": value_text(source.get("target", ""), source.get("details"))}
+
+
+COPY_TRANSFORMS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"audit": _audit_v2}
 
 
 class Indices:
@@ -220,7 +229,7 @@ class Migration:
         for kind, source in self.fixed.items():
             target = self.names.versioned(kind)
             _create(self.es, target, kind)
-            self._copy(source, target)
+            self._copy(source, target, COPY_TRANSFORMS.get(kind))
             targets[source] = target
         return targets
 
@@ -236,7 +245,8 @@ class Migration:
                 self._copy(source, target)
         return targets
 
-    def _copy(self, source: str, target: str) -> None:
+    def _copy(self, source: str, target: str, transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+              ) -> None:  # fmt: skip
         """Every document of ``source`` into ``target`` under the same ``_id``: a scroll in index
         order and bulk writes. Not ``_reindex``: that lives in a module a minimal node may lack,
         and one request copying a whole raw index would outlast any client timeout."""
@@ -244,7 +254,8 @@ class Migration:
         scroll_id = page.get("_scroll_id")
         try:
             while hits := page["hits"]["hits"]:
-                self._write([Action("index", {"_index": target, "_id": h["_id"]}, h["_source"]) for h in hits], target)
+                self._write([Action("index", {"_index": target, "_id": h["_id"]},
+                                    transform(h["_source"]) if transform else h["_source"]) for h in hits], target)  # fmt: skip
                 page = self.long.scroll(scroll_id=scroll_id, scroll=SCROLL_KEEP)
                 scroll_id = page.get("_scroll_id", scroll_id)
         finally:

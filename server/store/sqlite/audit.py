@@ -6,7 +6,9 @@ path of the application can rewrite history; someone who drops them with raw SQL
 hash chain (``mailarchive audit verify``).
 
 ``time`` is the ISO text of ``format_time`` (fixed width, ``Z``), so text order is time order.
-``search_text`` is the lower-cased target + details that the keyword filter matches as a substring.
+``search_text`` is the lower-cased target + details (as JSON) that narrows the keyword filter; the
+match itself is decided on the detail values only (``keyword_in_values``, a Python function
+registered on the connection), so key names never match.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from server.model import format_time
-from server.store.common.audit_records import canonical_json, record_from_dict, search_text
+from server.store.common.audit_records import (
+    canonical_json,
+    keyword_in_values,
+    prefilter_forms,
+    record_from_dict,
+    search_text,
+)
 from server.store.protocol import AuditQuery, AuditRecord, StoreError
 
 # The migration (schema.py lists it as "append-only audit log").
@@ -66,9 +74,11 @@ def _where(query: AuditQuery) -> tuple[str, list[Any]]:
         if getattr(query, column):
             clauses.append(f"{column} = ?")
             args.append(getattr(query, column))
-    if query.keyword:
-        clauses.append("instr(search_text, ?) > 0")
-        args.append(query.keyword.lower())
+    if query.keyword:  # the indexed text narrows; the values-only check decides (audit_records.py)
+        forms = prefilter_forms(query.keyword)
+        clauses.append("(" + " OR ".join("instr(search_text, ?) > 0" for _ in forms) + ")")
+        clauses.append("audit_keyword_in_values(target, details, ?)")
+        args.extend([*forms, query.keyword.lower()])
     return " AND ".join(clauses), args
 
 
@@ -95,6 +105,7 @@ class AuditMixin:
             page_where += " AND seq < ?"
             page_args.append(query.after_seq)
         with self._read() as conn:
+            conn.create_function("audit_keyword_in_values", 3, keyword_in_values, deterministic=True)
             (total,) = conn.execute(f"SELECT count(*) FROM audit WHERE {where}", args).fetchone()
             # Pick the page's seqs first: over a wide range the time index covers that step, and only
             # the page's rows are read (sorting whole rows by seq took seconds at 300k entries).
