@@ -12,9 +12,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 
-from server.audit.chain import canonical_json
+from server.audit.detail_fields import detail_fields
 from server.audit.labels import operation_label, result_label
 from server.audit.operations import Op
+from server.audit.query import DEFAULT_LIMIT
 from server.export.names import content_disposition
 from server.services.audit_trail import FILTERS
 from server.services.errors import InvalidInput
@@ -26,6 +27,7 @@ from server.web.roles import Role, require_role
 
 bp = Blueprint("audit", __name__)
 READERS = (Role.ARCHIVE_ADMIN, Role.EMAIL_ADMIN)
+MAX_TRAIL = 10_000  # pages remembered for "previous"
 
 
 def _filters(args: Any) -> dict[str, str]:
@@ -90,22 +92,37 @@ def _render(found: dict[str, Any] | None = None, error: str | None = None) -> st
     if not request.args:  # a fresh page: the last 7 days, nothing queried (and audited) yet
         _, form["from"], form["to"] = quick_ranges(tz)[0]
     lang = i18n.current_language()
-    number = request.args.get("page", "1")
-    page_number = int(number) if number.isdigit() else 1
+    trail = _trail(request.args.get("trail"))
+    limit = _limit(request.args.get("limit"))
+    pages = max(1, -(-found["total"] // limit)) if found else 1
     return render_template(
-        "audit/query.html", form=form, found=found, error=error, page_number=page_number,
+        "audit/query.html", form=form, found=found, error=error, page_number=len(trail) + 1, page_count=pages,
         quick_ranges=[(0, today_in(tz).isoformat(), today_in(tz).isoformat()), *quick_ranges(tz)[:2]],
-        operations=[(op.value, operation_label(op, lang)) for op in Op],
+        operations=sorted(((op.value, operation_label(op, lang)) for op in Op), key=lambda pair: pair[1]),
         actors=sorted(u.username for u in services().users.list()),
         op_label=lambda value: operation_label(value, lang), result_label=lambda value: result_label(value, lang),
-        details_text=lambda details: canonical_json(details) if details else "",
-        next_url=_page_url(cursor=found["next_cursor"], page=page_number + 1) if found and found["next_cursor"] else None,
-        first_url=_page_url(cursor="", page="1") if request.args.get("cursor") else None,
+        fields=detail_fields,
+        next_url=_page_url(cursor=found["next_cursor"], trail=",".join([*trail, request.args.get("cursor") or "-"]))
+        if found and found["next_cursor"] else None,
+        prev_url=_page_url(cursor="" if trail[-1] == "-" else trail[-1], trail=",".join(trail[:-1])) if trail else None,
+        first_url=_page_url(cursor="", trail="") if len(trail) > 1 else None,
         csv_url=url_for("audit.download", **_used(request.args)) if found is not None else None,
     )  # fmt: skip
+
+
+def _trail(text: str | None) -> list[str]:
+    """The cursors of the pages before this one ("-": the first page), for "previous" with a
+    cursor pager; anything malformed starts the count again rather than failing the page."""
+    items = (text or "").split(",") if text else []
+    valid = len(items) <= MAX_TRAIL and all(i == "-" or (i.isdigit() and len(i) < 20) for i in items)
+    return items if valid else []
+
+
+def _limit(text: str | None) -> int:
+    return int(text) if text and text.isdigit() and 0 < int(text) <= 1000 else DEFAULT_LIMIT
 
 
 def _page_url(**changes: Any) -> str:
     args = request.args.to_dict()
     args.update({k: str(v) for k, v in changes.items()})
-    return url_for("audit.page", **args)
+    return url_for("audit.page", **{k: v for k, v in args.items() if v or k not in ("cursor", "trail")})

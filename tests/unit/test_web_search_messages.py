@@ -29,7 +29,7 @@ def test_view_page_shows_headers_attachments_and_sandboxed_body(app, admin) -> N
     html = admin.get(f"/messages/{mid}").get_data(as_text=True)
     assert "Newsletter with tricks" in html and "news@outside.example" in html
     frame = html.split('<iframe id="message-body"', 1)[1].split(">", 1)[0]
-    assert f'src="/messages/{mid}/body"' in frame and 'sandbox="' in frame
+    assert f'src="/messages/{mid}/body?view=' in frame and 'sandbox="' in frame
     assert "allow-scripts" not in frame and "allow-same-origin" not in frame
     assert "pwned" not in html  # the HTML is never part of the console page
     assert 'id="remote-images-notice"' in html and f"/messages/{mid}/raw" in html
