@@ -10,6 +10,7 @@ to look at (``test-artifacts/screenshots/message-*.png``, ``audit-*.png``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -71,6 +72,17 @@ def server(tmp_path_factory: pytest.TempPathFactory, corpus_dir: Path) -> Iterat
         web.stop()
 
 
+@contextmanager
+def signed_in_page(browser: Any, server: Server, size: str, locale: str = "en-US") -> Iterator[Any]:
+    """A page of its own context at one of ``SIZES``, signed in as the archive administrator."""
+    page = new_page(browser, SIZES[size], locale=locale)
+    try:
+        sign_in(page, server.url, "archie")
+        yield page
+    finally:
+        page.context.close()
+
+
 def _fits(page: Any, name: str) -> None:
     """No horizontal overflow; a full-page screenshot, and the first screen as a person sees it."""
     screenshot(page, f"{name}-screen", full_page=False)
@@ -80,9 +92,7 @@ def _fits(page: Any, name: str) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_a_bounce_shows_its_delivery_report_and_flags(browser: Any, server: Server, size: str) -> None:
-    page = new_page(browser, SIZES[size])
-    try:
-        sign_in(page, server.url, "archie")
+    with signed_in_page(browser, server, size) as page:
         page.goto(f"{server.url}/messages/{server.ids['bounce']}")
         summary = page.locator("#dsn-summary")
         assert summary.is_visible()
@@ -90,15 +100,11 @@ def test_a_bounce_shows_its_delivery_report_and_flags(browser: Any, server: Serv
         assert "user@aol.com" in text and "Failed" in text and "5.2.2" in text and "Mailbox full" in text
         assert page.locator("#message-badges [data-flag=bounce]").inner_text().strip().endswith("Bounce")
         _fits(page, f"message-bounce-{size}")
-    finally:
-        page.context.close()
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_hard_mail_gets_notices_and_problems_in_words(browser: Any, server: Server, size: str) -> None:
-    page = new_page(browser, SIZES[size])
-    try:
-        sign_in(page, server.url, "archie")
+    with signed_in_page(browser, server, size) as page:
         page.goto(f"{server.url}/messages/{server.ids['outlook']}")
         assert "Outlook item (.msg file)" in page.inner_text("#empty-body")
         assert "Outlook .msg item" in page.inner_text("h1")
@@ -109,15 +115,11 @@ def test_hard_mail_gets_notices_and_problems_in_words(browser: Any, server: Serv
         page.goto(f"{server.url}/messages/{server.ids['fragment']}")
         assert page.inner_text("h1").startswith("(no headers) Minutes of the pricing call")
         _fits(page, f"message-fragment-{size}")
-    finally:
-        page.context.close()
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_source_view_is_text_with_a_way_back(browser: Any, server: Server, size: str) -> None:
-    page = new_page(browser, SIZES[size])
-    try:
-        sign_in(page, server.url, "archie")
+    with signed_in_page(browser, server, size) as page:
         page.goto(f"{server.url}/messages/{server.ids['hostile']}")
         page.click("#view-source")
         page.wait_for_selector("#source-text")
@@ -127,8 +129,6 @@ def test_source_view_is_text_with_a_way_back(browser: Any, server: Server, size:
         _fits(page, f"message-source-{size}")
         page.click("#back-to-message")
         page.wait_for_selector("#download-eml")
-    finally:
-        page.context.close()
 
 
 def test_result_rows_carry_badges_and_fragment_labels(page: Any, server: Server) -> None:
@@ -143,9 +143,7 @@ def test_result_rows_carry_badges_and_fragment_labels(page: Any, server: Server)
 
 @pytest.mark.parametrize("size", SIZES)
 def test_archive_log_page_one_view_entry_readable_details(browser: Any, server: Server, size: str) -> None:
-    page = new_page(browser, SIZES[size], locale="zh-CN")  # the browser asks for Chinese
-    try:
-        sign_in(page, server.url, "archie")
+    with signed_in_page(browser, server, size, locale="zh-CN") as page:  # the browser asks for Chinese
         for name in ("hostile", "contract"):
             before = _views(server, server.ids[name])
             page.goto(f"{server.url}/messages/{server.ids[name]}")
@@ -164,8 +162,6 @@ def test_archive_log_page_one_view_entry_readable_details(browser: Any, server: 
         assert box and box["height"] < 3 * 22, box  # Chinese wraps as words do, never one character a line
         assert "{" not in page.inner_text("#audit-table")
         _fits(page, f"audit-log-zh-{size}")
-    finally:
-        page.context.close()
 
 
 def test_archive_log_page_in_english_at_desktop_width(page: Any, server: Server) -> None:
