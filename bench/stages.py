@@ -166,6 +166,9 @@ def _search_stages(config, env: dict[str, str], args: argparse.Namespace, skip: 
     if "api" not in skip and "search" not in skip:
         search["api"] = _guarded("search (HTTP API)", lambda: _api_search(env, args.seed, rounds, data_dir))
         _report_latency("HTTP API", search["api"])
+    if "cli" not in skip:
+        search["cli"] = _guarded("CLI search", lambda: _cli_search(env, args.quick))
+        _report_cli(search["cli"])
     if "scan" not in skip:
         search["scan"] = _guarded("export scan", lambda: latency.scan_rate(config))
         scan = search["scan"]
@@ -173,6 +176,21 @@ def _search_stages(config, env: dict[str, str], args: argparse.Namespace, skip: 
             _say(f"  export scan (Store.scan, batches of {scan['batch_size']}): {scan['messages']:,} messages "
                  f"in {scan['seconds']:.1f} s, {scan['msg_per_s']:,.0f} msg/s")
     return search
+
+
+def _cli_search(env: dict[str, str], quick: bool) -> dict:
+    from bench.cli_bench import cli_latency
+
+    return cli_latency(env, runs=5 if quick else 15)
+
+
+def _report_cli(result: dict) -> None:
+    if "search" in result:
+        wall, cpu = result["search"]["wall"], result["search"]["cpu"]
+        _say(f"  mailarchive search (CLI, n={wall['n']}): median {wall['median']:.0f} ms wall, {cpu['median']:.0f} ms CPU; "
+             f"python -c pass {result['python']['wall']['median']:.0f} ms wall (x{result['wall_ratio']}, CPU "
+             f"x{result['cpu_ratio']}); imports {result['importtime']['total_ms']:.0f} ms; must-not-load modules "
+             f"loaded: {result['importtime']['forbidden_loaded'] or 'none'}")
 
 
 def _api_search(env: dict[str, str], seed: int, rounds: int, data_dir: Path) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -348,6 +347,8 @@ def _checked(s: Setting, value: Any, origin: str) -> Any:
 
 def _read_toml(path: Path) -> dict[Setting, Any]:
     """Values of ``mailarchive.toml``: tables per section, top-level keys, or the older flat keys."""
+    import tomllib  # here: a run without a config file (most CLI runs in scripts) never parses TOML
+
     try:
         with path.open("rb") as fh:
             document = tomllib.load(fh)

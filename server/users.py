@@ -25,12 +25,13 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from enum import StrEnum
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from server.model import format_time, now_utc, parse_time
 from server.store.protocol import Store
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 USER_KIND = "user"
 TOKEN_KIND = "api_token"
@@ -115,7 +116,17 @@ class Credentials:
     pending_role: str = ""
 
 
-_hasher = PasswordHasher()  # argon2id, argon2-cffi's recommended cost (RFC 9106 low-memory profile)
+_hasher: PasswordHasher | None = None  # built on first use: a search from the CLI never hashes a password
+
+
+def _password_hasher() -> PasswordHasher:
+    """argon2id at argon2-cffi's recommended cost (RFC 9106 low-memory profile), unless a test set one."""
+    global _hasher
+    if _hasher is None:
+        from argon2 import PasswordHasher
+
+        _hasher = PasswordHasher()
+    return _hasher
 
 
 def set_password_hasher(hasher: PasswordHasher) -> None:
@@ -304,7 +315,7 @@ class UserService:
             return None
         if not _verify(user.password_hash, password) or user.disabled:
             return None
-        if _hasher.check_needs_rehash(user.password_hash):
+        if _password_hasher().check_needs_rehash(user.password_hash):
             user.password_hash = _hash(password)
             self._save(user)
         return user
@@ -348,19 +359,21 @@ def check_password(password: str) -> None:
 
 def _hash(password: str) -> str:
     check_password(password)
-    return _hasher.hash(password)
+    return _password_hasher().hash(password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        return _hasher.verify(password_hash, password)
+        return _password_hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
 @functools.cache
 def _dummy_hash() -> str:
-    return _hasher.hash(secrets.token_hex(8))
+    return _password_hasher().hash(secrets.token_hex(8))
 
 
 def hash_password(password: str) -> str:

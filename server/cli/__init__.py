@@ -87,7 +87,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.set_defaults(func=_Help(parser))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = next((arg for arg in argv if not arg.startswith("-")), None)
-    for name, (module, help_text) in COMMANDS.items():
+    # A known command gets only its own sub-parser: building all eighteen (each help text through
+    # gettext) is a fifth of a short command's start-up. Without one (``--help``, a typo) every
+    # command is listed, so usage and "invalid choice" messages name them all.
+    names = [chosen] if chosen in COMMANDS else list(COMMANDS)
+    for name in names:
+        module, help_text = COMMANDS[name]
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
             importlib.import_module(f"server.cli.{module}").configure(command)

@@ -17,7 +17,6 @@ from server.cli import UsageError
 from server.cli.common import add_criteria_arguments, criteria_params, opened_services
 from server.cli.terminal import json_line, safe
 from server.query.criteria import MAX_LIMIT
-from server.query.highlight import result_rows
 
 if TYPE_CHECKING:
     from server.model import Message
@@ -51,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
             return _print(matches.messages, matches.total, None, zone, args, matches.criteria)
         criteria, page = svc.archive.search(Actor.cli(), criteria_params(args), limit=args.limit, cursor=args.cursor)
     if args.json:
+        # only the JSON forms highlight: a table's start-up skips that module
+        from server.query.highlight import result_rows
+
         print(json_line({"total": page.total, "results": result_rows(page.results, criteria), "next_cursor": page.next_cursor}))
         return 0
     return _print(page.results, page.total, page.next_cursor, zone, args, criteria)
@@ -59,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 def _print(messages: Iterable[Message], total: int, next_cursor: str | None, zone: ZoneInfo,
            args: argparse.Namespace, criteria: Criteria) -> int:  # fmt: skip
     """One line a message: JSON (``--jsonl``, as the rows of ``--json``) or a table in the archive's zone."""
+    if args.jsonl:
+        from server.query.highlight import result_rows
     shown = 0
     for m in messages:
         shown += 1

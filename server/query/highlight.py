@@ -31,7 +31,7 @@ from markupsafe import Markup, escape
 from server.model import Message
 from server.query.criteria import SCOPES, Criteria
 from server.query.keywords import KeywordError, Node, Term, parse_keyword, positive_terms
-from server.query.tokenize import _CJK, MAX_INDEXED_CHARS
+from server.query.tokenize import _CJK, MAX_INDEXED_CHARS, is_cjk
 
 FRAGMENT_CHARS = 200  # about this long, plus the rest of a word at either end
 CONTEXT_CHARS = 60  # text shown before the first match of a fragment
@@ -41,7 +41,6 @@ MAX_SUBJECT_CHARS = 400  # longer subjects are cut around their matches like a b
 ELLIPSIS = "…"
 _WORD = rf"[^\W_{_CJK}]"  # a character of a (non-CJK) word token
 _GAP = rf"(?:[^\w{_CJK}]|_)*"  # characters that belong to no token, between the tokens of a phrase
-_CJK_CHAR = re.compile(f"[{_CJK}]")
 _SPACES = re.compile(r"\s+")
 FIELDS = (("subject", "subject"), ("body", "body"), ("attachment", "attachment_names"))  # scope -> highlight key
 
@@ -74,7 +73,7 @@ class _Tables:
 
 def _kind(char: str) -> str:
     """The character's part in tokenize.py's tokens: a CJK token, part of a word, or a separator."""
-    return "cjk" if _CJK_CHAR.fullmatch(char) else ("word" if char.isalnum() else "gap")
+    return "cjk" if is_cjk(char) else ("word" if char.isalnum() else "gap")
 
 
 def _char_class(chars: Iterable[str]) -> str:
@@ -132,7 +131,7 @@ def _token_pattern(token: str, prefix: bool, plain: bool) -> str:
     """The token's characters first, its "no word character before it" check after them (a
     fixed-width lookbehind), so the regex engine scans for the first character quickly."""
     body = _literal(token, plain=plain)
-    if _CJK_CHAR.fullmatch(token):
+    if is_cjk(token):
         return body
     start = rf"{body}(?<!{_WORD}{body})"
     return rf"{start}{_WORD}*" if prefix else rf"{start}(?!{_WORD})"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from server.query.tokenize import _CJK, tokens
+from server.query.tokenize import is_cjk, tokens
 
 MAX_KEYWORD_CHARS = 1000
 MAX_TERMS = 64
@@ -39,7 +39,6 @@ FIELD_NAMES = frozenset(
      "mailbox", "department", "size", "larger", "smaller", "text", "title")
 )  # fmt: skip
 _FIELD = re.compile(r"^([A-Za-z_]+):")
-_CJK_CHAR = re.compile(f"[{_CJK}]")
 _WORD_END = re.compile(r'[\s()"]')
 
 
@@ -191,7 +190,7 @@ def _word(text: str) -> Term | None:
     found = tuple(tokens(text[:-1]))
     if not found:
         raise KeywordError(f"'*' needs at least {MIN_PREFIX} letters or digits before it ({_snippet(text)})")
-    if any(_CJK_CHAR.fullmatch(t) for t in found):
+    if any(is_cjk(t) for t in found):
         raise KeywordError(
             f"Chinese, Japanese and Korean text already matches as a substring: remove the '*' ({_snippet(text)})"
         )

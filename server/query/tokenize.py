@@ -13,14 +13,24 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CJK = (
-    "\u3040-\u30ff"  # hiragana, katakana
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs, extension A, compatibility
-    "\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"  # hangul
-    "\U00020000-\U0002fa1f"  # CJK extensions B-F and supplement
-)
+_CJK_RANGES = (
+    (0x3040, 0x30FF),  # hiragana, katakana
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF),  # CJK ideographs, extension A, compatibility
+    (0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F),  # hangul
+    (0x20000, 0x2FA1F),  # CJK extensions B-F and supplement
+)  # fmt: skip
+_CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)  # the same ranges inside a regex [...]
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 MAX_INDEXED_CHARS = 1_000_000  # body text beyond this is kept in the raw message, not indexed
+
+
+def is_cjk(char: str) -> bool:
+    """One CJK character (a token of its own)? Compares code points: compiling a regex class of
+    these ranges costs ~5 ms, a noticeable part of a command-line search's start-up."""
+    if len(char) != 1:
+        return False
+    point = ord(char)
+    return any(lo <= point <= hi for lo, hi in _CJK_RANGES)
 
 
 def tokens(text: str) -> list[str]:

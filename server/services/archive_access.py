@@ -22,7 +22,6 @@ from server.archiving import INTEGRITY_FAILURES, archive_settings
 from server.audit.operations import Op, Result
 from server.export.eml import eml_download_name
 from server.export.zipstream import ZipStats, iter_zip
-from server.mailview import attachment_at, is_inline_type
 from server.model import Attachment, Message, format_time, now_utc
 from server.ops.counters import timed
 from server.query.criteria import Criteria, parse_criteria, parse_limit
@@ -163,6 +162,9 @@ class ArchiveAccess:
 
     def attachment(self, actor: Actor, message_id: str, index: int, *, inline: bool = False) -> AttachmentFile:
         """Attachment ``index`` in the numbering of ``Message.attachments``."""
+        # imported here: the MIME parser chain (eml-parser, dateutil, regex) is ~half of a search's start-up
+        from server.mailview import attachment_at, is_inline_type
+
         with self.svc.audited(actor, Op.ATTACHMENT_DOWNLOAD, message_id, details={"index": index}) as entry:
             opened = self._open(actor, message_id, Op.ATTACHMENT_DOWNLOAD)
             found = attachment_at(opened.raw, index)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,8 +25,6 @@ from typing import TYPE_CHECKING, Any
 from server.audit.log import AuditLog, AuditUnavailable
 from server.audit.operations import Op, Result
 from server.config import Config
-from server.indexing.directoryfile import DirectoryFileError
-from server.indexing.mailreaders import ImportPathError
 from server.query.criteria import CriteriaError
 from server.services.actor import Actor
 from server.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
@@ -56,9 +55,26 @@ _DOMAIN_ERRORS: tuple[tuple[type[Exception], type[ServiceError]], ...] = (
     (NotAllowed, Forbidden),
     (UserError, InvalidInput),
     (CriteriaError, InvalidInput),
-    (DirectoryFileError, InvalidInput),
-    (ImportPathError, InvalidInput),
 )
+# ... and of modules only some commands load (the importer's: reading them costs a search's start-up
+# ~20 ms); an exception of a module never imported cannot have been raised, so they are looked up
+# only among the modules already loaded.
+_LOADED_DOMAIN_ERRORS: tuple[tuple[str, str, type[ServiceError]], ...] = (
+    ("server.indexing.directoryfile", "DirectoryFileError", InvalidInput),
+    ("server.indexing.mailreaders", "ImportPathError", InvalidInput),
+)
+
+
+def _service_error_for(exc: Exception) -> type[ServiceError] | None:
+    """The ServiceError class a refusal of the layers below maps to, or None (a bug: re-raised)."""
+    for domain, service in _DOMAIN_ERRORS:
+        if isinstance(exc, domain):
+            return service
+    for module_name, class_name, service in _LOADED_DOMAIN_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return service
+    return None
 
 
 def _use_case(target: str) -> Any:
@@ -132,7 +148,7 @@ class Services:
             entry.refused(error)
             raise error from exc
         except Exception as exc:
-            mapped = next((service for domain, service in _DOMAIN_ERRORS if isinstance(exc, domain)), None)
+            mapped = _service_error_for(exc)
             if mapped is None:
                 raise
             error = mapped(str(exc))

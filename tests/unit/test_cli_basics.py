@@ -71,6 +71,26 @@ def test_only_the_chosen_command_is_imported() -> None:
     assert heavy == []
 
 
+# what a search never needs: the web app, password hashing, the importer and MIME parser chain
+NOT_FOR_A_SEARCH = ("flask", "argon2", "eml_parser", "dateutil", "server.web", "server.indexing", "server.mailview",
+                    "server.cli.serve", "server.cli.imports", "server.services.ingest", "tomllib")  # fmt: skip
+
+
+@pytest.mark.parametrize("output", [[], ["--json"]])
+def test_a_search_run_loads_only_what_searching_needs(data_dir: Path, output: list[str]) -> None:  # noqa: F811
+    """The whole command, run on a real archive with a keyword (start-up is most of a CLI search)."""
+    argv = ["search", *MARCH, "--keyword", "budget", *output]
+    loaded = json.loads(_python(
+        "import contextlib, io, json, sys\n"
+        "from server.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()): code = main({argv!r})\n"
+        "print(json.dumps([code, sorted(sys.modules)]))"
+    ))  # fmt: skip
+    assert loaded[0] == 0
+    assert "server.store.sqlite.search" in loaded[1] and "server.services.archive_access" in loaded[1]
+    assert [m for m in loaded[1] if m.startswith(NOT_FOR_A_SEARCH)] == []
+
+
 def test_search_pages_with_the_cursor(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     seen, cursor = [], None
     while True:
