@@ -129,12 +129,34 @@ def test_many_messages_in_one_millisecond(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("params", CRITERIA, ids=[str(p) for p in CRITERIA])
 def test_probing_large_key_sets_finds_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: dict) -> None:
-    """Large filter sets are probed row by row instead of loaded; the results must not change."""
+    """Large filter sets are probed row by row instead of loaded, for the whole search or only for
+    its page walks once the total is known; the results must not change."""
     store = SqliteStore(tmp_path / "archive.sqlite3")
     store.put_messages(DATA)
     loaded = all_pages(store, crit(**params), 4)
     monkeypatch.setattr(query, "LARGE_SET", 0)
     assert all_pages(store, crit(**params), 4) == loaded
+    monkeypatch.setattr(query, "PROBE_RATIO", 1e9)  # every set "small" against the keyword: loaded for the count
+    monkeypatch.setattr(query, "PROBE_COST_RATIO", -1)  # ... and the page walks always probe
+    assert all_pages(store, crit(**params), 4) == loaded
+    store.close()
+
+
+def test_a_page_walk_probes_a_large_set_once_the_total_is_known(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The plan choice itself: loaded for the count, probed for a page walk that visits few rows."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    store.put_messages([make(f"p{i:03d}", date=day(1 + i % 20), subject="budget", mailboxes=["a@corp.example"])
+                        for i in range(60)])  # fmt: skip
+    monkeypatch.setattr(query, "LARGE_SET", 10)
+    criteria = crit(keyword="budget", mailbox="a@corp.example")
+    with store._read() as conn:
+        planned = query.plan(criteria, conn)
+    assert planned.driver_rows == 60 and [f.probe for f in planned.filters] == [False]
+    assert planned.filters[0].rows == 60
+    assert [f.probe for f in planned.for_page(60, 5).filters] == [True]  # 5 visits x 5 < 60 rows: probing is cheaper
+    assert [f.probe for f in planned.for_page(20, 5).filters] == [False]  # 15 visits x 5 > 60: loading is
+    assert store.search(criteria, limit=5).total == 60
     store.close()
 
 

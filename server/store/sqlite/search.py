@@ -59,19 +59,39 @@ def _sort(rows: list[Row]) -> list[Row]:
 
 
 def _group_rows(conn: sqlite3.Connection, plan: Plan, date_ms: int, before_id: str | None, limit: int) -> list[Row]:
-    """Matches dated ``date_ms`` (one rid group), id descending, ids below ``before_id`` if given."""
-    rows = _rows(conn, _rids(conn, plan, max(plan.lo, first_rid(date_ms)), min(plan.hi, last_rid(date_ms))))
+    """Matches dated ``date_ms`` (one rid group), id descending, ids below ``before_id`` if given.
+
+    One millisecond holds a handful of driver rows, so the filters are probed, never loaded."""
+    lo, hi = max(plan.lo, first_rid(date_ms)), min(plan.hi, last_rid(date_ms))
+    rows = _rows(conn, _rids(conn, plan.probing(), lo, hi))
     if before_id is not None:
         rows = [r for r in rows if r.id < before_id]
     return sorted(rows, key=lambda r: r.id, reverse=True)[:limit]
 
 
-def _all_rows_if_few(conn: sqlite3.Connection, plan: Plan) -> list[Row] | None:
-    """All matches in search order when there are at most FEW (one walk gives total and page;
-    otherwise the count and the page are separate statements, and a selective filter over a
-    large driver would be walked three times)."""
+def _all_rids_if_few(conn: sqlite3.Connection, plan: Plan) -> list[int] | None:
+    """Every matching rid, newest first, when there are at most FEW: one walk gives the total and
+    the page (otherwise the count and the page are separate statements, and a selective filter
+    over a large driver would be walked twice)."""
     rids = _rids(conn, plan, plan.lo, plan.hi, FEW + 1)
-    return None if len(rids) > FEW else _sort(_rows(conn, rids))
+    return None if len(rids) > FEW else rids
+
+
+def _page_of(conn: sqlite3.Connection, rids: list[int], limit: int, after: tuple[int, str] | None) -> list[Row]:
+    """Up to ``limit`` rows after the cursor from every match's rid (newest first): only the rids
+    that can be on the page are looked up, i.e. from the cursor's group on, ``limit`` more, and the
+    rest of the last group (rids of one millisecond are neighbours; their order is by id)."""
+    start = 0
+    if after is not None:
+        start = next((i for i, rid in enumerate(rids) if group_of(rid) <= after[0]), len(rids))
+    end = start + limit
+    if after is not None:
+        end += sum(1 for rid in rids[start:] if group_of(rid) == after[0])
+    end = min(end, len(rids))
+    while 0 < end < len(rids) and group_of(rids[end]) == group_of(rids[end - 1]):
+        end += 1
+    rows = _sort(_rows(conn, rids[start:end]))
+    return [r for r in rows if after is None or (r.date_ms, r.id) < after][:limit]
 
 
 def _page_rows(conn: sqlite3.Connection, plan: Plan, limit: int, after: tuple[int, str] | None) -> list[Row]:
@@ -100,12 +120,14 @@ class SearchMixin:
             after = (to_ms(moment), last_id)
         with self._read() as conn:
             query = plan(criteria, conn)
-            everything = _all_rows_if_few(conn, query)
-            if everything is None:
-                total, rows = _count(conn, query), _page_rows(conn, query, limit + 1, after)
+            # A walk of the driver alone stops after the page: only filters can make a page walk
+            # long, and a large set loaded in memory makes a large total likely (count first).
+            few = _all_rids_if_few(conn, query) if query.filters and not query.count_first else None
+            if few is None:
+                total = _count(conn, query)
+                rows = _page_rows(conn, query.for_page(total, limit + 1), limit + 1, after)
             else:
-                total = len(everything)
-                rows = [r for r in everything if after is None or (r.date_ms, r.id) < after][: limit + 1]
+                total, rows = len(few), _page_of(conn, few, limit + 1, after)
             page, more = rows[:limit], len(rows) > limit
             messages = self._docs(conn, page)
         next_cursor = encode_cursor(from_ms(page[-1].date_ms), page[-1].id) if more and page else None
