@@ -92,12 +92,51 @@ def table(results_dir: Path = RESULTS) -> str:
         path, last = smtp[-1]
         lines += ["", f"SMTP journal receiver, {last.get('messages', '?'):,} messages over "
                   f"{last.get('connections', 10)} connections: **{last['messages_per_s']:,.0f} msg/s** ({path.name})."]
+    kinds = _search_kind_rows(results_dir)
+    if kinds:
+        lines += ["", "| search by kind: backend | messages | kind | store p50 / p95 / p99 ms | API p50 / p95 / p99 ms "
+                  "| largest total | run |", "|" + "---|" * 7, *kinds]
+    cli = _cli_rows(results_dir)
+    if cli:
+        lines += ["", "| CLI: backend | messages | `mailarchive search` median ms, wall (CPU) | `python -c pass` median ms, "
+                  "wall (CPU) | ratio wall / CPU | imports ms | run |", "|" + "---|" * 7, *cli]
     pop3 = _pop3_rows(results_dir)
     if pop3:
         lines += ["", "| POP3: backend | corpus messages | RETR messages | RETR MB/s (wall) | bare read loop MB/s (wall) "
                   "| RETR ÷ loop | MB per daemon CPU-s | MB per loop CPU-s | window opened s | daemon peak RSS MB (anon) "
                   "| run |", "|" + "---|" * 11, *pop3]
     return "\n".join(lines)
+
+
+def _triple(figures: dict) -> str:
+    return " / ".join(_cell(figures.get(q), "{:.0f}") for q in ("p50", "p95", "p99"))
+
+
+def _search_kind_rows(results_dir: Path) -> list[str]:
+    """Per criteria kind of the newest run of every (backend, size): store and API latency."""
+    rows = []
+    for run in _latest_runs(results_dir):
+        search = run.get("search", {})
+        store, api = search.get("store", {}).get("by_kind", {}), search.get("api", {}).get("by_kind", {})
+        for kind in sorted(store):
+            rows.append("| " + " | ".join([
+                run["backend"], _cell(run["size"]), kind, _triple(store[kind]), _triple(api.get(kind, {})),
+                _cell(store[kind].get("max_total")), f"{run['date']} ({run['file']})"]) + " |")  # fmt: skip
+    return rows
+
+
+def _cli_rows(results_dir: Path) -> list[str]:
+    rows = []
+    for run in _latest_runs(results_dir):
+        cli = run.get("search", {}).get("cli", {})
+        if "search" not in cli:
+            continue
+        s, p = cli["search"], cli["python"]
+        rows.append("| " + " | ".join([
+            run["backend"], _cell(run["size"]), f"{s['wall']['median']:.0f} ({s['cpu']['median']:.0f})",
+            f"{p['wall']['median']:.0f} ({p['cpu']['median']:.0f})", f"{cli['wall_ratio']} / {cli['cpu_ratio']}",
+            _cell(cli["importtime"]["total_ms"]), f"{run['date']} ({run['file']})"]) + " |")  # fmt: skip
+    return rows
 
 
 def _pop3_rows(results_dir: Path) -> list[str]:

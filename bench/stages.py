@@ -15,6 +15,7 @@ from bench.corpus import cached_corpus, describe
 from bench.importrun import bench_env, fresh_data_dir, run_import
 from bench.parseloop import bare_parse_loop
 from bench.webapi import api_token, web_server
+from bench.yardstick import ratios, sqlite_yardstick
 from server.config import load_config
 from server.store import open_store
 from server.synthetic import build_directory
@@ -158,6 +159,8 @@ def _load_directory(config, seed: int) -> None:
 def _search_stages(config, env: dict[str, str], args: argparse.Namespace, skip: set[str], data_dir: Path) -> dict:
     rounds = 1 if args.quick else latency.ROUNDS
     search: dict = {}
+    if "search" not in skip or "api" not in skip:
+        search["yardstick_before"] = _guarded("yardstick", lambda: sqlite_yardstick(data_dir))
     if "search" not in skip:
         search["store"] = _guarded("search (store)", lambda: latency.store_latency(config, args.seed, rounds))
         _report_latency("store API", search["store"])
@@ -166,6 +169,10 @@ def _search_stages(config, env: dict[str, str], args: argparse.Namespace, skip: 
     if "api" not in skip and "search" not in skip:
         search["api"] = _guarded("search (HTTP API)", lambda: _api_search(env, args.seed, rounds, data_dir))
         _report_latency("HTTP API", search["api"])
+    if "yardstick_before" in search:
+        search["yardstick_after"] = _guarded("yardstick", lambda: sqlite_yardstick(data_dir))
+        search["vs_yardstick"] = ratios(search, search["yardstick_before"])
+        _report_yardstick(search)
     if "cli" not in skip:
         search["cli"] = _guarded("CLI search", lambda: _cli_search(env, args.quick))
         _report_cli(search["cli"])
@@ -178,10 +185,18 @@ def _search_stages(config, env: dict[str, str], args: argparse.Namespace, skip: 
     return search
 
 
+def _report_yardstick(search: dict) -> None:
+    before, after = search["yardstick_before"], search["yardstick_after"]
+    if "fts_match_count" in before and "fts_match_count" in after:
+        b, a = before["fts_match_count"], after["fts_match_count"]
+        _say(f"  yardstick: FTS5 count of {before['word']!r} ({b['rows']:,} rows) {b['wall_ms_median']:.1f} ms before the "
+             f"searches, {a['wall_ms_median']:.1f} ms after; p95 in its units: {search['vs_yardstick']}")
+
+
 def _cli_search(env: dict[str, str], quick: bool) -> dict:
     from bench.cli_bench import cli_latency
 
-    return cli_latency(env, runs=5 if quick else 15)
+    return cli_latency(env, runs=3 if quick else 15)
 
 
 def _report_cli(result: dict) -> None:

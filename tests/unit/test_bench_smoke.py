@@ -49,6 +49,17 @@ def test_results_file_has_every_stage(bench_run) -> None:
     assert run["import_vs_parse"] > 0 and run["import_vs_pipeline_parse"] > 0
 
 
+def test_cli_search_stage_measures_the_command_and_its_imports(bench_run) -> None:
+    result, _ = bench_run
+    search = result["runs"][0]["search"]
+    cli = search["cli"]
+    assert cli["search"]["wall"]["n"] == cli["python"]["wall"]["n"] >= 3
+    assert cli["search"]["wall"]["median"] > 0 and cli["wall_ratio"] > 0
+    assert cli["importtime"]["modules"] > 50 and cli["importtime"]["top_cumulative"]
+    assert cli["importtime"]["forbidden_loaded"] == []  # the search path loads no Flask, importer or MIME parser
+    assert search["yardstick_before"]["fts_match_count"]["rows"] > 0 and search["vs_yardstick"]["store"]
+
+
 def test_search_latency_covers_every_kind_and_finds_mail(bench_run) -> None:
     result, _ = bench_run
     store = result["runs"][0]["search"]["store"]
