@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 from bench.queries import query_mix
 from server.config import Config
@@ -26,8 +28,13 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
             "p99": round(pick(0.99), 2), "max": round(ordered[-1], 2)}
 
 
-def _measure(run_one: Callable[[dict[str, str]], int], seed: int, rounds: int) -> dict:
+def _measure(run_one: Callable[[dict[str, str]], int], seed: int, rounds: int,
+             cpu: Callable[[], float] = time.process_time) -> dict:  # fmt: skip
+    """Wall time per query, and the CPU time ``cpu()`` (seconds, cumulative) of the process doing
+    the work grew by: on a machine shared with other jobs wall time is mostly waiting for a core,
+    CPU time is what an idle machine would take."""
     by_kind: dict[str, list[float]] = {}
+    cpu_by_kind: dict[str, list[float]] = {}
     totals: dict[str, int] = {}
     deadline = time.monotonic() + BUDGET_SECONDS
     mix = query_mix(seed)
@@ -35,13 +42,16 @@ def _measure(run_one: Callable[[dict[str, str]], int], seed: int, rounds: int) -
         for kind, params in mix:
             if time.monotonic() > deadline:
                 break
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), cpu()
             total = run_one(params)
             by_kind.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+            cpu_by_kind.setdefault(kind, []).append((cpu() - cpu_started) * 1000)
             totals[kind] = max(totals.get(kind, 0), total)
     return {
         "overall": percentiles([v for values in by_kind.values() for v in values]),
         "by_kind": {kind: {**percentiles(values), "max_total": totals[kind]} for kind, values in by_kind.items()},
+        "cpu_overall": percentiles([v for values in cpu_by_kind.values() for v in values]),
+        "cpu_by_kind": {kind: percentiles(values) for kind, values in cpu_by_kind.items()},
     }
 
 
@@ -94,14 +104,28 @@ def highlight_latency(config: Config, seed: int, rounds: int = ROUNDS) -> dict:
                     "highlight_ms": percentiles([b - s for s, b in zip(cpu_search_ms, cpu_both_ms, strict=True)])}}
 
 
-def api_latency(base_url: str, token: str, seed: int, rounds: int = ROUNDS) -> dict:
+def api_latency(base_url: str, token: str, seed: int, rounds: int = ROUNDS, server_pid: int | None = None) -> dict:
+    """Through ``GET /api/v1/messages``; CPU is the serving process's (``server_pid``), summed
+    over its threads from ``/proc/PID/task/*/schedstat`` (nanoseconds; ``stat`` counts 10 ms
+    ticks, too coarse for one request). Waitress serves from a fixed pool of threads, so no
+    thread that did a request's work has exited before it is read."""
+
+    def server_cpu() -> float:
+        if not server_pid:
+            return 0.0
+        total = 0
+        for stat in Path(f"/proc/{server_pid}/task").glob("*/schedstat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int(stat.read_text().split()[0])
+        return total / 1e9
+
     def run_one(params: dict[str, str]) -> int:
         url = f"{base_url}/api/v1/messages?" + urllib.parse.urlencode({**params, "limit": "50"})
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=60) as response:
             return int(json.load(response)["total"])
 
-    return _measure(run_one, seed, rounds)
+    return _measure(run_one, seed, rounds, cpu=server_cpu)
 
 
 def scan_rate(config: Config, year: tuple[str, str] = ("2025-01-01", "2025-12-31"),

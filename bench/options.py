@@ -53,3 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", type=int, default=None, metavar="N",
                         help="profile the pipeline on the first N messages (default 3000, --quick 0)")
     parser.add_argument("--keep-data", action="store_true", help="keep the imported data dirs under --work")
+    parser.add_argument("--archive", type=Path, default=None, metavar="DATA_DIR",
+                        help="measure the search, API and CLI stages on this existing SQLite archive instead of "
+                             "importing a corpus (adds a 'bench' user and audit entries to it)")

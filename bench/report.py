@@ -34,11 +34,13 @@ def _results(results_dir: Path) -> Iterator[tuple[Path, dict]]:
             yield path, result
 
 
-def _latest_runs(results_dir: Path) -> list[dict]:
+def _latest_runs(results_dir: Path, *, reused: bool = False) -> list[dict]:
+    """The newest run of every (backend, size) with a successful import; ``reused``: also the
+    search-only runs on an existing archive (``--archive``), for the search tables."""
     latest: dict[tuple[str, int], dict] = {}
     for path, result in _results(results_dir):
         for run in result["runs"]:
-            if run.get("import", {}).get("exit_code") == 0:
+            if run.get("import", {}).get("exit_code") == 0 or (reused and run.get("reused_archive")):
                 latest[(run["backend"], run["size"])] = {**run, "date": result["started"][:10], "file": path.name}
     return [latest[key] for key in sorted(latest)]
 
@@ -115,7 +117,7 @@ def _triple(figures: dict) -> str:
 def _search_kind_rows(results_dir: Path) -> list[str]:
     """Per criteria kind of the newest run of every (backend, size): store and API latency."""
     rows = []
-    for run in _latest_runs(results_dir):
+    for run in _latest_runs(results_dir, reused=True):
         search = run.get("search", {})
         store, api = search.get("store", {}).get("by_kind", {}), search.get("api", {}).get("by_kind", {})
         for kind in sorted(store):
@@ -127,7 +129,7 @@ def _search_kind_rows(results_dir: Path) -> list[str]:
 
 def _cli_rows(results_dir: Path) -> list[str]:
     rows = []
-    for run in _latest_runs(results_dir):
+    for run in _latest_runs(results_dir, reused=True):
         cli = run.get("search", {}).get("cli", {})
         if "search" not in cli:
             continue

@@ -43,7 +43,7 @@ def _machine() -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     from bench import report
-    from bench.stages import export_stage, run_size, smtp_stage
+    from bench.stages import archive_run, export_stage, run_size, smtp_stage
 
     sizes = args.sizes if args.sizes is not None else ([2000] if args.quick else [10_000, 100_000])
     sizes = [size for size in sizes if size > 0]  # --sizes 0: no import runs (an Export All or SMTP run alone)
@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> dict:
                     "format": args.fmt, "skip": sorted(skip)},
         "runs": [],
     }
-    for size in sizes:
+    if args.archive is not None:  # search stages on an existing archive, nothing else
+        result["runs"] = archive_run(args, skip)
+        skip |= {"smtp", "export"}
+    for size in sizes if args.archive is None else []:
         result["runs"] += run_size(size, args, skip)
     result["smtp"] = smtp_stage(args, skip)
     result["export"] = export_stage(args, skip)

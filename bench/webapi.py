@@ -35,7 +35,7 @@ def api_token(env: dict[str, str]) -> str:
 
 
 @contextmanager
-def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
+def web_server(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
     if not (ROOT / "server" / "web" / "app.py").exists():
         raise Unavailable("the web app (server/web/app.py) does not exist yet")
     port = free_port()
@@ -45,7 +45,7 @@ def web_server(env: dict[str, str], log: Path) -> Iterator[str]:
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base, proc)
-            yield base
+            yield base, proc.pid
         finally:
             proc.terminate()
             try:
