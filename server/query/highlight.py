@@ -137,14 +137,52 @@ def _token_pattern(token: str, prefix: bool, plain: bool) -> str:
     return rf"{start}{_WORD}*" if prefix else rf"{start}(?!{_WORD})"
 
 
-@dataclass(frozen=True)
+@lru_cache(maxsize=1)
+def _word_char() -> re.Pattern[str]:
+    """``_WORD`` compiled once: its class holds the CJK ranges, ~5 ms to compile each time a
+    pattern contains it (so one-word terms check their ends with this instead)."""
+    return re.compile(_WORD)
+
+
+def _term_regex(term: Term, plain: bool) -> re.Pattern[str]:
+    """One term's pattern. A one-word term (the common case) is its literal alone, the word
+    boundaries being checked by ``TermPattern.accept``; a phrase or a CJK word keeps them inside."""
+    if len(term.tokens) == 1 and not is_cjk(term.tokens[0]):
+        return re.compile(_literal(term.tokens[0], plain=plain))
+    return re.compile(_GAP.join(_token_pattern(t, term.prefix, plain) for t in term.tokens))
+
+
 class TermPattern:
     """One term's pattern over lower-cased text (``plain``) and over stored or normalised text
-    (``classes``). One pattern per term, not an alternation: a pattern that starts with a literal
-    is searched for with the regex engine's fast literal scan."""
+    (``classes``, compiled when first needed: most text is plain). One pattern per term, not an
+    alternation: a pattern that starts with a literal is searched for with the regex engine's fast
+    literal scan."""
 
-    plain: re.Pattern[str]
-    classes: re.Pattern[str]
+    def __init__(self, term: Term) -> None:
+        self.term = term
+        self.bare = len(term.tokens) == 1 and not is_cjk(term.tokens[0])  # boundaries checked in accept()
+        self.plain = _term_regex(term, True)
+        self._classes: re.Pattern[str] | None = None
+
+    @property
+    def classes(self) -> re.Pattern[str]:
+        if self._classes is None:
+            self._classes = _term_regex(self.term, False)
+        return self._classes
+
+    def accept(self, text: str, start: int, end: int) -> int | None:
+        """The end of the match of a one-word term found at ``start``..``end``, or None when a
+        word character touches it (what ``(?<!W)``, ``(?!W)`` and ``W*`` say in a phrase's pattern)."""
+        if not self.bare:
+            return end
+        word = _word_char()
+        if start > 0 and word.match(text, start - 1):
+            return None
+        if self.term.prefix:
+            while end < len(text) and word.match(text, end):
+                end += 1
+            return end
+        return None if end < len(text) and word.match(text, end) else end
 
 
 Patterns = tuple[TermPattern, ...]
@@ -152,10 +190,7 @@ Patterns = tuple[TermPattern, ...]
 
 @lru_cache(maxsize=256)
 def term_patterns(terms: tuple[Term, ...]) -> Patterns:
-    return tuple(
-        TermPattern(*(re.compile(_GAP.join(_token_pattern(t, term.prefix, flag) for t in term.tokens)) for flag in (True, False)))
-        for term in terms
-    )
+    return tuple(TermPattern(term) for term in terms)
 
 
 class _Normalised:
@@ -239,8 +274,9 @@ def match_spans(text: str, patterns: Patterns, *, limit: int | None = None) -> l
         # occurrences ("a a" in "a a a") are all found
         while (limit is None or count < limit) and (match := regex.search(searched, position)) is not None:
             position = match.start() + 1
-            if match.end() > match.start():
-                found.append(match.span())
+            end = pattern.accept(searched, match.start(), match.end())
+            if end is not None and end > match.start():
+                found.append((match.start(), end))
                 count += 1
     spans: list[tuple[int, int]] = []
     for start, end in sorted(found):
