@@ -97,7 +97,7 @@ def table(results_dir: Path = RESULTS) -> str:
     kinds = _search_kind_rows(results_dir)
     if kinds:
         lines += ["", "| search by kind: backend | messages | kind | store p50 / p95 / p99 ms | API p50 / p95 / p99 ms "
-                  "| largest total | run |", "|" + "---|" * 7, *kinds]
+                  "| store CPU p95 ms | API server CPU p95 ms | largest total | run |", "|" + "---|" * 9, *kinds]
     cli = _cli_rows(results_dir)
     if cli:
         lines += ["", "| CLI: backend | messages | `mailarchive search` median ms, wall (CPU) | `python -c pass` median ms, "
@@ -120,9 +120,12 @@ def _search_kind_rows(results_dir: Path) -> list[str]:
     for run in _latest_runs(results_dir, reused=True):
         search = run.get("search", {})
         store, api = search.get("store", {}).get("by_kind", {}), search.get("api", {}).get("by_kind", {})
+        store_cpu = search.get("store", {}).get("cpu_by_kind", {})
+        api_cpu = search.get("api", {}).get("cpu_by_kind", {})
         for kind in sorted(store):
             rows.append("| " + " | ".join([
                 run["backend"], _cell(run["size"]), kind, _triple(store[kind]), _triple(api.get(kind, {})),
+                _cell(store_cpu.get(kind, {}).get("p95"), "{:.0f}"), _cell(api_cpu.get(kind, {}).get("p95"), "{:.0f}"),
                 _cell(store[kind].get("max_total")), f"{run['date']} ({run['file']})"]) + " |")  # fmt: skip
     return rows
 
