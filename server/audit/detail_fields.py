@@ -8,11 +8,14 @@ CSV download and the API keep the exact JSON.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 MAX_LIST_ITEMS = 10  # a bulk export names up to 100 ids: the page shows the first ten and a count
 MAX_TEXT = 300  # characters of one value; the full text is in the CSV
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 
 LABELS: dict[str, str] = {
     "subject": "Subject", "keyword": "Keyword", "scope": "Searched in", "hits": "Hits", "total": "Entries found",
@@ -36,6 +39,7 @@ class DetailField:
     label: str  # catalog key (or the key in words when unknown)
     value: str
     translate_value: bool = False  # "Yes"/"No": catalog keys too
+    time: datetime | None = None  # an ISO time with its zone: the page shows it in the archive's zone
 
 
 def detail_fields(details: dict[str, Any] | None) -> list[DetailField]:
@@ -56,6 +60,8 @@ def _walk(value: Any, key: str, out: list[DetailField]) -> None:
             _walk(item, f"{key}.{child}" if key else str(child), out)
     elif isinstance(value, bool):
         out.append(DetailField(key, label_for(key), "Yes" if value else "No", translate_value=True))
+    elif isinstance(value, str) and _ISO_TIME.match(value):
+        out.append(DetailField(key, label_for(key), value, time=datetime.fromisoformat(value.replace("Z", "+00:00"))))
     else:
         out.append(DetailField(key, label_for(key), _text(value)))
 

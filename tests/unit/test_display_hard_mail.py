@@ -75,3 +75,10 @@ def test_detail_fields_flatten_and_label_without_json() -> None:
         ("ids", "Message IDs", "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 … (+2)"), ("new_thing", "New thing", "—"),
     ]  # fmt: skip
     assert fields[1].translate_value and not fields[0].translate_value
+
+
+def test_detail_times_are_recognised_for_the_page_to_show_in_its_zone() -> None:
+    [start, end, text] = detail_fields({"from": "2024-03-01T00:00:00+08:00", "to": "2024-03-31T23:59:59.999Z",
+                                        "subject": "2024-03-01T00:00 meeting"})  # fmt: skip
+    assert start.time is not None and start.time.utcoffset().total_seconds() == 8 * 3600
+    assert end.time is not None and end.time.microsecond == 999000 and text.time is None
