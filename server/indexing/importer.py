@@ -135,9 +135,10 @@ def _items(sources: list[Source], summary: ImportSummary, tracker: FileTracker, 
         tracker.file_read(index, count)
 
 
-def print_summary(summary: ImportSummary, stream: TextIO = sys.stdout) -> None:
+def print_summary(summary: ImportSummary, stream: TextIO | None = None) -> None:
+    """Write the import's one-paragraph summary (to ``sys.stdout`` as it is at call time, not import time)."""
     data = summary.to_dict()
-    stream.write(
+    (stream or sys.stdout).write(
         f"read {data['read']:,} messages ({data['bytes'] / 1e6:,.1f} MB from {data['files']:,} files) "
         f"in {data['seconds']:.1f} s, {data['messages_per_second']:,.0f} msg/s\n"
         f"  archived {data['archived']:,}, merged into existing {data['merged']:,}, duplicates {data['duplicates']:,}, "
