@@ -105,13 +105,13 @@ class Ingestor:
         docs = [(n, enricher.message(pairs[n][1], arrival=arrival, received_at=received_at(*pairs[n], arrival),
                                      envelope_from=pairs[n][0].envelope_from, envelope_to=pairs[n][0].envelope_to))
                 for n in todo]
-        for group in _unique_id_groups(docs):
+        if docs:  # one store call for the batch: copies of one message in it are merged by the store
             with timed(self.store, "put_messages"):
-                results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in group])
-            for (n, msg), result in zip(group, results, strict=True):
+                results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in docs])
+            for (n, msg), result in zip(docs, results, strict=True):
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
-            self._ledger_created([(msg, r.archive_seq) for (_, msg), r in zip(group, results, strict=True)
-                                  if r.status == "created"], pairs[group[0][0]][0].source)  # fmt: skip
+            self._ledger_created([(msg, r.archive_seq) for (_, msg), r in zip(docs, results, strict=True)
+                                  if r.status == "created"], pairs[docs[0][0]][0].source)  # fmt: skip
         done = [o for o in outcomes if o is not None]
         flags = {msg.id: tuple(msg.flags) for _, msg in docs}
         counted = [Counted(item.source, o.status, bool(o.parse_errors), len(item.raw), flags.get(o.id or "", ()))
@@ -155,17 +155,3 @@ def _batches(items: Iterable[RawItem], size: int, max_bytes: int) -> Iterator[li
             batch, total = [], 0
     if batch:
         yield batch
-
-
-def _unique_id_groups(docs: list[tuple[int, Message]]) -> Iterator[list[tuple[int, Message]]]:
-    """Split a batch so no id occurs twice in one ``put_messages`` (two copies of one message in a batch)."""
-    group: list[tuple[int, Message]] = []
-    ids: set[str] = set()
-    for n, msg in docs:
-        if msg.id in ids:
-            yield group
-            group, ids = [], set()
-        group.append((n, msg))
-        ids.add(msg.id)
-    if group:
-        yield group

@@ -6,10 +6,15 @@ the read alias (one ``ids`` query), then per id either *creates* in the month of
 (``op_type=create``: a concurrent writer makes it a conflict) or *merges* into the index where it
 lives (``if_seq_no``/``if_primary_term``). A conflict re-reads and merges again, a few times.
 
-Visibility: the message bulk uses ``refresh=wait_for``, so when ``put_messages`` returns its
-documents are durable (the translog is fsynced before ES acknowledges) AND searchable — which
-also lets the next batch's ``ids`` lookup find them in another month. Raw bytes go first (a
-message never points at missing bytes), ``create`` by SHA-256: a conflict means already stored.
+Visibility: the message bulk refreshes the shards it wrote (``refresh=true``), so when
+``put_messages`` returns its documents are durable (the translog is fsynced before ES
+acknowledges) AND searchable — which lets the next batch's ``ids`` lookup find them in another
+month, and the lease below be released. Not ``refresh=wait_for``: that parks the request until
+the next scheduled refresh (up to ``refresh_interval``, 1 s), which was most of an import's time;
+one forced refresh per batch of hundreds of messages makes segments no smaller than the
+scheduled refresh does at that rate. Raw bytes go first (a message never points at missing
+bytes), ``create`` by SHA-256: a conflict means already stored; they need no refresh (GET by
+id is real-time).
 
 Arrival sequence: the messages a round creates get one block of numbers (sequence.py) just
 before their bulk request, and the block's lease is released when ``put_messages`` is done, so
@@ -132,7 +137,7 @@ class MessagesMixin:
                 group.action = None
         writing = [g for g in groups if g.action]
         self._number([g for g in writing if g.action.op == "create"], leases)  # type: ignore[union-attr]
-        outcomes = bulk(self.es, [g.action for g in writing], refresh="wait_for")  # type: ignore[misc]
+        outcomes = bulk(self.es, [g.action for g in writing], refresh=True)  # type: ignore[misc]
         retry = []
         for group, outcome in zip(writing, outcomes, strict=True):
             if outcome.get("status") == 409:

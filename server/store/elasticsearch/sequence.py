@@ -8,7 +8,7 @@ batch, none per message.
 
 The same document carries the *leases*: the blocks whose messages are being written. Allocation
 and lease are one conditional write, so there is no moment at which a block is taken but not
-leased. The writer removes its lease after its bulk request returned with ``refresh=wait_for``
+leased. The writer removes its lease after its bulk request returned with ``refresh=true``
 (its messages are searchable) or failed (the numbers are abandoned: harmless gaps). The stable
 watermark is then
 

@@ -2,9 +2,16 @@
 
 Settings are kind ``_setting``, counters kind ``_counter``, the arrival sequence ``_sequence``
 (sequence.py); user kinds never start with ``_`` (``put_doc`` refuses them). A document's
-``version`` field counts its writes (``put_doc(..., if_version=)``). Counters are atomic without scripts (osmem-server has none): read,
-then write with ``if_seq_no``/``if_primary_term`` (or ``op_type=create`` for the first value)
-and start again on a conflict — GETs are real-time, so the loop always sees the latest write.
+``version`` field counts its writes (``put_doc(..., if_version=)``). Counters are atomic without
+scripts: read, then write with ``if_seq_no``/``if_primary_term`` (or ``op_type=create`` for the
+first value) and start again on a conflict — GETs are real-time, so the loop always sees the
+latest write.
+
+Visibility: writes do not wait for a refresh. Settings, counters and documents are read by key
+(real-time GETs); the one search over this index, ``list_docs``, refreshes it first, so a list
+shows every write that returned before it, from any process. An import writes about ten of these
+per batch (ingest counters, store latency, the ledger): with ``refresh=wait_for`` each one parked
+for up to the 1 s refresh interval, and that was most of the import's time.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ class SettingsMixin:
     def _put(self, kind: str, key: str, source: dict[str, Any], **options: Any) -> None:
         try:
             self.es.index(index=self.names.docs, id=f"{kind}/{key}", document={"kind": kind, "key": key, **source},
-                          refresh="wait_for", **options)  # fmt: skip
+                          **options)  # fmt: skip
         except ConflictError:
             raise
         except ERRORS as exc:
@@ -112,6 +119,10 @@ class SettingsMixin:
     def list_docs(
         self, kind: str, *, after: str | None = None, limit: int | None = None
     ) -> list[tuple[str, dict[str, Any]]]:
+        try:
+            self.es.indices.refresh(index=self.names.docs)  # nothing pending: next to free
+        except ERRORS as exc:
+            raise StoreError(f"refresh of {self.names.docs} failed: {exc}") from exc
         hits = sorted_hits(self.es, self.names.docs, {"term": {"kind": kind}}, "key", after=after, limit=limit)
         return [(h["_source"]["key"], h["_source"]["body"]) for h in hits]
 
@@ -119,7 +130,7 @@ class SettingsMixin:
         if kind.startswith("_"):  # deleting the sequence document would hand out numbers again
             raise StoreError(f"document kind {kind!r} is reserved")
         try:
-            self.es.delete(index=self.names.docs, id=f"{kind}/{key}", refresh="wait_for")
+            self.es.delete(index=self.names.docs, id=f"{kind}/{key}")
         except NotFoundError:
             return False
         except ERRORS as exc:
