@@ -9,6 +9,7 @@ at the end of the run.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,3 +39,29 @@ def store_url(backend: str, args: argparse.Namespace, data_dir: Path) -> Iterato
         yield node.url
     finally:
         node.close()
+
+
+def node_cpu_seconds(url: str) -> float | None:
+    """CPU seconds the Elasticsearch node processes have used so far (``_nodes/stats/process``,
+    summed over the nodes), or None when the cluster does not say. The import's own CPU figures
+    count the importer's process tree only; on Elasticsearch the node does much of the work."""
+    from elasticsearch import Elasticsearch
+
+    with Elasticsearch(url, request_timeout=60) as es:
+        nodes = es.nodes.stats(metric="process")["nodes"].values()
+    millis = [node.get("process", {}).get("cpu", {}).get("total_in_millis") for node in nodes]
+    return sum(millis) / 1000 if millis and None not in millis else None
+
+
+def with_node_cpu(imported: dict, node_seconds: float | None) -> dict:
+    """The import's figures plus the node's CPU during it: per message, and the rate client and
+    node together allow with every core of this machine free (both run here)."""
+    messages = imported.get("messages") or 0
+    if node_seconds is None or not messages:
+        return imported
+    total = imported.get("cpu_seconds", 0.0) + node_seconds
+    cores = os.cpu_count() or 1
+    return {**imported, "node_cpu_seconds": round(node_seconds, 2),
+            "node_cpu_ms_per_msg": round(node_seconds / messages * 1000, 3),
+            "client_and_node_cpu_ms_per_msg": round(total / messages * 1000, 3),
+            "client_and_node_cpu_bound_msg_per_s": round(cores * messages / total, 1) if total else 0.0}  # fmt: skip

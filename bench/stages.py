@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import latency
-from bench.backends import Unavailable, store_url
+from bench.backends import Unavailable, node_cpu_seconds, store_url, with_node_cpu
 from bench.corpus import cached_corpus, describe
 from bench.importrun import bench_env, fresh_data_dir, run_import
 from bench.parseloop import bare_parse_loop
@@ -96,11 +96,15 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
             _load_directory(config, args.seed)
             _say(f"  {backend}: mailarchive import of {size:,} messages")
             out["batches"] = _batch_sizes()
+            node_before = node_cpu_seconds(url) if backend == "elasticsearch" else None
             out["import"] = run_import(info.paths(root), env, info.bytes, data_dir.parent / f"import-{backend}-{size}.log")
+            if node_before is not None and (node_after := node_cpu_seconds(url)) is not None:
+                out["import"] = with_node_cpu(out["import"], node_after - node_before)
             imp = out["import"]
             _say(f"  {backend}: import exit {imp['exit_code']}: {imp['msg_per_s']:,.0f} msg/s, "
                  f"{imp['mb_per_s']:.1f} MB/s, peak RSS {imp['peak_rss_mb']:.0f} MB (tree), "
-                 f"{imp.get('cpu_ms_per_msg', 0):.2f} CPU ms/msg")
+                 f"{imp.get('cpu_ms_per_msg', 0):.2f} CPU ms/msg"
+                 + (f" + node {imp['node_cpu_ms_per_msg']:.2f}" if "node_cpu_ms_per_msg" in imp else ""))
             if imp["exit_code"] != 0:
                 _say(f"  {backend}: import failed: {imp['stderr_tail'][-400:]}")
             else:

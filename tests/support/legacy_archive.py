@@ -1,6 +1,7 @@
 """Archives in the layout of the releases before the arrival sequence (schema version 3 on SQLite,
-unversioned index names on Elasticsearch), written the way that code wrote them, so the
-migration tests start from what an existing installation really has on disk."""
+unversioned index names on Elasticsearch) and before ``@timestamp`` (Elasticsearch messages-v2),
+written the way that code wrote them, so the migration tests start from what an existing
+installation really has on disk."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from server.store.sqlite.messages import message_keys, text_columns
 from server.store.sqlite.schema import MIGRATIONS, _statements
 
 NEW_FIELDS = ("archive_seq", "received_at", "legal_holds")
+V2_FIXED = {"raw": 1, "directory": 1, "docs": 2, "audit": 2}  # the fixed indices' versions beside messages-v2
 SQLITE_V3 = 3
 
 
@@ -76,4 +78,29 @@ def elasticsearch_v1(es: Elasticsearch, prefix: str, items: Sequence[tuple[Messa
         es.index(index=f"{prefix}-raw", id=message.sha256, document={"size": len(raw), "compression": "zstd", "data": data})
     for kind, key, body in docs:
         es.index(index=f"{prefix}-docs", id=f"{kind}/{key}", document={"kind": kind, "key": key, "body": body})
+    es.indices.refresh(index=f"{prefix}-*")
+
+
+def elasticsearch_v2(es: Elasticsearch, prefix: str, items: Sequence[tuple[Message, bytes]]) -> None:
+    """The layout of the release before ``@timestamp``: template ``<prefix>-messages`` over
+    ``<prefix>-messages-v2-YYYY.MM`` (read alias ``<prefix>-messages``), the fixed indices behind
+    their aliases, messages numbered 1.. in the order given and the sequence document after them."""
+    from server.store.elasticsearch.documents import TIMESTAMP, to_document
+    from server.store.elasticsearch.sequence import DOC_ID
+
+    template = load_mapping("messages-v2.json")
+    template["template"]["aliases"] = {f"{prefix}-messages": {}}
+    es.indices.put_index_template(name=f"{prefix}-messages", index_patterns=[f"{prefix}-messages-v2-*"], **template)
+    for kind, version in V2_FIXED.items():
+        body = load_mapping(f"{kind}-v{version}.json")
+        es.indices.create(index=f"{prefix}-{kind}-v{version}", aliases={f"{prefix}-{kind}": {}}, **body)
+    for seq, (message, raw) in enumerate(items, start=1):
+        doc = to_document(message, raw)
+        del doc[TIMESTAMP]
+        doc["archive_seq"] = seq
+        es.index(index=f"{prefix}-messages-v2-{message.date.year:04d}.{message.date.month:02d}", id=message.id, document=doc)
+        data = base64.b64encode(codec.compress(raw)).decode("ascii")
+        es.index(index=f"{prefix}-raw", id=message.sha256, document={"size": len(raw), "compression": "zstd", "data": data})
+    es.index(index=f"{prefix}-docs", id=DOC_ID, document={"kind": "_sequence", "key": "archive", "value": len(items),
+                                                         "body": {"leases": []}})  # fmt: skip
     es.indices.refresh(index=f"{prefix}-*")

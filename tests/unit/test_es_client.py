@@ -39,10 +39,10 @@ def test_every_index_carries_the_prefix() -> None:
     assert (names.messages, names.raw, names.docs, names.directory, names.audit) == (
         "acme-messages", "acme-raw", "acme-docs", "acme-directory", "acme-audit",
     )  # fmt: skip
-    assert names.month(2024, 5) == "acme-messages-v2-2024.05" and names.pattern == "acme-messages-v2-*"
+    assert names.month(2024, 5) == "acme-messages-v3-2024.05" and names.pattern == "acme-messages-v3-*"
     assert [names.versioned(k) for k in ("raw", "docs", "directory", "audit")] == [
         "acme-raw-v1", "acme-docs-v2", "acme-directory-v1", "acme-audit-v2",
     ]  # fmt: skip
     assert names.parse_month("acme-messages-2024.05") == (1, 2024, 5)  # the first, unversioned layout
-    assert names.parse_month("acme-messages-v2-2024.05") == (2, 2024, 5)
-    assert names.parse_month("acme-messages-v2-x") is None
+    assert names.parse_month("acme-messages-v3-2024.05") == (3, 2024, 5)
+    assert names.parse_month("acme-messages-v3-x") is None

@@ -30,7 +30,7 @@ def test_monthly_indices_behind_the_read_alias(store: ElasticsearchStore) -> Non
     put(store, [make("may", date=MAY), make("june", date=JUNE)])
     names = store.names
     months = sorted(store.es.indices.get(index=names.pattern))
-    assert months == [f"{names.prefix}-messages-v2-2024.05", f"{names.prefix}-messages-v2-2024.06"]
+    assert months == [f"{names.prefix}-messages-v3-2024.05", f"{names.prefix}-messages-v3-2024.06"]
     assert sorted(store.es.indices.get_alias(name=names.messages)) == months
     template = store.es.indices.get_index_template(name=names.template)["index_templates"][0][
         "index_template"

@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from elasticsearch import BadRequestError
 
-from server.model import Account
+from server.model import Account, format_time
 from server.store import StoreError
 from server.store.elasticsearch import ElasticsearchStore
 from server.store.elasticsearch.audit import audit_doc
 from server.store.protocol import AuditQuery, AuditRecord
 from tests.conformance.factory import ALICE, BOB, crit, make, search_ids
 from tests.support.es import es_store
-from tests.support.legacy_archive import elasticsearch_v1
+from tests.support.legacy_archive import elasticsearch_v1, elasticsearch_v2
 
 MAY, JUNE = datetime(2024, 5, 20, 9, tzinfo=UTC), datetime(2024, 6, 2, 9, tzinfo=UTC)
 KINDS = ("raw", "directory", "docs", "audit")
@@ -58,7 +58,7 @@ def test_a_new_archive_reaches_every_index_through_an_alias(base: ElasticsearchS
     base.put_messages([make("m", date=MAY)])
     p = base.names.prefix
     assert aliases(base) == {
-        f"{p}-messages": [f"{p}-messages-v2-2024.05"], f"{p}-raw": [f"{p}-raw-v1"],
+        f"{p}-messages": [f"{p}-messages-v3-2024.05"], f"{p}-raw": [f"{p}-raw-v1"],
         f"{p}-directory": [f"{p}-directory-v1"], f"{p}-docs": [f"{p}-docs-v2"], f"{p}-audit": [f"{p}-audit-v2"],
     }  # fmt: skip
 
@@ -67,7 +67,7 @@ def test_an_archive_of_the_first_layout_is_migrated(base: ElasticsearchStore) ->
     prefix, items = legacy(base)
     store = ElasticsearchStore(base.es, prefix)  # shares base's client: closed by base's finalizer
     assert aliases(store) == {
-        f"{prefix}-messages": [f"{prefix}-messages-v2-2024.05", f"{prefix}-messages-v2-2024.06"],
+        f"{prefix}-messages": [f"{prefix}-messages-v3-2024.05", f"{prefix}-messages-v3-2024.06"],
         **{f"{prefix}-{k}": [store.names.versioned(k)] for k in KINDS},
     }  # the concrete indices of the first layout are gone: their names are aliases now
     assert not base.es.indices.exists(index=f"{prefix}-messages-2024.05")
@@ -75,6 +75,8 @@ def test_an_archive_of_the_first_layout_is_migrated(base: ElasticsearchStore) ->
     # numbered in archiving order, not by date
     assert [(m.id, m.archive_seq) for m in store.scan_archived(0, 10)] == [("june-first", 1), ("may-second", 2)]
     assert store.max_archive_seq() == 2
+    stamps = {h["_id"]: h["_source"]["@timestamp"] for h in base.es.search(index=f"{prefix}-messages")["hits"]["hits"]}
+    assert stamps == {m.id: format_time(m.archived_at) for m, _ in items}  # no received_at in the first layout
     for message, raw in items:
         assert store.get_raw(message.sha256) == raw
     assert search_ids(store, keyword="budget", **{"from": "2024-05-01", "to": "2024-06-30"}) == ["june-first"]
@@ -95,6 +97,41 @@ def test_an_archive_of_the_first_layout_is_migrated(base: ElasticsearchStore) ->
         store.es.index(index=store.names.raw, id="intruder", document={"colour": "red"})
     again = ElasticsearchStore(base.es, prefix)  # opening a migrated archive changes nothing
     assert again.max_archive_seq() == 3 and again.count() == 3
+
+
+def test_an_archive_of_the_previous_layout_gets_timestamp(base: ElasticsearchStore) -> None:
+    """messages-v2 (the release before ``@timestamp``) to v3: every message copied with
+    ``@timestamp`` = its arrival time (``archived_at`` when it has none), numbers, bytes, holds and
+    search as before; new mail gets ``@timestamp`` on write, merges keep the first copy's."""
+    arrived = JUNE + timedelta(days=3)
+    june, raw_june = make("june", date=JUNE, subject="quarterly budget", mailboxes=[ALICE], received_at=arrived)
+    may, raw_may = make("may", date=MAY, subject="numbers", mailboxes=[BOB], legal_holds=["hold-1"])
+    prefix = f"{base.names.prefix}-v2"
+    elasticsearch_v2(base.es, prefix, [(june, raw_june), (may, raw_may)])
+    assert sorted(base.es.indices.get_alias(name=f"{prefix}-messages")) == [f"{prefix}-messages-v2-2024.05",
+                                                                            f"{prefix}-messages-v2-2024.06"]  # fmt: skip
+    store = ElasticsearchStore(base.es, prefix)
+    assert aliases(store) == {
+        f"{prefix}-messages": [f"{prefix}-messages-v3-2024.05", f"{prefix}-messages-v3-2024.06"],
+        **{f"{prefix}-{k}": [store.names.versioned(k)] for k in KINDS},
+    }
+    assert not base.es.indices.exists(index=f"{prefix}-messages-v2-2024.05")
+    stamps = {h["_id"]: h["_source"]["@timestamp"] for h in base.es.search(index=f"{prefix}-messages")["hits"]["hits"]}
+    assert stamps == {"june": format_time(arrived), "may": format_time(may.archived_at)}
+    assert [(m.id, m.archive_seq, m.legal_holds) for m in store.scan_archived(0, 10)] == [("june", 1, []), ("may", 2, ["hold-1"])]
+    assert store.get_message("june").received_at == arrived  # @timestamp never reaches a Message
+    assert store.get_raw(may.sha256) == raw_may
+    assert search_ids(store, keyword="budget", **{"from": "2024-05-01", "to": "2024-06-30"}) == ["june"]
+    later = JUNE + timedelta(days=9)
+    assert store.put_messages([make("june", date=JUNE, mailboxes=[BOB], received_at=later)])[0].status == "merged"
+    fresh, raw_fresh = make("fresh", date=JUNE, received_at=later)
+    assert store.put_messages([(fresh, raw_fresh)])[0].archive_seq == 3
+    got = {i: base.es.get(index=f"{prefix}-messages-v3-2024.06", id=i)["_source"]["@timestamp"] for i in ("june", "fresh")}
+    assert got == {"june": format_time(arrived), "fresh": format_time(later)}
+    # the Kibana time field is a date in the new indices: a date histogram over it works
+    days = base.es.search(index=f"{prefix}-messages", size=0,
+                          aggs={"d": {"date_histogram": {"field": "@timestamp", "calendar_interval": "day"}}})  # fmt: skip
+    assert sum(b["doc_count"] for b in days["aggregations"]["d"]["buckets"]) == 3
 
 
 def test_processes_starting_together_migrate_once(base: ElasticsearchStore) -> None:

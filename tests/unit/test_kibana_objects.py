@@ -59,6 +59,14 @@ def test_every_field_exists_in_the_strict_mapping_with_a_usable_type(obj: dict) 
         assert fields[name] in allowed, f"{obj['id']}: {use} on {name!r} needs {sorted(allowed)}, mapping has {fields[name]}"
 
 
+def test_the_time_field_is_timestamp_everywhere() -> None:
+    """Kibana's default time field: every time-based object agrees with the data view."""
+    view = next(o for o in saved_objects() if o["type"] == "index-pattern")
+    assert view["attributes"]["timeFieldName"] == "@timestamp"
+    histograms = [name for o in saved_objects() for name, use in fields_used(o) if use == "date_histogram"]
+    assert len(histograms) >= 3 and set(histograms) == {"@timestamp"}
+
+
 def test_every_reference_resolves() -> None:
     by_id = {(o["type"], o["id"]) for o in saved_objects()}
     for obj in saved_objects():

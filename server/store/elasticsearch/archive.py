@@ -28,13 +28,12 @@ from server.model import Message, format_time
 from server.store.common.documents import set_holds
 from server.store.elasticsearch.bulk import Action, bulk
 from server.store.elasticsearch.connection import ERRORS
-from server.store.elasticsearch.documents import TOKEN_FIELDS, from_document
+from server.store.elasticsearch.documents import SOURCE_EXCLUDES, from_document
 from server.store.elasticsearch.layout import Indices
 from server.store.elasticsearch.messages import MAX_CONFLICT_RETRIES
 from server.store.elasticsearch.sequence import ArchiveSequence
 from server.store.protocol import PartitionMember, StoreError
 
-_SOURCE_EXCLUDES = list(TOKEN_FIELDS.values())
 BY_SEQ = [{"archive_seq": {"order": "asc"}}]
 SEQ_PAGE = 1000
 
@@ -66,7 +65,7 @@ class ArchiveMixin:
         while len(out) < limit:
             size = min(SEQ_PAGE, limit - len(out))
             query = {"bool": {"filter": [*filters, {"range": {"archive_seq": {"gt": after_seq}}}], "must_not": must_not}}
-            hits = self._search_hits(query=query, sort=BY_SEQ, size=size, _source={"excludes": _SOURCE_EXCLUDES})
+            hits = self._search_hits(query=query, sort=BY_SEQ, size=size, _source={"excludes": SOURCE_EXCLUDES})
             out += [from_document(h["_source"]) for h in hits]
             if len(hits) < size:
                 break

@@ -5,7 +5,7 @@ the version of its mapping (``mappings/<kind>-v<N>.json``):
 
 | alias (what the code uses) | index behind it |
 |---|---|
-| ``<prefix>-messages`` (read alias) | ``<prefix>-messages-v2-YYYY.MM``, one per month, made from the template |
+| ``<prefix>-messages`` (read alias) | ``<prefix>-messages-v3-YYYY.MM``, one per month, made from the template |
 | ``<prefix>-raw`` / ``-directory`` / ``-docs`` / ``-audit`` | ``<prefix>-raw-v1`` / ``-directory-v1`` / ``-docs-v2`` / ``-audit-v2`` |
 
 Reads, GETs and single writes go through the aliases. Bulk writes name the index itself (the month's
@@ -25,6 +25,10 @@ writes fail and are retried by the SMTP spool instead of being lost). Counts are
 the swap; on any failure nothing is switched, the sources are unblocked and the error says what
 happened. Messages copied from the first layout get their ``archive_seq`` in archiving order
 (``archived_at``, then id), and the sequence document starts after the last one.
+
+Message versions: v1 the first layout; v2 added ``archive_seq``, ``received_at`` and
+``legal_holds``; v3 added ``@timestamp`` (Kibana's time field, documents.timestamp), which the
+copy sets on every message it moves to v3.
 """
 
 from __future__ import annotations
@@ -41,10 +45,11 @@ from elasticsearch import ApiError, Elasticsearch
 from server.store.common.audit_records import value_text
 from server.store.elasticsearch.bulk import Action, bulk
 from server.store.elasticsearch.connection import ERRORS, load_mapping
+from server.store.elasticsearch.documents import TIMESTAMP, timestamp
 from server.store.elasticsearch.sequence import ArchiveSequence
 from server.store.protocol import StoreError
 
-MESSAGES_VERSION = 2
+MESSAGES_VERSION = 3
 FIXED_VERSIONS = {"raw": 1, "directory": 1, "docs": 2, "audit": 2}
 LOCK_WAIT_SECONDS = 900
 COPY_PAGE = 1000
@@ -188,6 +193,11 @@ def _migrate_once(es: Elasticsearch, names: Indices) -> None:
         es.options(ignore_status=404).indices.delete(index=names.lock)
 
 
+def _current_message(doc: dict[str, Any]) -> dict[str, Any]:
+    """A message document of an older version as the current mapping has it (v3: ``@timestamp``)."""
+    return {**doc, TIMESTAMP: timestamp(doc)}
+
+
 class Migration:
     """One run from ``plan`` to the current layout (see the module docstring for the steps)."""
 
@@ -242,7 +252,7 @@ class Migration:
             self._number_and_copy(targets)
         else:
             for source, target in targets.items():
-                self._copy(source, target)
+                self._copy(source, target, _current_message)
         return targets
 
     def _copy(self, source: str, target: str, transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -275,7 +285,7 @@ class Migration:
             for hit in hits:
                 seq += 1
                 actions.append(Action("index", {"_index": targets[hit["_index"]], "_id": hit["_id"]},
-                                      {**hit["_source"], "archive_seq": seq}))  # fmt: skip
+                                      _current_message({**hit["_source"], "archive_seq": seq})))  # fmt: skip
             self._write(actions, "the monthly message indices")
         self.numbered = seq
         log.info("numbered %d messages in archiving order", seq)

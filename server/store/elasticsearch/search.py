@@ -17,13 +17,12 @@ from elasticsearch import Elasticsearch
 from server.query.criteria import Criteria, decode_cursor, encode_cursor
 from server.store.common.times import to_ms
 from server.store.elasticsearch.connection import ERRORS
-from server.store.elasticsearch.documents import TOKEN_FIELDS, from_document
+from server.store.elasticsearch.documents import SOURCE_EXCLUDES, from_document
 from server.store.elasticsearch.layout import Indices
 from server.store.elasticsearch.query import SORT, build_query
 from server.store.protocol import AggregateBy, Aggregation, SearchPage, StoreError
 
 COMPOSITE_PAGE = 1000
-_SOURCE_EXCLUDES = list(TOKEN_FIELDS.values())
 _AGG_FIELDS = {"department": "departments", "mailbox": "mailboxes"}
 
 
@@ -41,7 +40,7 @@ class SearchMixin:
         self, criteria: Criteria | None, size: int, after: list[Any] | None, *, total: bool
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"query": build_query(criteria), "sort": SORT, "size": size,
-                                "_source": {"excludes": _SOURCE_EXCLUDES}, "track_total_hits": total}  # fmt: skip
+                                "_source": {"excludes": SOURCE_EXCLUDES}, "track_total_hits": total}  # fmt: skip
         if after:
             body["search_after"] = after
         return self._search(**body)
