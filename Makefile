@@ -41,7 +41,7 @@ engine-deps:
 	  for p in $(ENGINE_JDK_PKGS); do \
 	    if apt-cache policy $$p 2>/dev/null | grep -q 'Candidate: [0-9]'; then need="$$p"; break; fi; \
 	  done; \
-	  [ -n "$$need" ] || { echo "no JDK >= 21 (JAVA_HOME, /usr/lib/jvm) and none among: $(ENGINE_JDK_PKGS)" >&2; exit 1; }; \
+	  [ -n "$$need" ] || { echo "engine: no JDK >= 21 in JAVA_HOME or /usr/lib/jvm, and apt offers none of: $(ENGINE_JDK_PKGS); install a JDK 21+ (e.g. Temurin) and set JAVA_HOME" >&2; exit 1; }; \
 	fi; \
 	if ! command -v mvn >/dev/null; then need="$$need maven"; [ -n "$$updated" ] || $$SUDO apt-get update -qq; fi; \
 	if [ -n "$$need" ]; then \

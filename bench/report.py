@@ -59,9 +59,18 @@ def _ratio(run: dict, loop_key: str) -> str:
 
 def _free_cores_rate(imp: dict) -> float | None:
     """What the import would do with both cores to itself: bound by total CPU over 2 cores and by
-    the importer's own process, which can use one core only."""
-    bounds = [b for b in (imp.get("cpu_bound_msg_per_s"), imp.get("main_process_bound_msg_per_s")) if b]
+    the importer's own process, which can use one core only, and (Elasticsearch) by the importer's
+    and the node's CPU together, which share the machine."""
+    keys = ("cpu_bound_msg_per_s", "main_process_bound_msg_per_s", "client_and_node_cpu_bound_msg_per_s")
+    bounds = [b for b in (imp.get(k) for k in keys) if b]
     return min(bounds) if bounds else None
+
+
+def _cpu_cell(imp: dict) -> str:
+    """The importer's CPU per message, plus the Elasticsearch node's when the run measured it."""
+    own = _cell(imp.get("cpu_ms_per_msg"), "{:.2f}")
+    node = imp.get("node_cpu_ms_per_msg")
+    return f"{own} + {node:.2f} node" if node is not None else own
 
 
 def _row(run: dict) -> str:
@@ -73,7 +82,7 @@ def _row(run: dict) -> str:
     cells = [
         run["backend"], _cell(run["size"]), _cell(run.get("corpus", {}).get("bytes", 0) / 1e6),
         _cell(imp.get("msg_per_s")), _cell(imp.get("mb_per_s"), "{:.1f}"),
-        _cell(imp.get("cpu_ms_per_msg"), "{:.2f}"), _cell(_free_cores_rate(imp)),
+        _cpu_cell(imp), _cell(_free_cores_rate(imp)),
         _cell(parse.get("cpu_ms_per_msg"), "{:.2f}"), _ratio(run, "parse_loop"),
         _cell(pipeline.get("cpu_ms_per_msg"), "{:.2f}"), rss,
         f"{_cell(store.get('p50'), '{:.0f}')} / {_cell(store.get('p95'), '{:.0f}')} / {_cell(store.get('p99'), '{:.0f}')}",
