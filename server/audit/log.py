@@ -101,6 +101,9 @@ class AuditLog:
             except Exception as exc:  # any failure at all must refuse the operation, not escape it
                 last_error = exc
                 self._head = None
+                if self._landed(draft):  # the write committed but its reply was lost: do not write it again
+                    self._head = (draft.seq, draft.hash)
+                    return draft
                 if self._lost_race(draft.seq):
                     races += 1
                 else:
@@ -112,6 +115,18 @@ class AuditLog:
                 continue
             self._head = (draft.seq, draft.hash)
             return draft
+
+    def _landed(self, draft: AuditRecord) -> bool:
+        """Whether the entry at ``draft.seq`` is this very draft: its hash covers the time (to the
+        microsecond), the content and the previous hash, so it names the attempt like a client-chosen
+        entry id. A store that committed the entry and then failed to say so (a timeout after the
+        write, a lost connection, an interrupted commit) would otherwise see seq taken, take it for a
+        lost race, and append the same entry a second time."""
+        try:
+            found = next(iter(self.store.audit_scan(from_seq=draft.seq)), None)
+        except Exception:  # noqa: BLE001 - unknown: the retry then finds out through the seq check
+            return False
+        return found is not None and found.seq == draft.seq and found.hash == draft.hash
 
     def _lost_race(self, seq: int) -> bool:
         """Did another writer take ``seq`` (retry at once) rather than the store failing?"""

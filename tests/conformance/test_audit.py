@@ -132,6 +132,36 @@ def test_writers_that_race_for_a_seq_retry_and_never_fork(store: Store, tmp_path
     assert verify(store, one.anchors).ok
 
 
+class _ReplyLost:
+    """The real store, except that its first ``lose`` appends commit and then raise, as a store does
+    whose connection drops (or whose request times out) after the entry reached the disk."""
+
+    def __init__(self, store: Store, lose: int) -> None:
+        self._store, self.lose = store, lose
+
+    def audit_append(self, record: AuditRecord) -> None:
+        self._store.audit_append(record)
+        if self.lose:
+            self.lose -= 1
+            raise StoreError(f"audit entry {record.seq}: connection lost before the reply")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+
+def test_an_append_interrupted_after_its_write_landed_is_not_written_twice(store: Store, tmp_path: Path) -> None:
+    flaky = _ReplyLost(store, lose=0)
+    log = AuditLog(flaky, tmp_path)  # type: ignore[arg-type]
+    log.record(actor="alice", role="archive-admin", operation=Op.LOGIN)
+    flaky.lose = 1
+    second = log.record(actor="alice", role="archive-admin", operation=Op.SEARCH, details={"hits": 3})
+    third = log.record(actor="bob", role="archive-admin", operation=Op.MESSAGE_VIEW, target="m-1")
+    entries = list(store.audit_scan())
+    assert [(e.seq, e.operation) for e in entries] == [(1, Op.LOGIN), (2, Op.SEARCH), (3, Op.MESSAGE_VIEW)]
+    assert (second.seq, third.seq, third.prev_hash) == (2, 3, second.hash)
+    assert verify(store, log.anchors).ok
+
+
 def test_record_fails_closed_when_the_store_is_gone(store: Store, tmp_path: Path) -> None:
     log = AuditLog(store, tmp_path)
     log.record(actor="alice", role="archive-admin", operation=Op.LOGIN)
