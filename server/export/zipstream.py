@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import struct
 import tempfile
 import zlib
@@ -151,19 +150,18 @@ class _Manifest:
         self.file = file
         self.crc = 0
         self.size = 0
-        self._write("\ufeff")  # BOM: spreadsheet programs then read the CJK subjects right
+        self._csv = csv.writer(self, lineterminator="\r\n")  # writes each row through ``write``, one call
+        self.write("\ufeff")  # BOM: spreadsheet programs then read the CJK subjects right
         self.row(MANIFEST_FIELDS)
 
-    def _write(self, text: str) -> None:
+    def write(self, text: str) -> None:
         data = text.encode("utf-8")
         self.file.write(data)
         self.crc = zlib.crc32(data, self.crc)
         self.size += len(data)
 
     def row(self, values: Iterable[object]) -> None:
-        line = io.StringIO()
-        csv.writer(line, lineterminator="\r\n").writerow(neutralise(v) for v in values)
-        self._write(line.getvalue())
+        self._csv.writerow([neutralise(v) for v in values])
 
     def blocks(self) -> Iterator[bytes]:
         self.file.seek(0)

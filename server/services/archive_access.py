@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from server.archiving import INTEGRITY_FAILURES, archive_settings
 from server.audit.operations import Op, Result
+from server.export.batched import BatchedReads
 from server.export.eml import eml_download_name
 from server.export.zipstream import ZipStats, iter_zip
 from server.model import Attachment, Message, format_time, now_utc
@@ -204,7 +205,20 @@ class ArchiveAccess:
         Not audited on success (the calling operation is); a failure is audited here, as
         ``integrity_failure`` naming ``purpose``, and counted, so every reader reports it alike.
         """
-        raw = self.store.get_raw(message.sha256)
+        checked = self._checked(message, self.store.get_raw(message.sha256), actor, purpose)
+        if isinstance(checked, IntegrityFailure):
+            raise checked
+        return checked
+
+    def verified_raws(self, messages: Sequence[Stored], *, actor: Actor, purpose: str) -> list[bytes | IntegrityFailure]:
+        """``verified_raw`` for a batch in one store read (Export All, POP3 read-ahead: a read per
+        message cost more than the reading). One result per message, in order: its bytes, or its
+        ``IntegrityFailure`` (already audited and counted) for the caller to raise when it gets there.
+        The caller bounds the batch's bytes: they are all in memory at once."""
+        found = self.store.get_raws([m.sha256 for m in messages])
+        return [self._checked(m, found.get(m.sha256), actor, purpose) for m in messages]
+
+    def _checked(self, message: Stored, raw: bytes | None, actor: Actor, purpose: str) -> bytes | IntegrityFailure:
         if raw is None:
             actual, why = "missing", f"the original bytes of message {message.id} are missing from the store"
         else:
@@ -214,7 +228,7 @@ class ArchiveAccess:
             why = f"the stored bytes of message {message.id} do not match its SHA-256 (altered or damaged)"
         error = IntegrityFailure(f"refused: {why}; expected sha256 {message.sha256}, found {actual}")
         self._report(actor, message, purpose, actual, error)
-        raise error
+        return error
 
     def _report(self, actor: Actor, message: Stored, purpose: str, actual: str, error: IntegrityFailure) -> None:
         error.audited = True
@@ -245,8 +259,8 @@ class ArchiveAccess:
 
     def _zip(self, actor: Actor, messages: Iterable[Message], count: int) -> ZipExport:
         stats = ZipStats()
-        chunks = iter_zip(messages, lambda m: self.verified_raw(m, actor=actor, purpose=Op.BULK_EXPORT), stats=stats,
-                          verified=True)  # fmt: skip
+        reads = BatchedReads(messages, lambda batch: self.verified_raws(batch, actor=actor, purpose=Op.BULK_EXPORT))
+        chunks = iter_zip(reads, reads.raw_of, stats=stats, verified=True)
         return ZipExport(count, f"mail-export-{format_time(now_utc())[:10]}-{count}.zip", chunks, stats)
 
 

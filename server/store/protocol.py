@@ -116,6 +116,10 @@ class Store(Protocol):
     def get_raw(self, sha256: str) -> bytes | None:
         """The original bytes, exactly as received."""
 
+    def get_raws(self, sha256s: Sequence[str]) -> dict[str, bytes]:
+        """The original bytes of each of ``sha256s`` that exists, in one round trip (bulk readers:
+        Export All, POP3 read-ahead). The caller bounds the batch: every blob is in memory at once."""
+
     def raw_keys(self, *, batch_size: int = 1000) -> Iterator[str]:
         """The SHA-256 key of every stored raw blob, each once, in no particular order, streamed
         in batches (the reconcile job compares them with the messages; memory stays flat)."""
@@ -128,6 +132,10 @@ class Store(Protocol):
 
     def count(self, criteria: Criteria | None = None) -> int:
         """Matches of ``criteria``, or all archived messages when None."""
+
+    def total_size(self, criteria: Criteria | None = None) -> int:
+        """Sum of the archived sizes (raw octets) of the matches: what an export of them holds.
+        A blob shared by several matches counts once per match, as the export writes it."""
 
     def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
         """Counts per UTC day (``YYYY-MM-DD``), per exact department, or per mailbox.

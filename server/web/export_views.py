@@ -20,7 +20,7 @@ from server.export.names import content_disposition
 from server.export.taskcenter import ExportTask, Status
 from server.query.criteria import Criteria
 from server.services.errors import InvalidInput, ServiceError
-from server.services.exports import Exports, Preview, preview
+from server.services.exports import Exports, Preview
 from server.store.protocol import SearchPage
 from server.web.context import actor, local_path, services
 from server.web.i18n import _
@@ -149,9 +149,10 @@ def panel_context(status: str | None) -> dict[str, Any]:
 
 @bp.app_context_processor
 def query_page_helpers() -> dict[str, Any]:
-    """For the query page's Export All form (from the search it already ran: no extra query)."""
+    """For the query page's Export All form: the count from the search it already ran, the size
+    from one aggregate over the same criteria."""
 
     def export_all_preview(criteria: Criteria, page: SearchPage) -> Preview:
-        return preview(criteria, page.total, page.results)
+        return exports().preview(criteria, page.total)
 
     return {"export_all_preview": export_all_preview, "task_center": panel_context}

@@ -153,3 +153,26 @@ def test_count_of_everything(store: Store) -> None:
     put(store, [make(date=day(1)), make(date=day(2)), make(date=day(40))])
     assert store.count() == 3
     assert store.count(crit()) == 2
+
+
+def test_get_raws_reads_many_blobs_at_once_and_skips_unknown(store: Store) -> None:
+    items = [make(raw=RAWS[name]) for name in ("crlf", "bare-lf", "large-binary")]
+    shared = make("shared-copy", raw=RAWS["crlf"])  # a second message with the same bytes
+    put(store, [*items, shared])
+    keys = [m.sha256 for m, _ in items]
+    found = store.get_raws([*keys, "0" * 64, keys[0], shared[0].sha256])
+    assert found == {m.sha256: raw for m, raw in items}
+    assert store.get_raws([]) == {}
+
+
+def test_total_size_sums_the_sizes_of_the_matches(store: Store) -> None:
+    assert store.total_size() == 0 and store.total_size(crit()) == 0
+    inside = [make(date=day(1), subject="budget", body="x" * 500), make(date=day(2), subject="other", body="y" * 70)]
+    shared = make(date=day(3), subject="budget again", raw=inside[0][1])  # same bytes: counted per message
+    outside = make(date=day(40), subject="budget", body="z" * 1000)
+    put(store, [*inside, shared, outside])
+    sizes = [len(raw) for _, raw in inside]
+    assert store.total_size(crit()) == sum(sizes) + sizes[0]
+    assert store.total_size(crit(keyword="other")) == sizes[1]
+    assert store.total_size() == sum(sizes) + sizes[0] + len(outside[1])
+    assert store.total_size(crit(keyword="nothing-matches-this")) == 0

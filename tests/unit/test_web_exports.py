@@ -20,9 +20,11 @@ from flask import Flask
 from server.audit.operations import Op
 from server.export.taskcenter import TaskDocs
 from server.jobs.broker import close_all
+from server.query.criteria import parse_criteria
 from server.services.actor import Actor
 from server.web.context import services_of
 from server.web.i18n import catalog
+from server.web.render import human_size
 from tests.support.exports import running_worker, wait_task
 from tests.support.web import api_token, close_app, csrf_token
 from tests.support.webdata import WHEN, audit_entries, sample_app, signed_in
@@ -105,6 +107,20 @@ def test_query_page_offers_export_all_with_count_size_and_the_limit(app: Flask) 
     refused = wide.split('id="export-all"', 1)[1].split("</form>", 1)[0]
     assert 'id="export-all-refusal"' in refused and "at most 30 days" in refused
     assert re.search(r'id="export-all-submit"\s+disabled', refused)
+
+
+def test_export_all_size_is_the_whole_result_sets_not_the_page_shown(app: Flask) -> None:
+    """One result per page: the size shown (and the submitted task's estimate) is the sum over all
+    the matches, whichever message the page happens to show."""
+    svc = services_of(app)
+    matches = list(svc.store.scan(parse_criteria(RECENT)))
+    whole = sum(m.size for m in matches)
+    assert len(matches) == 3 and len({m.size for m in matches}) > 1
+    html = signed_in(app, "archie").get("/search?" + urlencode({**RECENT, "limit": 1})).get_data(as_text=True)
+    form = html.split('id="export-all"', 1)[1].split("</form>", 1)[0]
+    assert "Export All (3)" in form and f"about {human_size(whole)} as a zip" in form
+    task = svc.exports.submit(Actor("archie", "archive-admin"), RECENT)
+    assert task.estimated_bytes == whole
 
 
 def test_console_submit_cancel_and_panel(app: Flask) -> None:

@@ -10,6 +10,7 @@ import json
 import threading
 from typing import Any
 
+import orjson
 import zstandard
 
 LEVEL = 3  # zstd's default: ~3x on mail at several hundred MB/s per core
@@ -37,4 +38,6 @@ def pack_doc(doc: dict[str, Any]) -> bytes:
 
 
 def unpack_doc(blob: bytes) -> dict[str, Any]:
-    return json.loads(decompress(blob))
+    """orjson reads what ``pack_doc`` wrote (strict UTF-8 JSON) in about half json's time, which was
+    the largest single cost of a scan (Export All, POP3 windows, result pages)."""
+    return orjson.loads(decompress(blob))

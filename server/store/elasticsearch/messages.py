@@ -226,6 +226,17 @@ class MessagesMixin:
             raise StoreError(f"reading raw {sha256} from {self.names.raw} failed: {exc}") from exc
         return codec.decompress(base64.b64decode(response["_source"]["data"]))
 
+    def get_raws(self, sha256s: Sequence[str]) -> dict[str, bytes]:
+        wanted = list(dict.fromkeys(sha256s))
+        if not wanted:
+            return {}
+        try:
+            response = self.es.mget(index=self.names.raw, ids=wanted)
+        except ERRORS as exc:
+            raise StoreError(f"reading {len(wanted)} raws from {self.names.raw} failed: {exc}") from exc
+        return {doc["_id"]: codec.decompress(base64.b64decode(doc["_source"]["data"]))
+                for doc in response["docs"] if doc.get("found")}  # fmt: skip
+
     def raw_keys(self, *, batch_size: int = 1000) -> Iterator[str]:
         """A scroll in index order without the bytes (``_id`` is the key; it cannot be sorted on)."""
         try:

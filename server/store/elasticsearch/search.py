@@ -76,6 +76,11 @@ class SearchMixin:
             raise StoreError(f"count on {self.names.messages} failed: {exc}") from exc
         return response["count"]
 
+    def total_size(self, criteria: Criteria | None = None) -> int:
+        response = self._search(query=build_query(criteria), size=0, track_total_hits=False,
+                                aggs={"bytes": {"sum": {"field": "size"}}})  # fmt: skip
+        return int(round(response.get("aggregations", {}).get("bytes", {}).get("value") or 0))  # no index yet: 0
+
     def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
         if by == "day":
             return Aggregation(self._days(criteria))

@@ -128,6 +128,16 @@ class MessagesMixin:
             row = conn.execute("SELECT data FROM raws WHERE sha256 = ?", (sha256,)).fetchone()
         return codec.decompress(row[0]) if row else None
 
+    def get_raws(self, sha256s: Sequence[str]) -> dict[str, bytes]:
+        wanted = list(dict.fromkeys(sha256s))
+        found: dict[str, bytes] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):  # stay well under SQLite's bound-parameter limit
+                chunk = wanted[start : start + 500]
+                sql = f"SELECT sha256, data FROM raws WHERE sha256 IN ({','.join('?' * len(chunk))})"
+                found.update((key, codec.decompress(data)) for key, data in conn.execute(sql, chunk))
+        return found
+
     def raw_keys(self, *, batch_size: int = 1000) -> Iterator[str]:
         """By key, one short read per batch (a writer is never blocked for the whole walk)."""
         after = ""

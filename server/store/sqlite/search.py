@@ -153,6 +153,14 @@ class SearchMixin:
         with self._read() as conn:
             return _count(conn, plan(criteria, conn))
 
+    def total_size(self, criteria: Criteria | None = None) -> int:
+        with self._read() as conn:
+            query = plan(criteria, conn)
+            rids, params = query.rids_sql(query.lo, query.hi)
+            sql = (f"SELECT coalesce(sum(r.size), 0) FROM ({rids}) x JOIN message_meta a ON a.rid = x.rid "
+                   f"JOIN raws r ON r.sha256 = a.sha256")  # fmt: skip
+            return conn.execute(sql, params).fetchone()[0]
+
     def aggregate(self, criteria: Criteria | None, by: AggregateBy, *, size: int = 100) -> Aggregation:
         """Days ascending (days without mail left out); departments and mailboxes by count
         descending, then name ascending, the ``size`` largest."""
