@@ -20,6 +20,7 @@ from pop3d.listener import Limits, Listener
 from pop3d.throttle import LoginThrottle, ThrottlePolicy
 from server.config import Config
 from server.daemons import address_of, listen
+from server.ops.sessions import SessionCounter
 from server.services.context import Services
 
 WORKERS = 4
@@ -58,6 +59,7 @@ class Pop3Daemon:
         self.svc: Services | None = None
         self.executor: ThreadPoolExecutor | None = None
         self.listener: Listener | None = None
+        self.sessions: SessionCounter | None = None
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="pop3", daemon=True)
 
@@ -67,7 +69,8 @@ class Pop3Daemon:
         self.svc = Services.open(self.config)
         self.executor = ThreadPoolExecutor(WORKERS, thread_name_prefix="pop3")
         backend = ArchiveBackend(self.svc, LoginThrottle(self.throttle), self.executor)
-        self.listener = Listener(backend, self.limits, context)
+        self.sessions = SessionCounter(lambda: self.svc.store)  # type: ignore[union-attr]
+        self.listener = Listener(backend, self.limits, context, self.sessions)
         self.thread.start()
         try:
             asyncio.run_coroutine_threadsafe(self.listener.start(self.socket, self.tls_socket), self.loop).result(30)
@@ -107,6 +110,8 @@ class Pop3Daemon:
                 sock.close()
         if self.executor is not None:
             self.executor.shutdown(wait=True)
+        if self.sessions is not None:
+            self.sessions.close()  # before the store it writes to
         if self.svc is not None:
             self.svc.close()
 

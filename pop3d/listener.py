@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pop3d.connection import TOO_LONG, Connection
-from pop3d.server import Backend, Session
+from pop3d.server import Backend, Session, SessionReport
+from server.ops.sessions import POP3_RETRIEVED_BYTES, POP3_RETRIEVED_MESSAGES, SessionCounter
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,11 @@ class Limits:
 
 
 class Listener:
-    def __init__(self, backend: Backend, limits: Limits, tls_context: ssl.SSLContext | None) -> None:
+    def __init__(self, backend: Backend, limits: Limits, tls_context: ssl.SSLContext | None,
+                 sessions: SessionCounter | None = None) -> None:  # fmt: skip
+        """``sessions``: where each session's outcome is counted for /metrics (none in some tests)."""
         self.backend = backend
+        self.sessions = sessions
         self.limits = limits
         self.tls_context = tls_context
         self.servers: list[asyncio.Server] = []
@@ -72,6 +76,7 @@ class Listener:
         if len(self._open) >= self.limits.max_sessions or self._per_address[conn.peer] >= self.limits.max_per_address:
             conn.write(b"-ERR [SYS/TEMP] too many POP3 sessions, try again later\r\n")
             conn.close()
+            self._count("refused_busy")
             return
         self._open.add(conn)
         self._per_address[conn.peer] += 1
@@ -90,6 +95,20 @@ class Listener:
             if self._per_address[conn.peer] <= 0:
                 del self._per_address[conn.peer]
             conn.close()
+            self._count_session(session.report)
+
+    def _count_session(self, report: SessionReport) -> None:
+        if report.logged_in:
+            self._count("logged_in")
+        else:
+            self._count("login_failed" if report.failed_logins else "no_login")
+        if self.sessions is not None and report.retrieved:
+            self.sessions.add(POP3_RETRIEVED_MESSAGES, report.retrieved)
+            self.sessions.add(POP3_RETRIEVED_BYTES, report.retrieved_bytes)
+
+    def _count(self, outcome: str) -> None:
+        if self.sessions is not None:
+            self.sessions.session("pop3", outcome)
 
     async def _command_loop(self, session: Session, conn: Connection) -> None:
         timeout = self.limits.idle_timeout

@@ -41,6 +41,8 @@ from server.config import Config, ConfigError, SmtpConfig
 from server.daemons import address_of, listen
 from server.indexing.spool import DrainerProcess, Spool, SpooledMessage
 from server.model import parse_time
+from server.ops.sessions import SessionCounter
+from server.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +136,13 @@ def load_auth_users(path: str | None) -> dict[str, str]:
 class JournalHandler:
     """aiosmtpd hooks: who may send, how many recipients, and DATA → spool → ``250``."""
 
-    def __init__(self, settings: SmtpConfig, spool: Spool, notify: Callable[[], None] | None = None) -> None:
-        """``notify`` tells the drainer a new file is in the spool."""
+    def __init__(self, settings: SmtpConfig, spool: Spool, notify: Callable[[], None] | None = None,
+                 sessions: SessionCounter | None = None) -> None:  # fmt: skip
+        """``notify`` tells the drainer a new file is in the spool; ``sessions`` counts for /metrics."""
         self.settings = settings
         self.spool = spool
         self.notify = notify
+        self.sessions = sessions
         self.auth_users = load_auth_users(settings.auth_file)
         # fsync is blocking: it runs on these threads so the event loop keeps serving other clients.
         self.executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="spool-writer")
@@ -147,15 +151,30 @@ class JournalHandler:
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        self._count_greeted(session)
         if not self.auth_users:
             responses = [r for r in responses if not r.startswith("250-AUTH")]
         return [responses[0], f"250-SIZE {self.settings.max_message_size}", *responses[1:]]
+
+    async def handle_HELO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str) -> str:
+        session.host_name = hostname
+        self._count_greeted(session)
+        return f"250 {server.hostname}"
+
+    def _count_greeted(self, session: Session) -> None:
+        """A session counts once its client greets (a repeated EHLO, after STARTTLS say, does not;
+        a connection that never greets, like aiosmtpd's own start-up probe, is no session)."""
+        if self.sessions is not None and not getattr(session, "counted", False):
+            session.counted = True
+            self.sessions.session("smtp", "opened")
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
     ) -> str:
         peer = _peer_ip(session)
         if not (_client_allowed(peer, self.settings.allow_networks) or session.authenticated):
+            if self.sessions is not None:
+                self.sessions.session("smtp", "refused_client")
             return AUTH_REQUIRED if self.auth_users else CLIENT_NOT_ALLOWED.format(peer=peer)
         if address != "<>" and not _has_domain(address):
             return BAD_SENDER
@@ -367,6 +386,7 @@ class JournalService:
         self.spool: Spool | None = None
         self.drainer: DrainerProcess | None = None
         self.controller: JournalController | None = None
+        self.sessions: SessionCounter | None = None
 
     @property
     def address(self) -> str:
@@ -378,7 +398,8 @@ class JournalService:
         self.spool = Spool(self.config.spool_dir)
         if drain:
             self.drainer = DrainerProcess(self.config.spool_dir, partial(ArchiveSink, self.config, settings.journal_addresses))
-        self.handler = JournalHandler(settings, self.spool, self.drainer.notify if self.drainer else None)
+        self.sessions = SessionCounter(partial(open_store, self.config), close_store=True)
+        self.handler = JournalHandler(settings, self.spool, self.drainer.notify if self.drainer else None, self.sessions)
         self.controller = JournalController(
             self.handler,
             self.socket,
@@ -411,6 +432,8 @@ class JournalService:
         self.socket.close()
         if self.drainer is not None:
             self.drainer.stop()
+        if self.sessions is not None:
+            self.sessions.close()
 
 
 def bind(config: Config) -> JournalService:

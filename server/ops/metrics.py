@@ -28,6 +28,8 @@ from server.jobs.broker import QUEUE_NAME
 from server.jobs.embedded_redis import EmbeddedRedis
 from server.ops import counters as c
 from server.ops.health import check_redis, readiness
+from server.ops.sessions import OUTCOMES as SESSION_OUTCOMES
+from server.ops.sessions import POP3_RETRIEVED_BYTES, POP3_RETRIEVED_MESSAGES, session_key
 from server.store.protocol import Store
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class ArchiveCollector(Collector):
         yield _counter("mailarchive_ledger_failures", "Ingest batches archived without their ledger entry",
                        store.get_counter(LEDGER_FAILURES))  # fmt: skip
         yield _counter("mailarchive_export_bytes", "Bytes of finished Export All files", store.get_counter(c.EXPORT_BYTES))
+        yield from self._sessions()
         yield from self._latency()
         yield _gauge("mailarchive_archived_messages", "Messages in the archive", store.count())
         yield _gauge("mailarchive_archiving_enabled", "1 when journal mail is archived", int(is_enabled(store)))
@@ -110,6 +113,18 @@ class ArchiveCollector(Collector):
         for check in readiness(store, self.config).checks:
             ready.add_metric([check.name], int(check.ok))
         yield ready
+
+    def _sessions(self) -> Iterator[Metric]:
+        """Counted by the receivers of every node (server.ops.sessions), a few seconds behind."""
+        family = CounterMetricFamily("mailarchive_sessions", "SMTP and POP3 sessions by how they went",
+                                     labels=["service", "outcome"])  # fmt: skip
+        for service, outcomes in SESSION_OUTCOMES.items():
+            for outcome in outcomes:
+                family.add_metric([service, outcome], self.store.get_counter(session_key(service, outcome)))
+        yield family
+        yield _counter("mailarchive_pop3_retrieved_messages", "Messages sent by POP3 RETR",
+                       self.store.get_counter(POP3_RETRIEVED_MESSAGES))  # fmt: skip
+        yield _counter("mailarchive_pop3_retrieved_bytes", "Octets sent by POP3 RETR", self.store.get_counter(POP3_RETRIEVED_BYTES))
 
     def _latency(self) -> Iterator[Metric]:
         family = HistogramMetricFamily("mailarchive_store_latency_seconds", "Store call latency", labels=["op"])
