@@ -78,6 +78,18 @@ def _networks(value: Any) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(n, strict=False) for n in _items(value) if n.lower() != "none")
 
 
+# What ``serve`` can run on a node (server.daemons.DAEMONS; a test keeps the two lists equal).
+NODE_ROLES = ("worker", "smtp", "pop3", "web")
+
+
+def _roles(value: Any) -> tuple[str, ...]:
+    roles = tuple(dict.fromkeys(item.lower() for item in _items(value)))
+    unknown = [r for r in roles if r not in NODE_ROLES]
+    if unknown or not roles:
+        raise ValueError("must name one or more of " + ", ".join(NODE_ROLES))
+    return roles
+
+
 PORT = {"minimum": 0, "maximum": 65535}
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 MB = 1024 * 1024
@@ -210,6 +222,10 @@ class OpsConfig:
     min_free_disk_mb: int = setting(
         1024, "`/readyz` fails when the data dir's disk has less free space (MiB)", env="MIN_FREE_DISK_MB", minimum=0
     )
+    roles: tuple[str, ...] = setting(
+        NODE_ROLES, "what this node runs: `serve` starts these daemons (`--only` overrides) and `/readyz` and "
+        "`mailarchive status` check only what they need", env="ROLES", parse=_roles, default_doc="worker,smtp,pop3,web",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

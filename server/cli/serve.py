@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from server.cli import UsageError
 from server.cli.common import config_from_env
-from server.config import Config
+from server.config import Config, with_overrides
 from server.daemons import ListenError, StartError, bind_all, names, start_all, stop_all
 from server.private_files import private_dir
 
@@ -38,10 +38,11 @@ def store_line(config: Config) -> str:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_env()
-    only = {s.strip() for s in args.only.split(",") if s.strip()} if args.only else None
-    unknown = sorted((only or set()) - set(names()))
+    only = {s.strip() for s in args.only.split(",") if s.strip()} if args.only else set(config.ops.roles)
+    unknown = sorted(only - set(names()))
     if unknown:
         raise UsageError(f"--only: unknown daemon {', '.join(unknown)} (choose from {', '.join(names())})")
+    config = with_overrides(config, roles=",".join(n for n in names() if n in only))  # /readyz checks what runs here
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

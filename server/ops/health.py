@@ -100,10 +100,22 @@ def _run(name: str, probe: Callable[[], tuple[bool, str]]) -> Check:
     return Check(name, ok, detail, round(time.monotonic() - started, 4))
 
 
+# Which node roles (``serve --only`` / ``MAILARCHIVE_ROLES``) need Redis: the web console queues
+# Export All jobs there, the worker takes them. The spool is only the SMTP receiver's.
+NEEDS_REDIS = frozenset({"web", "worker"})
+NEEDS_SPOOL = frozenset({"smtp"})
+
+
 def readiness(store: Store, config: Config) -> Readiness:
-    return Readiness([
-        _run("store", lambda: check_store(store)),
-        _run("redis", lambda: check_redis(config)),
-        _run("spool", lambda: check_spool(config)),
-        _run("disk", lambda: check_disk(config)),
-    ])
+    """The checks this node's roles need (``config.ops.roles``): the store and the disk always,
+    Redis where jobs are queued or run, the spool where journal mail is received. A web-only node
+    behind a load balancer is then ready without a spool (and with Redis reached by URL), while a
+    full node checks everything."""
+    roles = set(config.ops.roles)
+    checks = [_run("store", lambda: check_store(store))]
+    if roles & NEEDS_REDIS:
+        checks.append(_run("redis", lambda: check_redis(config)))
+    if roles & NEEDS_SPOOL:
+        checks.append(_run("spool", lambda: check_spool(config)))
+    checks.append(_run("disk", lambda: check_disk(config)))
+    return Readiness(checks)

@@ -96,6 +96,52 @@ def test_status_command_prints_the_checks_and_exits_1_when_not_ready(
     assert lines[-1] == "ready" and all(" ok " in line for line in lines[:-1])
 
 
+@pytest.mark.parametrize("roles, checks", [
+    ("web", ["store", "redis", "disk"]),  # queues Export All jobs: Redis; no receiver here: no spool
+    ("smtp", ["store", "spool", "disk"]),
+    ("pop3", ["store", "disk"]),
+    ("worker", ["store", "redis", "disk"]),
+    ("smtp,pop3", ["store", "spool", "disk"]),
+    ("worker,smtp,pop3,web", ["store", "redis", "spool", "disk"]),
+])
+def test_readyz_checks_only_what_the_nodes_roles_need(config: Config, redis_url: str, roles: str, checks: list[str]) -> None:
+    """No spool was ever made here and the embedded Redis is not running; Redis is reached by URL."""
+    node = with_overrides(config, roles=roles, redis_url=redis_url, min_free_disk_mb=1)
+    with running_app(node) as app:
+        response = app.test_client().get("/readyz")
+    assert [c["name"] for c in response.json["checks"]] == checks
+    assert (response.status_code == 200) == ("spool" not in checks), response.json
+
+
+def test_a_web_only_node_without_redis_is_not_ready_and_says_why(config: Config) -> None:
+    with running_app(with_overrides(config, roles="web", min_free_disk_mb=1)) as app:
+        response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert [c["name"] for c in response.json["checks"] if not c["ok"]] == ["redis"]
+
+
+def test_node_roles_are_the_daemons_serve_can_run_and_bad_ones_are_refused() -> None:
+    from server.config import NODE_ROLES, ConfigError, load_config
+    from server.daemons import names
+
+    assert tuple(names()) == NODE_ROLES
+    with pytest.raises(ConfigError, match="MAILARCHIVE_ROLES must name one or more of worker, smtp, pop3, web"):
+        load_config(env={"MAILARCHIVE_CONFIG": "none", "MAILARCHIVE_ROLES": "web,mail"})
+
+
+def test_status_only_checks_the_named_roles(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli_archive(monkeypatch, tmp_path / "cli")
+    monkeypatch.setenv("MAILARCHIVE_MIN_FREE_DISK_MB", "1")
+    assert main(["status", "--only", "pop3"]) == 0  # neither Redis nor a spool is needed for POP3
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["store", "disk", "ready"]
+    monkeypatch.setenv("MAILARCHIVE_ROLES", "smtp")
+    assert main(["status"]) == 1
+    assert "spool  FAIL" in capsys.readouterr().out
+    assert main(["status", "--only", "mail"]) == 2
+
+
 def _scrape(app: Flask, **headers: str) -> dict[str, dict[tuple, float]]:
     response = app.test_client().get("/metrics", headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
