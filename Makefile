@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Debian packages the test suite drives for real: a browser for the UI tests, swaks as an SMTP client,
 # redis-server for the MAILARCHIVE_REDIS_URL path of the job queue, getmail6 as a POP3 client, and
 # fonts-noto-cjk so Chinese renders in the browser tests' screenshots (not as boxes).
-SYS_TEST_PKGS := chromium fonts-noto-cjk swaks redis-server getmail6
+SYS_TEST_PKGS := chromium fonts-noto-cjk swaks redis-server getmail6 fetchmail
 
 # The test engine (engine/): a JDK >= 21 (the newest under /usr/lib/jvm, or JAVA_HOME) and Maven.
 ENGINE_JDK_PKGS := openjdk-25-jdk-headless openjdk-21-jdk-headless

@@ -95,21 +95,22 @@ class ArchiveBackend:
         return await self.run(self._encoded_batch, entries, peer)
 
     def _encoded_batch(self, entries: Sequence[Entry], peer: str) -> list[bytes | Exception]:
-        results: list[bytes | Exception] = []
-        for entry in entries:
-            try:
-                results.append(self._encoded(entry, None, peer))
-            except MessageUnavailable as exc:
-                results.append(exc)
-        return results
+        """The read-ahead batch: one store read for all of it (``verified_raws``), each message
+        checked and encoded; a refused one becomes its ``MessageUnavailable``, the rest still go."""
+        try:
+            raws = self.pop3.raws(Actor(self.account, ROLE, peer), entries)
+        except (ServiceError, StoreError) as exc:
+            log.error("pop3 read of %d messages failed: %s", len(entries), exc)
+            return [MessageUnavailable(UNAVAILABLE) for _ in entries]
+        return [_integrity_refusal(entry) if isinstance(raw, IntegrityFailure) else message_response(raw)
+                for entry, raw in zip(entries, raws, strict=True)]  # fmt: skip
 
     def _encoded(self, entry: Entry, top: int | None, peer: str) -> bytes:
         """Read, check and encode one message (in a worker thread); ``MessageUnavailable`` if impossible."""
         try:
             raw = self.pop3.raw(Actor(self.account, ROLE, peer), entry)
         except IntegrityFailure:  # audited (and counted) by the check itself
-            raise MessageUnavailable(f"-ERR [SYS/PERM] message {entry.id} failed its integrity check and is not sent"
-                                     ) from None  # fmt: skip
+            raise _integrity_refusal(entry) from None
         except (ServiceError, StoreError) as exc:
             log.error("pop3 read of %s failed: %s", entry.id, exc)
             raise MessageUnavailable(UNAVAILABLE) from None
@@ -135,6 +136,10 @@ class ArchiveBackend:
             log.error("pop3 acknowledgement up to %d not saved: %s", ack.upto, exc)
             return "-ERR [SYS/TEMP] some deleted messages not removed: the position was not saved"
         return f"+OK mailarchive POP3 server signing off ({ack.count} messages acknowledged)"
+
+
+def _integrity_refusal(entry: Entry) -> MessageUnavailable:
+    return MessageUnavailable(f"-ERR [SYS/PERM] message {entry.id} failed its integrity check and is not sent")
 
 
 def _session_details(report: SessionReport, maildrop: Maildrop, ack: Any) -> dict[str, Any]:

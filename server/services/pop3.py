@@ -14,6 +14,7 @@ acknowledges and writes one audit entry per session. Nothing here knows Flask or
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from server.audit.operations import Op, Result
 from server.model import format_time, now_utc
 from server.services.actor import ARCHIVE_READERS, Actor
 from server.services.archive_access import Stored
-from server.services.errors import Forbidden, InvalidInput, Unavailable
+from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, Unavailable
 from server.store.protocol import StoreError, VersionConflict
 from server.users import UserError, check_password, hash_password, verify_password
 
@@ -155,6 +156,11 @@ class Pop3:
         """The archived bytes, checked against the SHA-256 recorded at archiving (``IntegrityFailure``
         if they do not match or are gone; audited by ``verified_raw``)."""
         return self.svc.archive.verified_raw(entry, actor=actor, purpose="pop3_retrieve")
+
+    def raws(self, actor: Actor, entries: Sequence[Stored]) -> list[bytes | IntegrityFailure]:
+        """``raw`` for a read-ahead batch in one store read: each message's bytes or its (audited)
+        ``IntegrityFailure``."""
+        return self.svc.archive.verified_raws(entries, actor=actor, purpose="pop3_retrieve")
 
     def acknowledge(self, window_after: int, upto: int) -> Acked:
         """Move the position to ``upto`` if it still stands within this window's start and ``upto``.
