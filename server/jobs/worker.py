@@ -10,7 +10,6 @@ purge (``Retention.schedule``). The blocking wait for a job is shortened to matc
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 from typing import Any
@@ -23,10 +22,6 @@ from server.jobs.broker import QUEUE_NAME, Broker
 log = logging.getLogger(__name__)
 
 MAINTENANCE_SECONDS = 60
-# Imported once here, before RQ forks a work horse per job: the archive service pulls in the MIME
-# parser (eml_parser compiles its regexes on import: 1-5 s on a loaded machine), which each job's
-# horse would otherwise import again inside the job's own time.
-PRELOAD = ("server.services.archive_access", "server.services.exports", "server.export.zipstream")
 
 
 class ArchiveWorker(Worker):
@@ -36,8 +31,6 @@ class ArchiveWorker(Worker):
                          **kwargs)  # fmt: skip
         self.archive_config = config
         self.broker = broker
-        for module in PRELOAD:
-            importlib.import_module(module)
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()

@@ -272,8 +272,9 @@ class Exports:
 
         reads = BatchedReads(self.svc.store.scan(criteria),
                              lambda batch: self.svc.archive.verified_raws(batch, actor=actor, purpose="export_all"))
-        return write_zip(reads, reads.raw_of, self.directory / _file_name(task.id, task.attempt), progress=progress,
-                         verified=True)  # fmt: skip
+        with self.svc.store.streaming_reads():  # one pass over the matches: memory stays flat
+            return write_zip(reads, reads.raw_of, self.directory / _file_name(task.id, task.attempt),
+                             progress=progress, verified=True)  # fmt: skip
 
     def _progress(self, task_id: str, token: str, stats: ZipStats) -> None:
         def report(t: ExportTask) -> None:

@@ -8,6 +8,7 @@ Messages are never deleted through this interface except by the retention purge.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -253,6 +254,10 @@ class Store(Protocol):
         """Every entry in seq order (verification)."""
 
     # --- life cycle --------------------------------------------------------------------------
+    def streaming_reads(self) -> AbstractContextManager[None]:
+        """A block in which this thread reads through a large part of the archive once (Export
+        All): the backend may stop caching what it reads, so the reader's memory stays flat."""
+
     def refresh(self) -> None:
         """Make everything written so far visible to search (no-op where it already is)."""
 

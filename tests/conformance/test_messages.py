@@ -176,3 +176,13 @@ def test_total_size_sums_the_sizes_of_the_matches(store: Store) -> None:
     assert store.total_size(crit(keyword="other")) == sizes[1]
     assert store.total_size() == sum(sizes) + sizes[0] + len(outside[1])
     assert store.total_size(crit(keyword="nothing-matches-this")) == 0
+
+
+def test_a_scan_inside_streaming_reads_returns_the_same(store: Store) -> None:
+    put(store, [make(date=day(n), subject=f"s{n}") for n in range(1, 6)])
+    before = [m.id for m in store.scan(crit(), batch_size=2)]
+    with store.streaming_reads():
+        inside = [m.id for m in store.scan(crit(), batch_size=2)]
+        raws = store.get_raws([m.sha256 for m in store.scan(crit())])
+    assert inside == before and len(before) == 5 and len(raws) == 5
+    assert [m.id for m in store.scan(crit())] == before

@@ -6,6 +6,9 @@ audit log's mixin (audit.py) joins the bases like the others.
 
 from __future__ import annotations
 
+import contextlib
+from contextlib import AbstractContextManager
+
 from elasticsearch import Elasticsearch
 
 from server.config import Config
@@ -33,6 +36,10 @@ class ElasticsearchStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixi
     def from_config(cls, config: Config, *, client: Elasticsearch | None = None) -> ElasticsearchStore:
         """``client``: an already configured client (tests put a proxy in front of the cluster)."""
         return cls(client or Elasticsearch(**client_options(config)), config.store.index_prefix)
+
+    def streaming_reads(self) -> AbstractContextManager[None]:
+        """Nothing to do: the client keeps no cache of what it read."""
+        return contextlib.nullcontext()
 
     def refresh(self) -> None:
         indices = [

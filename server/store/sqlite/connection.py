@@ -27,6 +27,7 @@ from server.store.sqlite.schema import apply_migrations
 BUSY_TIMEOUT_MS = 60_000
 CACHE_KIB = 64 * 1024  # page cache per connection
 MMAP_BYTES = 256 * 1024 * 1024
+STREAM_CACHE_KIB = 2 * 1024  # page cache of a connection in streaming_reads
 WAL_LIMIT_BYTES = 64 * 1024 * 1024  # after a checkpoint, shrink a WAL that grew while readers held it
 
 PRAGMAS = (
@@ -111,6 +112,21 @@ class ConnectionBase:
 
     def refresh(self) -> None:
         """Nothing to do: a committed write is visible to every connection."""
+
+    @contextmanager
+    def streaming_reads(self) -> Iterator[None]:
+        """This thread's connection reads through much of the file once (Export All): no mmap
+        window and a small page cache meanwhile. Every mapped page read stays in the process's
+        RSS up to the 256 MB window, and the 64 MB cache would fill with pages never read again;
+        neither speeds up a single pass. Restored when the block ends."""
+        conn = self._conn()
+        conn.execute("PRAGMA mmap_size = 0")
+        conn.execute(f"PRAGMA cache_size = -{STREAM_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
 
     def close(self) -> None:
         """Close every thread's connection (call once, when the process is done with the store)."""
