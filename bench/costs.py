@@ -61,10 +61,10 @@ def stage_costs(paths: list[Path], config: Config, count: int, seed: int) -> dic
     put_cpu = [0.0]
     put = store.put_messages
 
-    def timed_put(items):  # noqa: ANN001, ANN202 - a transparent wrapper
+    def timed_put(items, **kwargs):  # noqa: ANN001, ANN003, ANN202 - a transparent wrapper
         began = clock()
         try:
-            return put(items)
+            return put(items, **kwargs)
         finally:
             put_cpu[0] += clock() - began
 

@@ -96,7 +96,7 @@ def run_import(paths: Sequence[str], store: Store, config: Config, *, mailbox: s
     ingestor = Ingestor(store, config, extra_mailboxes=[mailbox] if mailbox else ())
     workers = workers if workers is not None else (os.cpu_count() or 1)
     started = time.monotonic()
-    with _pool(workers) as pool:
+    with store.bulk_import(), _pool(workers) as pool:
         for outcome in ingestor.ingest_many(_items(sources, summary, tracker, bar), pool=pool):
             summary.count(outcome)
             tracker.outcome(outcome)

@@ -9,18 +9,20 @@ of that batch is acknowledged), one bad document is a "failed" outcome.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing.pool import Pool
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Any
 
 from server.archiving import SKIPPED_DISABLED, archive_settings, is_enabled
 from server.audit.ledger import LEDGER_FAILURES, Ledger, LedgerUnavailable
 from server.config import Config
 from server.indexing import dates
 from server.indexing.enrich import Enricher
-from server.indexing.parse import ParsedMail, parse
+from server.indexing.parse import ParsedMail, attachment_names, parse
 from server.indexing.rules import is_monitoring_copy
 from server.model import Message, format_time, now_utc
 from server.ops.counters import Counted, count_outcomes, note_journaled, timed
@@ -67,24 +69,33 @@ class Ingestor:
 
     def ingest_many(self, items: Iterable[RawItem], *, pool: Pool | None = None,
                     batch_size: int = BATCH_SIZE) -> Iterator[IngestOutcome]:
-        """Outcomes in input order. With ``pool``, batch N+1 is parsed while batch N is written."""
+        """Outcomes in input order. With ``pool``, batch N+1 is parsed while batch N is written,
+        and the pool also does the store's ``offline_prepare`` (compressing, tokenizing), so this
+        process, the one that cannot be parallelised, only enriches and writes."""
         batches = _batches(items, batch_size, BATCH_BYTES)
         if pool is None:
             for batch in batches:
                 yield from self.store_batch([(item, parse(item.raw)) for item in batch])
             return
+        work = functools.partial(parse_and_prepare, self.store.offline_prepare)
         pending: deque = deque()
         for batch in batches:
-            pending.append((batch, pool.map_async(parse, [item.raw for item in batch], chunksize=8)))
+            pending.append((batch, pool.map_async(work, [item.raw for item in batch], chunksize=8)))
             if len(pending) > 1:
-                done, result = pending.popleft()
-                yield from self.store_batch(list(zip(done, result.get(), strict=True)))
+                yield from self._store_parsed(*pending.popleft())
         while pending:
-            done, result = pending.popleft()
-            yield from self.store_batch(list(zip(done, result.get(), strict=True)))
+            yield from self._store_parsed(*pending.popleft())
 
-    def store_batch(self, pairs: Sequence[tuple[RawItem, ParsedMail]]) -> list[IngestOutcome]:
-        """Apply the rules to parsed messages and write the archivable ones in one ``put_messages``."""
+    def _store_parsed(self, batch: list[RawItem], result: AsyncResult) -> list[IngestOutcome]:
+        parsed = result.get()
+        return self.store_batch(list(zip(batch, [mail for mail, _ in parsed], strict=True)),
+                                prepared=[pre for _, pre in parsed])  # fmt: skip
+
+    def store_batch(self, pairs: Sequence[tuple[RawItem, ParsedMail]],
+                    prepared: Sequence[Any] | None = None) -> list[IngestOutcome]:
+        """Apply the rules to parsed messages and write the archivable ones in one ``put_messages``
+        (copies of one message in the batch included: the store merges them in order).
+        ``prepared``: the store's ``offline_prepare`` result per pair, from the parser pool."""
         settings = archive_settings(self.store, self.config)
         enabled = is_enabled(self.store) if any(item.source == "smtp" for item, _ in pairs) else True
         outcomes: list[IngestOutcome | None] = [None] * len(pairs)
@@ -107,7 +118,8 @@ class Ingestor:
                 for n in todo]
         if docs:  # one store call for the batch: copies of one message in it are merged by the store
             with timed(self.store, "put_messages"):
-                results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in docs])
+                results = self.store.put_messages([(msg, pairs[n][0].raw) for n, msg in docs],
+                                                  prepared=None if prepared is None else [prepared[n] for n, _ in docs])
             for (n, msg), result in zip(docs, results, strict=True):
                 outcomes[n] = IngestOutcome(_STATUS[result.status], msg.id, result.error, msg.parse_errors)
             self._ledger_created([(msg, r.archive_seq) for (_, msg), r in zip(docs, results, strict=True)
@@ -133,6 +145,15 @@ class Ingestor:
             self._ledger.record_ingested(created, source=source)
         except LedgerUnavailable:
             self.store.incr_counter(LEDGER_FAILURES)
+
+
+def parse_and_prepare(prepare: Callable[[bytes, str, str, str, Sequence[str]], Any] | None,
+                      raw: bytes) -> tuple[ParsedMail, Any]:
+    """What a parser process does for one message: parse, then the store's database-free share."""
+    mail = parse(raw)
+    if prepare is None:
+        return mail, None
+    return mail, prepare(raw, mail.sha256, mail.subject, mail.body_text, attachment_names(mail))
 
 
 def received_at(item: RawItem, mail: ParsedMail, now: datetime) -> datetime:

@@ -6,7 +6,7 @@ on different hosts against one Elasticsearch cluster, and are restarted independ
 multiprocess mode needs one shared, per-host directory that must be wiped on every restart and
 loses a dead process's gauges; ``Store.incr_counter`` is atomic across processes and hosts and
 survives restarts, so a counter never goes backwards (Prometheus' ``rate()`` assumes that). The
-writes are per batch, not per message, so ingestion pays one counter write per outcome kind.
+writes are per batch, not per message: one ``incr_counters`` write per batch for all its counters.
 
 Key names are fixed here (the store has no "list counters"); ``server.ops.metrics`` reads them all.
 """
@@ -90,8 +90,7 @@ def count_outcomes(store: Store, counted: Iterable[Counted], day: str) -> None:
         if c.parse_errors and c.status in ("archived", "merged"):
             by_kind[PARSE_ERRORS] += 1
     try:
-        for key, n in sorted(by_kind.items()):
-            store.incr_counter(key, n)
+        store.incr_counters(dict(sorted(by_kind.items())))
     except StoreError as exc:
         log.warning("ingest counters not updated: %s", exc)
 
@@ -113,9 +112,8 @@ def count_export_bytes(store: Store, size: int) -> None:
 
 
 def record_latency(store: Store, op: str, seconds: float) -> None:
-    store.incr_counter(latency_key(op, bucket_of(seconds)))
-    store.incr_counter(latency_key(op, "count"))
-    store.incr_counter(latency_key(op, "sum_us"), int(seconds * 1_000_000))
+    store.incr_counters({latency_key(op, bucket_of(seconds)): 1, latency_key(op, "count"): 1,
+                         latency_key(op, "sum_us"): int(seconds * 1_000_000)})  # fmt: skip
 
 
 @contextmanager

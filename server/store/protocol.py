@@ -96,7 +96,8 @@ AggregateBy = Literal["day", "department", "mailbox"]
 @runtime_checkable
 class Store(Protocol):
     # --- messages -------------------------------------------------------------------------
-    def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
+    def put_messages(self, items: Sequence[tuple[Message, bytes]], *,
+                     prepared: Sequence[Any] | None = None) -> list[PutResult]:
         """Store messages with their raw bytes, idempotently by ``Message.id``.
 
         A message whose id exists already is *merged*: the union of ``mailboxes``,
@@ -106,8 +107,23 @@ class Store(Protocol):
         ("unchanged" if nothing new). A new message gets the next ``archive_seq`` (the caller's
         value is ignored); numbers are never handed out twice, gaps are possible.
         Raw bytes are single-instance by SHA-256. When this returns, every result not "failed"
-        is durable. Never raises for one bad document: it is reported as "failed".
+        is durable (inside ``bulk_import``: once that block ends). Never raises for one bad
+        document: it is reported as "failed". Several copies of one id in one batch are fine:
+        the first is created, the later ones merge into it, as if put one after the other.
+
+        ``prepared``: per item, what ``offline_prepare`` returned for its raw bytes and text (or
+        None), so the work that needs no database was done where the bytes were parsed.
         """
+
+    # A function with no database access (picklable, run in the parser processes of an import):
+    # ``offline_prepare(raw, sha256, subject, body_text, attachment_names)`` -> a value for
+    # ``put_messages(prepared=...)``; None when the backend has nothing to prepare.
+    offline_prepare: Callable[[bytes, str, str, str, Sequence[str]], Any] | None
+
+    def bulk_import(self) -> AbstractContextManager[None]:
+        """A block of many ``put_messages`` by one importer (``mailarchive import``): the backend
+        may delay durability to the end of the block (an import is idempotent: a re-run after a
+        crash stores what was lost) and keep its memory small. Not for journal mail."""
 
     def get_message(self, message_id: str) -> Message | None: ...
 
@@ -217,6 +233,9 @@ class Store(Protocol):
 
     def incr_counter(self, key: str, by: int = 1) -> int:
         """Atomically add to a named counter (safe across processes); returns the new value."""
+
+    def incr_counters(self, amounts: Mapping[str, int]) -> None:
+        """``incr_counter`` for several counters in one write (a batch's counters, one commit)."""
 
     def get_counter(self, key: str) -> int: ...
 

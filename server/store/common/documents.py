@@ -19,11 +19,14 @@ class Rejected(ValueError):
     """One message cannot be stored; the text is the PutResult error."""
 
 
-def check_message(message: Message, raw: bytes) -> None:
-    """Refuse what no backend may store: a message without id, or bytes that are not its own."""
+def check_message(message: Message, raw: bytes, *, raw_sha256: str | None = None) -> None:
+    """Refuse what no backend may store: a message without id, or bytes that are not its own.
+
+    ``raw_sha256``: the hash of the bytes to be stored when it was computed where they were read
+    (an import's parser process), so they need not be hashed a second time here."""
     if not message.id:
         raise Rejected("message has no id")
-    if hashlib.sha256(raw).hexdigest() != message.sha256:
+    if (raw_sha256 or hashlib.sha256(raw).hexdigest()) != message.sha256:
         raise Rejected(f"sha256 {message.sha256!r} does not match the raw bytes")
 
 

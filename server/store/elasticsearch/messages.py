@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +102,14 @@ class MessagesMixin:
     names: Indices
     sequence: ArchiveSequence
 
-    def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
+    offline_prepare = None  # the node tokenizes and stores; nothing to prepare in the parser processes
+
+    def bulk_import(self) -> AbstractContextManager[None]:
+        """Every bulk request is already acknowledged only once written: nothing to relax."""
+        return nullcontext()
+
+    def put_messages(self, items: Sequence[tuple[Message, bytes]], *,
+                     prepared: Sequence[Any] | None = None) -> list[PutResult]:
         results: list[PutResult | None] = [None] * len(items)
         groups: dict[str, _Group] = {}
         for position, (message, raw) in enumerate(items):

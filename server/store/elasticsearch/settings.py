@@ -17,6 +17,7 @@ for up to the 1 s refresh interval, and that was most of the import's time.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
@@ -81,6 +82,11 @@ class SettingsMixin:
                 continue
             return value
         raise StoreError(f"counter {key}: too many concurrent updates")
+
+    def incr_counters(self, amounts: Mapping[str, int]) -> None:
+        """One conditional update per counter (a counter is its own document here)."""
+        for key, by in amounts.items():
+            self.incr_counter(key, by)
 
     def get_counter(self, key: str) -> int:
         found = self._get(COUNTER, key)

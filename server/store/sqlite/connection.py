@@ -10,10 +10,18 @@ Durability: ``synchronous=FULL``. In WAL mode NORMAL only syncs the WAL at check
 committed batch could vanish on power loss; the ingestion pipeline acknowledges journal mail (SMTP
 250) once ``put_messages`` returns, so a commit must be on disk by then. FULL costs one fsync per
 commit, and commits are per batch (~500 messages), so the price is small.
+
+``bulk_import`` (``mailarchive import`` only) switches this process's connection to NORMAL and
+fsyncs the WAL once at the end: an import is idempotent, so what a crash loses is stored again by
+the re-run, and WAL commits are ordered, so a crash never keeps a later commit (the file
+checkpoint) without the earlier ones (its messages). The mmap window is closed for the import: it
+only reads a few index pages per message, and mapped pages count in its RSS. The SMTP receiver's
+connections keep FULL whatever an import in another process does (the setting is per connection).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -40,6 +48,8 @@ PRAGMAS = (
     f"PRAGMA mmap_size = {MMAP_BYTES}",
     f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}",
 )
+BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0")
+UNBULK_PRAGMAS = ("PRAGMA synchronous = FULL", f"PRAGMA mmap_size = {MMAP_BYTES}")
 
 
 class ConnectionBase:
@@ -53,6 +63,7 @@ class ConnectionBase:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self._bulk = False
         with self._write() as conn:
             apply_migrations(conn)
         restrict_existing(Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
@@ -71,7 +82,7 @@ class ConnectionBase:
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-            for pragma in PRAGMAS:
+            for pragma in PRAGMAS + (BULK_PRAGMAS if self._bulk else ()):
                 conn.execute(pragma)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
@@ -96,6 +107,34 @@ class ConnectionBase:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise StoreError(f"commit to SQLite store {self.path} failed: {exc}") from exc
+
+    @contextmanager
+    def bulk_import(self) -> Iterator[None]:
+        """This thread's connection (and those opened meanwhile) commit without fsync; on exit
+        the WAL is fsynced once, so everything committed inside is durable when the block ends."""
+        self._set_bulk(True)
+        try:
+            yield
+        finally:
+            self._set_bulk(False)
+            self._sync_wal()
+
+    def _set_bulk(self, on: bool) -> None:
+        self._bulk = on
+        conn = self._conn()
+        for pragma in BULK_PRAGMAS if on else UNBULK_PRAGMAS:
+            conn.execute(pragma)
+
+    def _sync_wal(self) -> None:
+        wal = Path(f"{self.path}-wal")
+        try:
+            fd = os.open(wal, os.O_RDONLY)
+        except FileNotFoundError:  # checkpointed and removed: the database file itself was synced
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from server.store.protocol import VersionConflict
@@ -31,6 +32,15 @@ class DocumentsMixin:
                 (key, int(by)),
             ).fetchone()
         return value
+
+    def incr_counters(self, amounts: Mapping[str, int]) -> None:
+        """All of a batch's counters in one transaction: one commit instead of one per counter."""
+        rows = [(key, int(by)) for key, by in amounts.items()]
+        if not rows:
+            return
+        with self._write() as conn:
+            conn.executemany("INSERT INTO counters (key, value) VALUES (?, ?) "
+                             "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value", rows)  # fmt: skip
 
     def get_counter(self, key: str) -> int:
         row = self._conn().execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from server.model import Message
 from server.query.tokenize import index_text
@@ -50,7 +51,32 @@ class _Prepared:
     text: tuple[str, str, str]  # subject, body, attachment names: pre-tokenized
 
 
-def _prepare(message: Message, raw: bytes) -> _Prepared:
+@dataclass(frozen=True)
+class OfflinePrepared:
+    """The part of a row that needs no database, made in an import's parser process (which has
+    just read and hashed the bytes) so that the one writing process only encodes and writes."""
+
+    sha256: str  # of the raw bytes ``raw`` was compressed from
+    raw: bytes  # compressed
+    raw_size: int
+    text: tuple[str, str, str]
+    lengths: tuple[int, int, int]  # of the subject, body and names it was tokenized from
+
+
+def offline_prepare(raw: bytes, sha256: str, subject: str, body: str, attachment_names: Sequence[str]) -> OfflinePrepared:
+    """``Store.offline_prepare`` of this backend: compress the raw bytes and tokenize the text."""
+    names = list(attachment_names)
+    return OfflinePrepared(sha256, codec.compress(raw), len(raw), text_columns(subject, body, names),
+                           (len(subject), len(body), len(NAME_GAP.join(names))))  # fmt: skip
+
+
+def _fits(pre: object, message: Message) -> TypeGuard[OfflinePrepared]:
+    """Was ``pre`` made for this message's text? (A cheap guard: the caller pairs them up.)"""
+    return isinstance(pre, OfflinePrepared) and pre.lengths == (
+        len(message.subject), len(message.body_text), len(NAME_GAP.join(message.attachment_names)))
+
+
+def _prepare(message: Message, raw: bytes, pre: object = None) -> _Prepared:
     doc = message_document(message)
     doc["archive_seq"] = 0  # the seq lives in message_meta (assigned at commit), filled in on read
     extra = unknown_fields(doc)
@@ -59,9 +85,14 @@ def _prepare(message: Message, raw: bytes) -> _Prepared:
     mistyped = mistyped_fields(doc)
     if mistyped:
         raise Rejected(f"field(s) {', '.join(mistyped)} have the wrong type for the archive schema")
-    check_message(message, raw)
-    text = text_columns(message.subject, message.body_text, message.attachment_names)
-    return _Prepared(message, doc, codec.pack_doc(doc), message_keys(doc), codec.compress(raw), len(raw), text)
+    if _fits(pre, message):
+        check_message(message, raw, raw_sha256=pre.sha256)
+        compressed, size, text = pre.raw, pre.raw_size, pre.text
+    else:
+        check_message(message, raw)
+        compressed, size = codec.compress(raw), len(raw)
+        text = text_columns(message.subject, message.body_text, message.attachment_names)
+    return _Prepared(message, doc, codec.pack_doc(doc), message_keys(doc), compressed, size, text)
 
 
 def text_columns(subject: str, body: str, attachment_names: list[str]) -> tuple[str, str, str]:
@@ -84,27 +115,32 @@ def message_keys(doc: dict) -> set[str]:
 
 
 class MessagesMixin:
-    def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
+    offline_prepare = staticmethod(offline_prepare)
+
+    def put_messages(self, items: Sequence[tuple[Message, bytes]], *,
+                     prepared: Sequence[object] | None = None) -> list[PutResult]:
         """One write transaction per batch: when this returns, every non-failed result is durable.
 
         A bad document is reported as "failed"; a failure of the database itself (disk full, lock
-        held past the busy timeout) raises StoreError and nothing of the batch is stored.
+        held past the busy timeout) raises StoreError and nothing of the batch is stored. Copies
+        of one id in the batch: the later ones find the first in the same transaction and merge.
         """
         results: list[PutResult | None] = []
-        prepared: list[tuple[int, _Prepared]] = []
-        for message, raw in items:
+        rows: list[tuple[int, _Prepared]] = []
+        pres = prepared if prepared is not None else [None] * len(items)
+        for (message, raw), pre in zip(items, pres, strict=True):
             try:
-                prepared.append((len(results), _prepare(message, raw)))
+                rows.append((len(results), _prepare(message, raw, pre)))
                 results.append(None)
             except Exception as exc:  # noqa: BLE001 - any bad document is reported, never raised
                 results.append(PutResult(getattr(message, "id", ""), "failed", str(exc)))
-        if prepared:
+        if rows:
             try:
                 with self._write() as conn:
-                    for index, item in prepared:
+                    for index, item in rows:
                         results[index] = _put_one(conn, item)
             except sqlite3.Error as exc:
-                raise StoreError(f"storing {len(prepared)} messages in {self.path} failed: {exc}") from exc
+                raise StoreError(f"storing {len(rows)} messages in {self.path} failed: {exc}") from exc
         return results  # type: ignore[return-value]
 
     def get_message(self, message_id: str) -> Message | None:
