@@ -1,7 +1,7 @@
 """Find mail under import paths and read it message by message: .eml files, mbox files, Maildir folders.
 
-mbox files are streamed line by line (memory holds one message, whatever the file size). A line
-starting with ``From `` separates messages only if it looks like a real From_ line (``From -``,
+mbox files are streamed in blocks of whole lines (memory holds a block and one message, whatever
+the file size). A line starting with ``From `` separates messages only if it looks like a real From_ line (``From -``,
 ``From sender@host ...`` or ``From x Mon ...``), so an unquoted "From Russia with love" in a body
 stays in the body; ``>From `` quoting (mboxrd) is undone by one level. Inside directories, files
 are taken if their name ends in .eml/.mbox or their first line looks like a header field or a
@@ -11,7 +11,6 @@ From_ line (manifests, READMEs and index files are skipped and counted).
 from __future__ import annotations
 
 import email.utils
-import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -19,9 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-_FROM_LINE = re.compile(rb"^From (?:-|\S*@\S*|MAILER-DAEMON\b|\S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b)")
+_FROM_LINE = re.compile(rb"From (?:-|\S*@\S*|MAILER-DAEMON\b|\S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b)")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
-_QUOTED_FROM = re.compile(rb"^>+From ")
+_QUOTED_FROM_LINES = re.compile(rb"^>(>*From )", re.M)  # mboxrd: one level of quoting undone
+_BLOCK = 4 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 _MAILDIR_SKIP = ("dovecot", "maildirfolder", "courierimap", "subscriptions", ".")
 
@@ -138,25 +138,57 @@ def _from_line_time(line: bytes) -> datetime | None:
 
 def read_mbox(path: Path) -> Iterator[tuple[bytes, datetime | None]]:
     """The messages of an mbox file, streamed; each without its From_ line and the blank line before
-    the next, with the time of its From_ line."""
-    lines: list[bytes] = []
+    the next, with the time of its From_ line.
+
+    Read in blocks of whole lines and split where a From_ line starts (one regular-expression scan
+    per block, not a Python step per line: this runs in the importer's one serial process)."""
+    parts: list[bytes] = []  # of the current message, which may span blocks
     started = False
     when = None
+    carry = b""
     with path.open("rb") as fh:
-        first = fh.readline().removeprefix(_BOM)
-        for line in itertools.chain((first,), fh):
-            lead = line[:1]  # cheap test first: this loop sees every line of the file
-            if lead == b"F" and _FROM_LINE.match(line):
+        head = fh.read(len(_BOM))
+        block = (b"" if head == _BOM else head) + fh.read(_BLOCK)
+        while True:
+            eof = not block
+            data = carry + block
+            cut = len(data) if eof else data.rfind(b"\n") + 1  # whole lines only, unless at the end
+            pos = 0
+            for start in _from_lines(data, cut):
+                parts.append(data[pos:start])
                 if started:
-                    yield _message(lines), when
-                lines, started, when = [], True, _from_line_time(line)
-                continue
-            lines.append(line[1:] if lead == b">" and _QUOTED_FROM.match(line) else line)
-    if started or any(line.strip() for line in lines):
-        yield _message(lines), when
+                    yield _mbox_message(parts), when
+                line_end = data.find(b"\n", start, cut)
+                line_end = cut if line_end < 0 else line_end + 1
+                parts, started, when = [], True, _from_line_time(data[start:line_end])
+                pos = line_end
+            parts.append(data[pos:cut])
+            if eof:
+                break
+            carry, block = data[cut:], fh.read(_BLOCK)
+    if started:
+        yield _mbox_message(parts), when
+    elif any(part.strip() for part in parts):
+        yield _mbox_message(parts), None
 
 
-def _message(lines: list[bytes]) -> bytes:
-    if lines and lines[-1] in (b"\n", b"\r\n"):
-        lines = lines[:-1]  # the separator blank line belongs to the mbox, not to the message
-    return b"".join(lines)
+def _from_lines(data: bytes, end: int) -> Iterator[int]:
+    """Where From_ lines start in ``data[:end]`` (which starts at a line start)."""
+    at = 0 if data.startswith(b"From ") else data.find(b"\nFrom ", 0, end) + 1 or -1
+    while at >= 0:
+        line_end = data.find(b"\n", at, end)
+        if _FROM_LINE.match(data, at, end if line_end < 0 else line_end + 1):
+            yield at
+        at = data.find(b"\nFrom ", at, end) + 1 or -1
+
+
+def _mbox_message(parts: list[bytes]) -> bytes:
+    """One message's bytes: ``>From`` quoting undone by one level, the separator blank line dropped."""
+    data = b"".join(parts)
+    if b">From " in data:
+        data = _QUOTED_FROM_LINES.sub(rb"\1", data)
+    if data == b"\n" or data.endswith(b"\n\n"):
+        return data[:-1]  # the separator blank line belongs to the mbox, not to the message
+    if data == b"\r\n" or data.endswith(b"\n\r\n"):
+        return data[:-2]
+    return data
