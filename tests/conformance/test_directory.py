@@ -55,6 +55,13 @@ def test_counters(store: Store) -> None:
     assert store.get_counter("skipped") == 6
 
 
+def test_several_counters_in_one_write(store: Store) -> None:
+    store.incr_counter("a", 2)
+    store.incr_counters({"a": 3, "b": 1, "c": 0})
+    store.incr_counters({})
+    assert [store.get_counter(k) for k in ("a", "b", "c")] == [5, 1, 0]
+
+
 def test_counter_increments_from_threads_are_not_lost(store: Store) -> None:
     def bump() -> None:
         for _ in range(20):

@@ -87,6 +87,39 @@ def test_durable_commit_settings(tmp_path: Path) -> None:
     store.close()
 
 
+def test_bulk_import_relaxes_only_its_own_connection_and_only_inside(tmp_path: Path) -> None:
+    """``mailarchive import`` commits without fsync and maps nothing; journal mail (any other
+    thread or process) keeps FULL; after the block everything is back and the batch is stored."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    other = SqliteStore(tmp_path / "archive.sqlite3")  # e.g. the SMTP receiver, another process
+    pragmas = "PRAGMA synchronous", "PRAGMA mmap_size"
+    with store.bulk_import():
+        assert [store._conn().execute(p).fetchone()[0] for p in pragmas] == [1, 0]  # NORMAL, no map
+        store.put_messages([make("bulk")])
+        seen: list[int] = []
+        thread = threading.Thread(target=lambda: seen.append(store._conn().execute(pragmas[0]).fetchone()[0]))
+        thread.start()
+        thread.join()
+        assert seen == [1]  # a connection opened inside the block (a helper thread) is relaxed too
+        assert other._conn().execute(pragmas[0]).fetchone()[0] == 2
+    assert [store._conn().execute(p).fetchone()[0] for p in pragmas] == [2, 256 * 1024 * 1024]
+    assert other.get_message("bulk") is not None
+    store.close()
+    other.close()
+
+
+def test_prepared_rows_are_used_only_for_their_own_message(tmp_path: Path) -> None:
+    """A row prepared in a parser process for another text is ignored: the store prepares anew."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    (first, raw1), (second, raw2) = make("one", subject="alpha"), make("two", subject="beta gamma")
+    pre = store.offline_prepare(raw1, first.sha256, first.subject, first.body_text, first.attachment_names)
+    results = store.put_messages([(first, raw1), (second, raw2)], prepared=[pre, pre])
+    assert [r.status for r in results] == ["created", "created"]
+    assert store.get_raw(second.sha256) == raw2
+    assert [m.id for m in store.search(crit(keyword="gamma")).results] == ["two"]
+    store.close()
+
+
 def test_identical_raw_bytes_are_stored_once(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "archive.sqlite3")
     raw = b"Subject: same\r\n\r\n" + b"x" * 10_000
