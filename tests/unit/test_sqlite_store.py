@@ -103,7 +103,7 @@ def test_bulk_import_relaxes_only_its_own_connection_and_only_inside(tmp_path: P
         assert seen == [1]  # a connection opened inside the block (a helper thread) is relaxed too
         assert other._conn().execute(pragmas[0]).fetchone()[0] == 2
     assert [store._conn().execute(p).fetchone()[0] for p in pragmas] == [2, 256 * 1024 * 1024]
-    assert other.get_message("bulk") is not None
+    assert other.get_message("bulk") is not None and other.get_counter("store.bulk_imports") == 1
     store.close()
     other.close()
 
