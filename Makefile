@@ -7,10 +7,13 @@ BIN := $(VENV)/bin
 # fonts-noto-cjk so Chinese renders in the browser tests' screenshots (not as boxes).
 SYS_TEST_PKGS := chromium fonts-noto-cjk swaks redis-server getmail6 fetchmail
 
+# What `make bench` compares the import with (issue 18): notmuch, indexing the same Maildir.
+BENCH_PKGS := notmuch
+
 # The test engine (engine/): a JDK >= 21 (the newest under /usr/lib/jvm, or JAVA_HOME) and Maven.
 ENGINE_JDK_PKGS := openjdk-25-jdk-headless openjdk-21-jdk-headless
 
-.PHONY: run test bench lint system-deps engine-deps engine clean
+.PHONY: run test bench lint system-deps bench-deps engine-deps engine clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,6 +33,15 @@ system-deps:
 	  echo "installing system packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+bench-deps:
+	@missing=""; for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing benchmark yardsticks:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing \
+	    || echo "could not install$$missing: the bench skips those stages and says why"; \
 	fi
 
 # JDK and Maven for the engine, from Debian's packages when missing; then the launcher is built once
@@ -65,7 +77,7 @@ test: $(VENV)/.installed-test system-deps engine-deps
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed-test engine-deps
+bench: $(VENV)/.installed-test engine-deps bench-deps
 	$(BIN)/mailarchive bench
 
 clean:

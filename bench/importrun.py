@@ -64,7 +64,9 @@ def run_import(paths: list[Path], env: dict[str, str], total_bytes: int, log: Pa
     """Run the import as an operator would; wall time includes interpreter start-up."""
     command = [*mailarchive_command(), "import", *map(str, paths), "--json"]
     log.with_suffix(".progress.jsonl").unlink(missing_ok=True)
+    load_before = round(os.getloadavg()[0], 2)
     cpu_before = _children_cpu()
+    blocks_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock
     started = time.perf_counter()
     with log.open("w") as err:
         proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -72,6 +74,7 @@ def run_import(paths: list[Path], env: dict[str, str], total_bytes: int, log: Pa
         out, _ = proc.communicate()
     seconds = time.perf_counter() - started
     cpu = _children_cpu() - cpu_before
+    written = (resource.getrusage(resource.RUSAGE_CHILDREN).ru_oublock - blocks_before) * 512
     memory = sampler.stop()
     summary = _last_json(out)
     processed = _processed(summary)
@@ -86,6 +89,11 @@ def run_import(paths: list[Path], env: dict[str, str], total_bytes: int, log: Pa
         "msg_per_s": round(processed / seconds, 1) if ok else 0.0,
         "mb_per_s": round(total_bytes / seconds / 1e6, 2) if ok else 0.0,
         **memory,
+        # write_bytes of the tree from /proc/PID/io, exact at exit (the kernel adds a reaped
+        # child's I/O counters to its parent's rusage in 512-byte blocks; the sampled /proc
+        # figure misses what was written after the last sample)
+        "write_bytes": max(written, memory.get("sampled_write_bytes", 0)),
+        "load_avg_1m_before": load_before,
         **cpu_figures(cpu, processed),
         **_serial_bound(memory.get("root_process_cpu_seconds", 0.0), processed),
         "summary": summary,

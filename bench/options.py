@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-doc", action="store_true", help="do not touch docs/performance.md")
     parser.add_argument("--es-url", default=os.environ.get("MAILARCHIVE_BENCH_ES_URL"),
                         help="an Elasticsearch cluster to use instead of starting the engine (engine/)")
-    parser.add_argument("--skip", default="", help="comma-separated stages to skip: parse,search,api,cli,scan,smtp,pop3,profile,export")
+    parser.add_argument("--skip", default="", help="comma-separated stages to skip: parse,notmuch,search,api,cli,scan,smtp,pop3,profile,export")
     parser.add_argument("--parse-limit", type=int, default=20_000, metavar="N",
                         help="parse loops over the first N messages only (the per-message cost does not depend "
                              "on corpus size; eml-parser needs ~6 CPU ms a message); 0 = all")

@@ -87,6 +87,18 @@ def _position(pid: int) -> dict[str, float | str]:
     return {}
 
 
+def write_bytes(pid: int) -> int:
+    """Bytes the process caused to be written to storage so far (``/proc/PID/io`` write_bytes:
+    page-cache pages it dirtied, counted once each, whatever is coalesced later)."""
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("write_bytes:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def _pss(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -100,7 +112,7 @@ def _pss(pid: int) -> int:
 class TreeMemorySampler:
     """Samples the tree of ``pid`` every ``interval`` seconds in a thread until ``stop()``."""
 
-    def __init__(self, pid: int, interval: float = 0.25, timeline_every: float = 30.0,
+    def __init__(self, pid: int, interval: float = 0.25, timeline_every: float = 2.0,
                  progress: Path | None = None) -> None:
         self.pid, self.interval = pid, interval
         self.timeline_every, self.progress = timeline_every, progress
@@ -110,6 +122,7 @@ class TreeMemorySampler:
         self.peak_rss = self.peak_pss = self.peak_anon = self.peak_processes = self.samples = 0
         self.peak_single_rss = 0  # largest single process (the importer itself, usually)
         self.root_cpu = 0.0  # CPU of the root process alone: the serial part when it farms out work
+        self.written: dict[int, int] = {}  # write_bytes per process of the tree, last seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
@@ -128,6 +141,8 @@ class TreeMemorySampler:
             self.peak_anon = max(self.peak_anon, sum(_rss_anon(p) for p in pids))
         self.samples += 1
         self.root_cpu = max(self.root_cpu, cpu_seconds(self.pid))
+        for pid in pids:
+            self.written[pid] = max(self.written.get(pid, 0), write_bytes(pid))
         elapsed = time.monotonic() - self._started
         if elapsed >= self._next_point:
             self._next_point = elapsed + self.timeline_every
@@ -137,7 +152,8 @@ class TreeMemorySampler:
         pids = tree(self.pid)
         point = {"t": round(elapsed, 1), "rss_mb": round(rss / 2**20, 1),
                  "anon_mb": round(sum(_rss_anon(p) for p in pids) / 2**20, 1),
-                 "read_mb": round(_read_bytes(self.pid) / 1e6, 1), **_position(self.pid)}
+                 "read_mb": round(_read_bytes(self.pid) / 1e6, 1),
+                 "written_mb": round(sum(self.written.values()) / 1e6, 1), **_position(self.pid)}
         self.timeline.append(point)
         if self.progress is not None:
             with self.progress.open("a") as fh:
@@ -160,5 +176,6 @@ class TreeMemorySampler:
             "peak_processes": self.peak_processes,
             "samples": self.samples,
             "root_process_cpu_seconds": round(self.root_cpu, 2),
+            "sampled_write_bytes": sum(self.written.values()),
             "timeline": self.timeline,
         }

@@ -15,6 +15,7 @@ Results go to bench/results/<name>-<date>.json and the table in docs/performance
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -67,10 +68,29 @@ def run(args: argparse.Namespace) -> dict:
     result["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     path = report.write_results(result, args.results)
     print(f"results: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    _plot_memory(result, path)
     if not args.no_doc:
         report.update_doc(args.doc, args.results)
         print(f"table:   {args.doc}")
     return result
+
+
+def _plot_memory(result: dict, path: Path) -> None:
+    """One SVG per import beside the results file, and a sparkline of the tree's RSS."""
+    from bench.rssplot import sparkline, svg
+
+    for run in result["runs"]:
+        imp = run.get("import", {})
+        timeline = imp.get("timeline") or []
+        if not timeline:
+            continue
+        title = (f"mailarchive import, {run['backend']}, {run['size']:,} messages: peak RSS "
+                 f"{imp.get('peak_rss_mb', 0):.0f} MB (anon {imp.get('peak_anon_rss_mb', 0):.0f} MB)")
+        plot = path.with_name(f"{path.stem}-rss-{run['backend']}-{run['size']}.svg")
+        plot.write_text(svg(timeline, title))
+        imp["rss_plot"] = plot.name
+        print(f"memory:  {plot.name}  {sparkline([p['rss_mb'] for p in timeline])}  (peak {imp.get('peak_rss_mb', 0):.0f} MB)")
+    path.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

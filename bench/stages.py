@@ -13,6 +13,7 @@ from bench import latency
 from bench.backends import Unavailable, node_cpu_seconds, store_url, with_node_cpu
 from bench.corpus import cached_corpus, describe
 from bench.importrun import bench_env, fresh_data_dir, run_import
+from bench.notmuch_bench import notmuch_stage
 from bench.parseloop import bare_parse_loop
 from bench.webapi import api_token, web_server
 from bench.yardstick import ratios, sqlite_yardstick
@@ -61,18 +62,41 @@ def run_size(size: int, args: argparse.Namespace, skip: set[str]) -> list[dict]:
     _say(f"  {info.bytes / 1e6:,.0f} MB, mean {corpus['mean_size']:,} B, "
          + ("reused from cache" if generated is None else f"generated in {generated:.0f} s"))
     paths = info.paths(root)
-    loops = {kind: _parse_stage(kind, paths, skip, args.parse_limit) for kind in ("eml-parser", "pipeline")}
+    loops = {kind: _parse_stage(kind, paths, skip, args.parse_limit) for kind in ("eml-parser", "pipeline", "stdlib")}
+    notmuch = _guarded("notmuch new", lambda: notmuch_stage(paths, args.work, size, args.seed, skip))
+    if "msg_per_s" in notmuch:
+        _say(f"  notmuch new ({notmuch['files']:,} files, same mail as a Maildir): {notmuch['msg_per_s']:,.0f} msg/s, "
+             f"{notmuch['cpu_ms_per_msg']:.2f} CPU ms/msg")
     runs = []
     for backend in args.backends:
         run = {"size": size, "backend": backend, "corpus": corpus, "parse_loop": loops["eml-parser"],
-               "pipeline_parse_loop": loops["pipeline"]}
+               "pipeline_parse_loop": loops["pipeline"], "stdlib_parse_loop": loops["stdlib"], "notmuch": notmuch}
         run.update(_backend_stages(backend, size, root, info, args, skip))
-        rate = run.get("import", {}).get("msg_per_s")
-        for key, loop in (("import_vs_parse", loops["eml-parser"]), ("import_vs_pipeline_parse", loops["pipeline"])):
-            if rate and loop.get("msg_per_s"):
-                run[key] = round(rate / loop["msg_per_s"], 3)
+        imp = run.get("import", {})
+        for key, loop in (("import_vs_parse", loops["eml-parser"]), ("import_vs_pipeline_parse", loops["pipeline"]),
+                          ("import_vs_stdlib_parse", loops["stdlib"]), ("import_vs_notmuch", notmuch)):
+            run.update(yardstick_ratios(key, imp, loop))
+        _report_yardsticks(backend, run)
         runs.append(run)
     return runs
+
+
+def yardstick_ratios(key: str, imp: dict, other: dict) -> dict:
+    """The import against a yardstick of the same run: by wall clock and by CPU per message
+    (the CPU ratio holds on a loaded machine, the wall ratio only when both ran alike)."""
+    out = {}
+    if imp.get("msg_per_s") and other.get("msg_per_s"):
+        out[key] = round(imp["msg_per_s"] / other["msg_per_s"], 3)
+    if imp.get("cpu_ms_per_msg") and other.get("cpu_ms_per_msg"):
+        out[f"{key}_cpu"] = round(other["cpu_ms_per_msg"] / imp["cpu_ms_per_msg"], 3)
+    return out
+
+
+def _report_yardsticks(backend: str, run: dict) -> None:
+    parts = [f"{name} {run[key]:.2f}x wall / {run[key + '_cpu']:.2f}x CPU" for name, key in
+             (("stdlib loop", "import_vs_stdlib_parse"), ("notmuch", "import_vs_notmuch")) if key + "_cpu" in run]
+    if parts:
+        _say(f"  {backend}: import vs " + "; ".join(parts))
 
 
 def _parse_stage(kind: str, paths: list[Path], skip: set[str], limit: int) -> dict:
@@ -109,6 +133,10 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
                 _say(f"  {backend}: import failed: {imp['stderr_tail'][-400:]}")
             else:
                 out["store_size"] = _guarded("store size", lambda: _store_size(backend, config, data_dir))
+                out["disk"] = disk_ratio(imp, out["store_size"]) if backend == "sqlite" else {}
+                if out["disk"]:
+                    _say(f"  {backend}: wrote {out['disk']['written_mb']:,.0f} MB for a {out['disk']['store_mb']:,.0f} MB "
+                         f"store: {out['disk']['written_vs_store']:.1f}x")
                 out["search"] = _search_stages(config, env, args, skip, data_dir)
                 if "pop3" not in skip:
                     out["pop3"] = _guarded("POP3", lambda: _pop3_stage(env, size, args, data_dir))
@@ -122,6 +150,15 @@ def _backend_stages(backend: str, size: int, root: Path, info, args: argparse.Na
         if not args.keep_data:
             shutil.rmtree(data_dir, ignore_errors=True)
     return out
+
+
+def disk_ratio(imp: dict, store_size: dict) -> dict:
+    """Bytes the import wrote (``/proc/PID/io`` of its tree) against the store it left: the
+    write amplification (issue 18 item 5: at most 3x)."""
+    if not imp.get("write_bytes") or not store_size.get("bytes"):
+        return {}
+    return {"written_mb": round(imp["write_bytes"] / 1e6, 1), "store_mb": round(store_size["bytes"] / 1e6, 1),
+            "written_vs_store": round(imp["write_bytes"] / store_size["bytes"], 2)}
 
 
 def _store_size(backend: str, config, data_dir: Path) -> dict:
