@@ -28,8 +28,11 @@ from server.model import Message, format_time, now_utc
 from server.ops.counters import Counted, count_outcomes, note_journaled, timed
 from server.store.protocol import Store
 
-BATCH_SIZE = 200
-BATCH_BYTES = 32 * 1024 * 1024  # two batches are in memory at once (one parsing, one storing)
+# Messages per put_messages: each commit rewrites the index pages its batch touched, so larger
+# batches write less (2,000 bench messages: 2.64x the database size written with 200, 2.23x with
+# 500) for ~15 MB more memory. Two batches are in memory at once (one parsing, one storing).
+BATCH_SIZE = 500
+BATCH_BYTES = 32 * 1024 * 1024
 STORED = frozenset({"archived", "merged", "duplicate"})  # durable outcomes (the mail is in the archive)
 _STATUS = {"created": "archived", "merged": "merged", "unchanged": "duplicate", "failed": "failed"}
 

@@ -47,9 +47,12 @@ PRAGMAS = (
     f"PRAGMA mmap_size = {MMAP_BYTES}",
     f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}",
 )
-BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0")
+# wal_autocheckpoint: a page changed by several batches is copied into the database file once per
+# 40 MB of WAL instead of once per 4 MB (measured on 2,000 bench messages: 2.98x -> 2.64x the
+# database size written; with batches of 500 instead of 200, 2.23x).
+BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0", "PRAGMA wal_autocheckpoint = 10000")
 BULK_IMPORTS = "store.bulk_imports"  # counter: bulk imports ended (its commit is the durable one)
-UNBULK_PRAGMAS = ("PRAGMA synchronous = FULL", f"PRAGMA mmap_size = {MMAP_BYTES}")
+UNBULK_PRAGMAS = ("PRAGMA synchronous = FULL", f"PRAGMA mmap_size = {MMAP_BYTES}", "PRAGMA wal_autocheckpoint = 1000")
 
 
 class ConnectionBase:
