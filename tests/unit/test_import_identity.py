@@ -76,10 +76,11 @@ def _plain_import(paths: list[Path], config: Config) -> None:
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generated office mail with journal copies (~13 %: copies of one message in one batch)."""
     root = tmp_path_factory.mktemp("synthetic")
-    generate_corpus(root, 1500, seed=3, workers=1)
+    generate_corpus(root, 600, seed=3, workers=1)
     return root
 
 
+@pytest.mark.timeout(1200)  # the plain path commits (fsync) once per message: slow on a loaded machine
 def test_fast_and_plain_imports_store_the_same(tmp_path: Path, synthetic: Path, corpus_dir: Path) -> None:
     paths = [synthetic, corpus_dir]
     fast, plain = _config(tmp_path, "fast"), _config(tmp_path, "plain")
@@ -91,7 +92,7 @@ def test_fast_and_plain_imports_store_the_same(tmp_path: Path, synthetic: Path, 
     _plain_import(paths, plain)
     fast_docs, fast_raws, fast_hits = _stored(fast)
     plain_docs, plain_raws, plain_hits = _stored(plain)
-    assert summary.duplicates > 100 and summary.archived == len(plain_docs) > 1500
+    assert summary.duplicates > 40 and summary.archived == len(plain_docs) > 1000
     assert fast_docs.keys() == plain_docs.keys()
     assert [i for i in fast_docs if fast_docs[i] != plain_docs[i]] == []
     assert fast_raws == plain_raws
