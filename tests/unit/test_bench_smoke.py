@@ -25,7 +25,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILARCHIVE_")}
     command = [sys.executable, "-m", "server", "bench", "--sizes", "200", "--backends", "sqlite", "--quick",
                "--work", str(tmp / "work"), "--results", str(tmp / "results"), "--doc", str(tmp / "performance.md")]
-    done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(command, cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     files = list((tmp / "results").glob("bench-*.json"))
     assert len(files) == 1, done.stdout
@@ -47,6 +47,18 @@ def test_results_file_has_every_stage(bench_run) -> None:
     assert imp["summary"]["archived"] > 150 and imp["summary"]["failed"] == 0
     assert imp["peak_rss_mb"] > 10 and imp["samples"] >= 1
     assert run["import_vs_parse"] > 0 and run["import_vs_pipeline_parse"] > 0
+
+
+def test_import_yardsticks_disk_writes_and_memory_plot(bench_run) -> None:
+    """Issue 18's stages: the stdlib loop and notmuch beside the import, bytes written, RSS plot."""
+    result, tmp = bench_run
+    (run,) = result["runs"]
+    assert run["stdlib_parse_loop"]["messages"] == 200 and run["import_vs_stdlib_parse_cpu"] > 0
+    notmuch = run["notmuch"]
+    assert notmuch.get("files") == 200 and run["import_vs_notmuch_cpu"] > 0 if "skipped" not in notmuch else "notmuch" in notmuch["skipped"]
+    imp = run["import"]
+    assert imp["write_bytes"] > 0 and run["disk"]["written_vs_store"] > 0
+    assert (tmp / "results" / imp["rss_plot"]).read_text().startswith("<svg") and len(imp["timeline"]) >= 1
 
 
 def test_cli_search_stage_measures_the_command_and_its_imports(bench_run) -> None:
