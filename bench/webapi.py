@@ -30,7 +30,11 @@ def _cli(args: list[str], env: dict[str, str], stdin: str = "") -> str:
 
 
 def api_token(env: dict[str, str]) -> str:
-    _cli(["user", "add", "bench", "--role", "archive-admin", "--password-stdin"], env, stdin="bench-password-1234\n")
+    """An archive administrator's token: the role takes effect once a password is set through the
+    one-time link ``user add`` prints (separation of duties, docs/security.md)."""
+    added = _cli(["user", "add", "bench", "--role", "archive-admin"], env)
+    link = next(word for word in added.split() if "/set-password/" in word)
+    _cli(["user", "use-link", link, "--password-stdin"], env, stdin="bench-password-1234\n")
     return _cli(["user", "token", "bench"], env).strip().splitlines()[-1].strip()
 
 

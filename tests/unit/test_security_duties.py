@@ -123,12 +123,16 @@ def test_cli_gives_archive_admins_links_never_passwords(capsys: pytest.CaptureFi
     assert code == 2 and "chooses its own password" in err and err.count("\n") == 1
     code, out, _ = _cli(capsys, "user", "add", "alice", "--role", "archive-admin")
     assert code == 0 and "password:" not in out and "(pending)" in out
-    token = out.split("/set-password/")[1].split()[0]
+    link = next(word for word in out.split() if "/set-password/" in word)
     with opened_store(config) as store:
-        users = UserService(store)
-        assert users.require("alice").role == NO_ROLE
-        users.use_link(token, OWN)
-        assert users.authenticate("alice", OWN).role == Role.ARCHIVE_ADMIN
+        assert UserService(store).require("alice").role == NO_ROLE
+    monkeypatch.setattr("sys.stdin", io.StringIO(OWN + "\n"))
+    assert _cli(capsys, "user", "use-link", link, "--password-stdin")[:2] == (0, "password of alice set; role now archive-admin\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO(OWN + "\n"))
+    code, _, err = _cli(capsys, "user", "use-link", link, "--password-stdin")
+    assert code == 2 and "not valid" in err  # once only
+    with opened_store(config) as store:
+        assert UserService(store).authenticate("alice", OWN).role == Role.ARCHIVE_ADMIN
     monkeypatch.setattr("sys.stdin", io.StringIO("operator's choice!\n"))
     code, _, err = _cli(capsys, "user", "passwd", "alice", "--password-stdin")
     assert code == 2 and "chooses its own password" in err
