@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.model import normalize_department, utc_ms
@@ -179,18 +180,77 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Paging: results are ordered by (date desc, id desc); a cursor is the last (date, id) seen.
 def encode_cursor(moment: datetime, message_id: str) -> str:
-    ms = (utc_ms(moment) - _EPOCH) // timedelta(milliseconds=1)
-    return base64.urlsafe_b64encode(f"{ms}:{message_id}".encode()).decode().rstrip("=")
+    return encode_key_cursor((utc_ms(moment) - _EPOCH) // timedelta(milliseconds=1), message_id)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    ms, message_id = decode_key_cursor(cursor)
+    try:
+        return _EPOCH + timedelta(milliseconds=ms), message_id
+    except OverflowError:  # beyond the years 1-9999
+        raise CriteriaError("'cursor' is not valid: pass the next_cursor of the previous page unchanged") from None
+
+
+# Sort orders of a result list (``search(..., sort=...)``): the field and whether it is descending.
+# Ties are broken by id in the same direction, so every order is total and a keyset cursor
+# (sort value, id) resumes exactly; for dates the value is milliseconds since 1970, the same
+# cursor as the default order's.
+SORTS = {"-date": ("date", True), "date": ("date", False), "-size": ("size", True), "size": ("size", False)}
+DEFAULT_SORT = "-date"
+
+
+def parse_sort(value: str | None) -> str:
+    """A sort order name (``-date`` newest first, ``date``, ``-size`` largest first, ``size``)."""
+    if value in (None, ""):
+        return DEFAULT_SORT
+    if value not in SORTS:
+        raise CriteriaError(f"'sort' must be one of {', '.join(SORTS)}, got {value!r}")
+    return value
+
+
+def sort_value(sort: str, message: Any) -> int:
+    """The integer a message sorts by under ``sort`` (what its cursor carries)."""
+    if SORTS[sort][0] == "size":
+        return int(message.size)
+    return (utc_ms(message.date) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def decode_sort_cursor(cursor: str, sort: str) -> tuple[int, str]:
+    """(sort value, id) of a cursor of the order ``sort``; a date must lie in the years 1-9999
+    (the backends' row keys and Python's datetimes hold no more)."""
+    if SORTS[sort][0] == "date":
+        moment, message_id = decode_cursor(cursor)
+        return (utc_ms(moment) - _EPOCH) // timedelta(milliseconds=1), message_id
+    return decode_key_cursor(cursor)
+
+
+def reverse_sort(sort: str) -> str:
+    """The same order the other way round (``-date`` <-> ``date``): walking it from a page's first
+    row gives the page before, so "previous page" needs no offsets either."""
+    return sort[1:] if sort.startswith("-") else f"-{sort}"
+
+
+def cursor_of(sort: str, message: Any) -> str:
+    """The cursor that resumes ``sort`` just after ``message``."""
+    return encode_key_cursor(sort_value(sort, message), message.id)
+
+
+def encode_key_cursor(value: int, message_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{value}:{message_id}".encode()).decode().rstrip("=")
+
+
+def decode_key_cursor(cursor: str) -> tuple[int, str]:
+    """(sort value, id) of a cursor; ``CriteriaError`` for anything not made by ``encode_key_cursor``."""
     invalid = CriteriaError("'cursor' is not valid: pass the next_cursor of the previous page unchanged")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        ms, message_id = raw.split(":", 1)
-        return _EPOCH + timedelta(milliseconds=int(ms)), message_id
-    except (ValueError, UnicodeDecodeError, OverflowError):  # OverflowError: beyond the years 1-9999
+        value, message_id = raw.split(":", 1)
+        number = int(value)
+    except (ValueError, UnicodeDecodeError):
         raise invalid from None
+    if not -(1 << 63) <= number < (1 << 63):  # what both backends hold as a 64-bit integer
+        raise invalid
+    return number, message_id
 
 
 def day_span(criteria: Criteria) -> float:

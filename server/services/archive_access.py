@@ -25,7 +25,15 @@ from server.export.eml import eml_download_name
 from server.export.zipstream import ZipStats, iter_zip
 from server.model import Attachment, Message, format_time, now_utc
 from server.ops.counters import timed
-from server.query.criteria import Criteria, parse_criteria, parse_limit
+from server.query.criteria import (
+    DEFAULT_SORT,
+    Criteria,
+    cursor_of,
+    parse_criteria,
+    parse_limit,
+    parse_sort,
+    reverse_sort,
+)
 from server.services.actor import ARCHIVE_READERS, Actor
 from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound, Unavailable
 from server.store.protocol import AuditQuery, AuditRecord, SearchPage
@@ -102,13 +110,30 @@ class ArchiveAccess:
 
     # --- searching ----------------------------------------------------------------------------
     def search(self, actor: Actor, params: Mapping[str, Any], *, limit: Any = None, cursor: str | None = None,
-               default_limit: int = 50) -> tuple[Criteria, SearchPage]:  # fmt: skip
-        """One page (cursor paging, newest first)."""
+               default_limit: int = 50, sort: str | None = None, before: str | None = None,
+               ) -> tuple[Criteria, SearchPage]:  # fmt: skip
+        """One page (cursor paging; newest first unless ``sort`` says otherwise, see ``SORTS``).
+
+        ``before`` (a page's ``previous_cursor``) asks for the page before it: the same order walked
+        the other way from that page's first row, turned round. ``previous_cursor`` is set on every
+        page that has one before it, ``next_cursor`` on every page with one after it.
+        """
         with self.svc.audited(actor, Op.SEARCH, asked=_given(params)) as entry:
             criteria = self._criteria(actor, params)
+            order, size = parse_sort(sort), parse_limit(limit, default=default_limit)
             with timed(self.store, "search"):
-                page = self.store.search(criteria, limit=parse_limit(limit, default=default_limit), cursor=cursor or None)
-            entry.done(**criteria.as_params(), hits=page.total, page=bool(cursor))
+                if before:
+                    back = self.store.search(criteria, limit=size, cursor=before, sort=reverse_sort(order))
+                    results = back.results[::-1]
+                    page = SearchPage(total=back.total, results=results,
+                                      next_cursor=cursor_of(order, results[-1]) if results else None,
+                                      previous_cursor=cursor_of(order, results[0]) if back.next_cursor else None)  # fmt: skip
+                else:
+                    page = self.store.search(criteria, limit=size, cursor=cursor or None, sort=order)
+                    if cursor and page.results:
+                        page.previous_cursor = cursor_of(order, page.results[0])
+            extra = {} if order == DEFAULT_SORT else {"sort": order}
+            entry.done(**criteria.as_params(), **extra, hits=page.total, page=bool(cursor or before))
             return criteria, page
 
     def search_all(self, actor: Actor, params: Mapping[str, Any]) -> Matches:

@@ -46,6 +46,7 @@ class SearchPage:
     total: int  # exact
     results: list[Message]
     next_cursor: str | None = None  # None: no more results
+    previous_cursor: str | None = None  # set by the archive service on a page it knows is not the first
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,12 @@ class Store(Protocol):
         """The SHA-256 key of every stored raw blob, each once, in no particular order, streamed
         in batches (the reconcile job compares them with the messages; memory stays flat)."""
 
-    def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None) -> SearchPage:
-        """Date-descending (ties: id descending), exact total, cursor paging (no offsets)."""
+    def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None,
+               sort: str = "-date") -> SearchPage:  # fmt: skip
+        """Exact total, cursor paging (no offsets). ``sort`` (``server.query.criteria.SORTS``):
+        ``-date`` (the default: date descending, ties id descending), ``date``, ``-size``,
+        ``size``; ties are always broken by id in the sort's direction, and the cursor only
+        resumes the order it was made for."""
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Message]:
         """All matches in search order, streamed in batches (exports, POP3); memory stays flat."""

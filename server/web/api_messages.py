@@ -23,7 +23,8 @@ bp = Blueprint("api_messages", __name__, url_prefix="/api/v1")
 @require_role(Role.ARCHIVE_ADMIN)
 def search() -> ResponseReturnValue:
     criteria, page = run_search(request.args)
-    return jsonify(total=page.total, results=result_rows(page.results, criteria), next_cursor=page.next_cursor)
+    return jsonify(total=page.total, results=result_rows(page.results, criteria), next_cursor=page.next_cursor,
+                   previous_cursor=page.previous_cursor)  # fmt: skip
 
 
 @bp.get("/messages/<message_id>")

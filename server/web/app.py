@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, current_app, send_from_directory
 
 from server.config import Config, load_config
 from server.resources import resource_dir
@@ -53,4 +53,11 @@ def create_app(config: Config | None = None, test_config: dict[str, Any] | None 
     for target in BLUEPRINTS:
         module, attr = target.split(":")
         app.register_blueprint(getattr(importlib.import_module(module), attr))
+    app.add_url_rule("/favicon.ico", "favicon", roles.public(_favicon))
     return app
+
+
+def _favicon() -> Response:
+    """Browsers ask for /favicon.ico whatever the page says: answer it (no 404 in every log)."""
+    return send_from_directory(str(current_app.static_folder), "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=86400)  # fmt: skip

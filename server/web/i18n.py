@@ -60,6 +60,18 @@ def t(text: str, **values: object) -> str:
 _ = t
 
 
+def tn(singular: str, plural: str, count: int, **values: object) -> str:
+    """``singular`` or ``plural`` by ``count`` ("1 message found", "2 messages found") in the
+    current language; ``%(n)s`` is the count unless given. Chinese has one form: its catalog
+    translates the plural key (the singular key is used if that is the one translated)."""
+    values.setdefault("n", count)
+    key = singular if count == 1 else plural
+    if current_language() != DEFAULT_LANGUAGE:
+        found = catalog(current_language())
+        key = found.get(key) or found.get(plural) or key
+    return key % values
+
+
 ROLE_LABELS = {
     "postmaster": "Postmaster",
     "email-admin": "Email administrator",
@@ -112,7 +124,7 @@ def switch(code: str):  # noqa: ANN201
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
-        _=t, t=t, current_language=current_language, LANGUAGES=LANGUAGES, role_label=role_label,
+        _=t, t=t, ngettext=tn, current_language=current_language, LANGUAGES=LANGUAGES, role_label=role_label,
         zone_label=zone_label,
     )
     app.jinja_env.filters["localtime"] = localtime

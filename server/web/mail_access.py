@@ -48,7 +48,7 @@ def criteria_params(args: MultiDict | Mapping[str, Any]) -> dict[str, str]:
 
 def run_search(args: MultiDict, *, default_limit: int = 50):  # noqa: ANN201 - (Criteria, SearchPage)
     return archive().search(actor(), criteria_params(args), limit=args.get("limit"), cursor=args.get("cursor"),
-                            default_limit=default_limit)  # fmt: skip
+                            default_limit=default_limit, sort=args.get("sort"), before=args.get("before"))  # fmt: skip
 
 
 def _download(data: bytes, mimetype: str, filename: str, *, inline: bool = False) -> Response:

@@ -32,3 +32,20 @@ def quick_ranges(tz: str) -> list[tuple[int, str, str]]:
 def department_options(paths: list[str]) -> list[tuple[str, str, int]]:
     """(path, label, depth) in tree order, for an indented picker: ``/Sales/East`` -> ("East", 1)."""
     return [(path, path.rstrip("/").rsplit("/", 1)[-1], path.count("/") - 1) for path in sorted(paths, key=lambda p: p.split("/"))]
+
+
+_SCOPE_LABELS = {"subject": "Subject", "body": "Body", "attachment": "Attachment name"}
+
+
+def criteria_summary(form: dict) -> list[tuple[str, str | list[str]]]:
+    """(label key, value) for each criterion given: the one-line summary shown while the search
+    form is collapsed above the results, so the reviewer always sees what the list is. The
+    scopes come as a list of label keys (translated where shown)."""
+    out = [("Time range", f"{form['from'][:10]} – {form['to'][:10]}")]
+    for key, label in (("keyword", "Keyword"), ("mailbox", "Archived mailbox"), ("sender", "Sender"),
+                       ("recipient", "Recipient"), ("department", "Department")):  # fmt: skip
+        if form.get(key):
+            out.append((label, form[key]))
+    if form.get("keyword") and len(form.get("scopes", [])) < len(_SCOPE_LABELS):
+        out.append(("Search keyword in", [_SCOPE_LABELS[s] for s in form["scopes"] if s in _SCOPE_LABELS]))
+    return out

@@ -18,7 +18,7 @@ from server.indexing.pipeline import Ingestor
 from server.store import open_store
 from server.web.context import services_of
 from server.web.service import start as start_web
-from tests.support.browser import browser_fixture, page_fixture, playwright_or_skip  # noqa: F401 - fixtures
+from tests.support.browser import browser_fixture, open_full_page, page_fixture, playwright_or_skip  # noqa: F401 - fixtures
 from tests.support.browser import sign_in as browser_sign_in
 from tests.support.webdata import PASSWORD, load_samples, sample_mail
 
@@ -81,7 +81,7 @@ def test_archive_admin_enables_archiving_searches_chinese_and_downloads_eml(page
     assert page.inner_text(".results-table tbody mark") == "合同"
     assert "keyword=%E5%90%88%E5%90%8C" in page.url  # the search is a shareable URL
 
-    page.click(".results-table tbody a")
+    open_full_page(page, page.locator(".results-table tbody a.open").first)
     page.wait_for_selector("#download-eml")
     assert "季度合同审核 Q3" in page.inner_text("main")
     with page.expect_download() as download_info:

@@ -19,7 +19,14 @@ import pytest
 from server.config import load_config
 from server.web.context import services_of
 from server.web.service import start as start_web
-from tests.support.browser import browser_fixture, new_page, playwright_or_skip, screenshot, sign_in  # noqa: F401 - fixtures
+from tests.support.browser import (  # noqa: F401 - fixtures
+    browser_fixture,
+    new_page,
+    open_full_page,
+    playwright_or_skip,
+    screenshot,
+    sign_in,
+)
 from tests.support.webdata import PASSWORD, WHEN, load_samples
 
 pytestmark = pytest.mark.e2e
@@ -57,6 +64,8 @@ def page(server: Server, browser) -> Iterator:  # noqa: ANN001
 
 def search(page, server: Server, keyword: str) -> None:  # noqa: ANN001
     page.goto(server.url + "/search?" + urlencode(RANGE))
+    if not page.locator("#f-keyword").is_visible():  # criteria collapsed above the results of that range
+        page.click("#criteria > summary")
     page.fill("#f-keyword", keyword)
     page.click("#search-form button[type=submit]")
     page.wait_for_selector("#result-total, .field-error")
@@ -76,7 +85,7 @@ def test_the_list_shows_why_each_result_matched_and_the_view_marks_it(page, serv
     assert "价格" not in page.inner_text(".results-table")  # excluded: never shown as a match
     assert screenshot(page, "search-highlight-list-1366").stat().st_size > 10_000
 
-    contract.locator("td.subject a").click()
+    open_full_page(page, contract.locator("td.subject a.open"))
     page.wait_for_selector("#download-eml")
     assert page.locator("#message-text mark").all_inner_texts() == ["合同"]
     assert page.locator(".attachments mark").all_inner_texts() == ["合同"]
@@ -86,7 +95,7 @@ def test_the_list_shows_why_each_result_matched_and_the_view_marks_it(page, serv
 
 def test_the_html_body_is_marked_inside_its_sandboxed_frame(page, server: Server) -> None:  # noqa: ANN001
     search(page, server, "newsletter")
-    page.click(".results-table tbody td.subject a")
+    open_full_page(page, page.locator(".results-table tbody td.subject a.open").first)
     page.wait_for_selector("#message-body")
     assert page.locator(".headers mark").all_inner_texts() == ["Newsletter"]
     # the indexed text is the plain part; a word of the HTML part is marked there when the link carries it

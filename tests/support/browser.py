@@ -18,9 +18,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 
@@ -71,7 +73,7 @@ def sign_in(page: Any, base_url: str, username: str, password: str = PASSWORD) -
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("button[type=submit]")
-    page.wait_for_selector("nav.sidenav")
+    page.wait_for_selector("nav.sidenav", state="attached")  # folded away on small screens
 
 
 def screenshot(page: Any, name: str, full_page: bool = True) -> Path:
@@ -93,3 +95,20 @@ def horizontal_overflow(page: Any) -> dict[str, Any] | None:
             .slice(0, 5).map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);
         return {scrollWidth: root.scrollWidth, innerWidth: width, wide};
     }""")
+
+
+def open_full_page(page: Any, link: Any) -> None:
+    """Follow a result's link as a full page (on wide screens a click opens the preview pane)."""
+    page.goto(urljoin(page.url, link.get_attribute("href")))
+
+
+@contextmanager
+def signed_in_page(browser: Any, base_url: str, username: str, viewport: dict[str, int] = DESKTOP,
+                   locale: str = "en-US") -> Iterator[Any]:  # fmt: skip
+    """A page of its own context at ``viewport``, signed in as ``username``; closed afterwards."""
+    page = new_page(browser, viewport, locale)
+    try:
+        sign_in(page, base_url, username)
+        yield page
+    finally:
+        page.context.close()

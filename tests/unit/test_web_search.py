@@ -50,7 +50,7 @@ def test_bad_criteria_give_an_inline_error_next_to_the_field(admin) -> None:  # 
     assert response.status_code == 400
     assert 'id="sender-error"' in html and "full email address" in html and 'aria-invalid="true"' in html
     missing = admin.get("/search?" + urlencode({"keyword": "x", "from": ""})).get_data(as_text=True)
-    assert "time range is required" in missing
+    assert 'id="from-error"' in missing and "Enter a date (YYYY-MM-DD)." in missing
 
 
 def test_fresh_page_prefills_last_30_days_without_searching(app, admin) -> None:  # noqa: ANN001
@@ -152,11 +152,11 @@ def test_api_highlight_body_fragments_and_exclusions(app, admin) -> None:  # noq
 
 def test_result_list_shows_why_it_matched_and_links_the_keyword(app, admin) -> None:  # noqa: ANN001
     html = admin.get("/search?" + urlencode({**RANGE, "keyword": "条款"})).get_data(as_text=True)
-    assert '<p class="fragment body-match">请审核附件中的合同<mark>条款</mark>。</p>' in html
-    link = html.split('class="subject"><a href="')[1].split('"')[0].replace("&amp;", "&")
+    assert '<span class="fragment body-match">请审核附件中的合同<mark>条款</mark>。</span>' in html
+    link = html.split('<a class="open" href="')[1].split('"')[0].replace("&amp;", "&")
     assert "keyword=%E6%9D%A1%E6%AC%BE" in link and "scope=subject,body,attachment" in link
     names = admin.get("/search?" + urlencode({**RANGE, "keyword": "草案"})).get_data(as_text=True)
-    assert '<p class="fragment attachment-match">' in names and "<mark>草案</mark>.pdf" in names
+    assert '<span class="fragment attachment-match">' in names and "<mark>草案</mark>.pdf" in names
 
 
 def test_message_view_marks_the_keyword_in_body_subject_and_attachment_names(app, admin) -> None:  # noqa: ANN001

@@ -14,8 +14,14 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from server.query.criteria import Criteria, decode_cursor, encode_cursor
-from server.store.common.times import to_ms
+from server.query.criteria import (
+    DEFAULT_SORT,
+    SORTS,
+    Criteria,
+    decode_sort_cursor,
+    encode_key_cursor,
+    sort_value,
+)
 from server.store.elasticsearch.connection import ERRORS
 from server.store.elasticsearch.documents import SOURCE_EXCLUDES, from_document
 from server.store.elasticsearch.layout import Indices
@@ -37,24 +43,24 @@ class SearchMixin:
             raise StoreError(f"search on {self.names.messages} failed: {exc}") from exc
 
     def _page(
-        self, criteria: Criteria | None, size: int, after: list[Any] | None, *, total: bool
+        self, criteria: Criteria | None, size: int, after: list[Any] | None, *, total: bool, sort: str = DEFAULT_SORT
     ) -> dict[str, Any]:
-        body: dict[str, Any] = {"query": build_query(criteria), "sort": SORT, "size": size,
+        field, descending = SORTS[sort]
+        order = [{field: {"order": "desc" if descending else "asc"}}, {"id": {"order": "desc" if descending else "asc"}}]
+        body: dict[str, Any] = {"query": build_query(criteria), "sort": SORT if sort == DEFAULT_SORT else order, "size": size,
                                 "_source": {"excludes": SOURCE_EXCLUDES}, "track_total_hits": total}  # fmt: skip
         if after:
             body["search_after"] = after
         return self._search(**body)
 
-    def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None) -> SearchPage:
-        after = None
-        if cursor:
-            moment, last_id = decode_cursor(cursor)
-            after = [to_ms(moment), last_id]
-        response = self._page(criteria, limit + 1, after, total=True)
+    def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None,
+               sort: str = DEFAULT_SORT) -> SearchPage:  # fmt: skip
+        after = list(decode_sort_cursor(cursor, sort)) if cursor else None
+        response = self._page(criteria, limit + 1, after, total=True, sort=sort)
         hits = response["hits"]["hits"]
         page = [from_document(h["_source"]) for h in hits[:limit]]
         more = len(hits) > limit and page
-        next_cursor = encode_cursor(page[-1].date, page[-1].id) if more else None
+        next_cursor = encode_key_cursor(sort_value(sort, page[-1]), page[-1].id) if more else None
         return SearchPage(total=response["hits"]["total"]["value"], results=page, next_cursor=next_cursor)
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Any]:

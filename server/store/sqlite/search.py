@@ -4,6 +4,13 @@ Rows come out of SQLite in rid order, which is date order except among messages 
 millisecond (see keys.py); those groups are re-sorted by id so the order is exactly
 (date desc, id desc), the order Elasticsearch returns, and the keyset cursor (date, id) resumes
 after the last row seen without OFFSET.
+
+Oldest first walks the driver the other way (``ORDER BY rid ASC``; FTS5 and the rowid tables
+read ascending as cheaply), with the same whole-millisecond-group step, so it costs what newest
+first costs. Size either way is one statement over the matches: SQLite sorts them with a top-N
+heap (``ORDER BY ... LIMIT``), so a page costs a walk of the matches in the range, as the exact
+total does. A size comes from the raw blob's row (``raws``, through ``message_meta.sha256``): a
+message's size is its raw bytes' length, so there is no new column to migrate.
 """
 
 from __future__ import annotations
@@ -13,13 +20,21 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from server.model import Message
-from server.query.criteria import Criteria, decode_cursor, encode_cursor
-from server.store.common.times import from_ms, to_ms
+from server.query.criteria import (
+    DEFAULT_SORT,
+    SORTS,
+    Criteria,
+    decode_sort_cursor,
+    encode_key_cursor,
+    sort_value,
+)
+from server.store.common.times import from_ms
 from server.store.protocol import AggregateBy, Aggregation, SearchPage
 from server.store.sqlite.keys import (
     DEPARTMENT,
     MAILBOX,
     SLOT_BITS,
+    SLOTS,
     first_rid,
     group_of,
     last_rid,
@@ -112,25 +127,73 @@ def _page_rows(conn: sqlite3.Connection, plan: Plan, limit: int, after: tuple[in
     return out + _group_rows(conn, plan, last_group, None, limit - len(out))
 
 
+def _ascending(rows: list[Row]) -> list[Row]:
+    return sorted(rows, key=lambda r: (group_of(r.rid), r.id))
+
+
+def _oldest_first_rows(conn: sqlite3.Connection, plan: Plan, limit: int, after: tuple[int, str] | None) -> list[Row]:
+    """``_page_rows`` the other way: up to ``limit`` matches, date then id ascending, after ``after``."""
+    out: list[Row] = []
+    lower = plan.lo
+    if after is not None:
+        if plan.lo <= last_rid(after[0]) and first_rid(after[0]) <= plan.hi:
+            group = _group_rows(conn, plan, after[0], None, SLOTS)
+            out = [r for r in reversed(group) if r.id > after[1]][:limit]
+        lower = max(lower, last_rid(after[0]) + 1)
+    need = limit - len(out)
+    if need <= 0 or lower > plan.hi:
+        return out
+    where, params = plan.where(lower, plan.hi)
+    rids = [rid for (rid,) in conn.execute(f"SELECT {plan.rid} AS rid {where} ORDER BY {plan.rid} ASC LIMIT ?", [*params, need])]
+    rows = _rows(conn, rids)
+    if len(rows) < need:
+        return out + _ascending(rows)
+    last_group = group_of(rows[-1].rid)  # may be cut short: fetch it whole, in id order
+    out += _ascending([r for r in rows if group_of(r.rid) != last_group])
+    return out + list(reversed(_group_rows(conn, plan, last_group, None, SLOTS)))[: limit - len(out)]
+
+
+def _size_rows(conn: sqlite3.Connection, plan: Plan, descending: bool, limit: int, after: tuple[int, str] | None) -> list[Row]:
+    """Up to ``limit`` matches by size (ties: id in the same direction) after ``after`` (size, id)."""
+    where, params = plan.where(plan.lo, plan.hi)
+    direction, beyond = ("DESC", "<") if descending else ("ASC", ">")
+    sql = ("SELECT m.rid, m.id, m.date_ms FROM messages m JOIN message_meta a ON a.rid = m.rid "
+           f"JOIN raws r ON r.sha256 = a.sha256 WHERE m.rid IN (SELECT {plan.rid} {where})")  # fmt: skip
+    if after is not None:
+        sql, params = sql + f" AND (r.size, m.id) {beyond} (?, ?)", [*params, *after]
+    sql += f" ORDER BY r.size {direction}, m.id {direction} LIMIT ?"
+    return [Row(*r) for r in conn.execute(sql, [*params, limit])]
+
+
+def _sorted_rows(conn: sqlite3.Connection, plan: Plan, sort: str, limit: int, after: tuple[int, str] | None) -> list[Row]:
+    """Up to ``limit`` matches in a non-default order (``date`` ascending, ``size`` either way)."""
+    field, descending = SORTS[sort]
+    if field == "date":
+        return _oldest_first_rows(conn, plan, limit, after)
+    return _size_rows(conn, plan, descending, limit, after)
+
+
 class SearchMixin:
-    def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None) -> SearchPage:
-        after = None
-        if cursor:
-            moment, last_id = decode_cursor(cursor)
-            after = (to_ms(moment), last_id)
+    def search(self, criteria: Criteria, *, limit: int = 50, cursor: str | None = None,
+               sort: str = DEFAULT_SORT) -> SearchPage:  # fmt: skip
+        after = decode_sort_cursor(cursor, sort) if cursor else None
         with self._read() as conn:
             query = plan(criteria, conn)
-            # A walk of the driver alone stops after the page: only filters can make a page walk
-            # long, and a large set loaded in memory makes a large total likely (count first).
-            few = _all_rids_if_few(conn, query) if query.filters and not query.count_first else None
-            if few is None:
+            if sort != DEFAULT_SORT:
                 total = _count(conn, query)
-                rows = _page_rows(conn, query.for_page(total, limit + 1), limit + 1, after)
+                rows = _sorted_rows(conn, query.for_page(total, limit + 1), sort, limit + 1, after)
             else:
-                total, rows = len(few), _page_of(conn, few, limit + 1, after)
+                # A walk of the driver alone stops after the page: only filters can make a page walk
+                # long, and a large set loaded in memory makes a large total likely (count first).
+                few = _all_rids_if_few(conn, query) if query.filters and not query.count_first else None
+                if few is None:
+                    total = _count(conn, query)
+                    rows = _page_rows(conn, query.for_page(total, limit + 1), limit + 1, after)
+                else:
+                    total, rows = len(few), _page_of(conn, few, limit + 1, after)
             page, more = rows[:limit], len(rows) > limit
             messages = self._docs(conn, page)
-        next_cursor = encode_cursor(from_ms(page[-1].date_ms), page[-1].id) if more and page else None
+        next_cursor = encode_key_cursor(sort_value(sort, messages[-1]), messages[-1].id) if more and messages else None
         return SearchPage(total=total, results=messages, next_cursor=next_cursor)
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Message]:

@@ -18,4 +18,9 @@ document.addEventListener("DOMContentLoaded", () => {
       form.requestSubmit();
     });
   }
+  // Sort order and page size apply as soon as they are chosen (the Apply button is for no-script).
+  const options = document.getElementById("view-options");
+  if (options) {
+    for (const select of options.querySelectorAll("select")) select.addEventListener("change", () => options.requestSubmit());
+  }
 });
