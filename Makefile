@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the test suite drives for real: a browser for the UI tests, swaks as an SMTP client,
 # redis-server for the MAILARCHIVE_REDIS_URL path of the job queue, getmail6 as a POP3 client, and
-# fonts-noto-cjk so Chinese renders in the browser tests' screenshots (not as boxes).
-SYS_TEST_PKGS := chromium fonts-noto-cjk swaks redis-server getmail6 fetchmail
+# fonts-noto-cjk and fonts-noto-color-emoji so Chinese and the console's icons (📎) render in the
+# browser tests' screenshots (not as boxes).
+SYS_TEST_PKGS := chromium fonts-noto-cjk fonts-noto-color-emoji swaks redis-server getmail6 fetchmail
 
 # What `make bench` compares the import with (issue 18): notmuch, indexing the same Maildir.
 BENCH_PKGS := notmuch
