@@ -43,7 +43,7 @@ def _date_error(name: str, text: str, tz: str) -> FieldError | None:
         parse_bound(text, tz, end=name == "to")
     except CriteriaError as exc:
         if "out of range" in str(exc):
-            return FieldError(name, "%(value)s is outside the years 0001 to 9999.", {"value": text})
+            return FieldError(name, "%(value)s is out of range: a date must lie within the years 0001 to 9999.", {"value": text})
         return FieldError(name, "Enter the date as %(format)s, for example %(example)s.",
                           {"format": DATE_FORMAT, "example": date.today().isoformat()})  # fmt: skip
     return None
