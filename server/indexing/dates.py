@@ -31,8 +31,11 @@ DATE_SLACK = timedelta(days=1)  # how far a Date header may lie after received_a
 def header_date(value: str, errors: list[str]) -> datetime | None:
     """The Date header as aware UTC, any year; None (and a note in ``errors``) when unreadable."""
     value = value.strip()
-    parsed = robust_string2date(value)  # RFC 5322, then dateutil; the epoch means unreadable
-    if parsed == EPOCH and "1970" not in value:
+    try:
+        parsed = robust_string2date(value)  # RFC 5322, then dateutil; the epoch means unreadable
+    except (ValueError, OverflowError, TypeError):  # it raises on offsets of 24 hours or more ("+9999")
+        parsed = None
+    if parsed is None or (parsed == EPOCH and "1970" not in value):
         errors.append(f"date: unreadable {value[:80]!r}, received time used")
         return None
     try:
