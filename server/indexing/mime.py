@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from server.indexing import budget
 from server.indexing.charsets import MessageCharsets, codec_for, decode_bytes, decode_param, guessed_note
 from server.indexing.tree import message_tree
 from server.model import Attachment
@@ -85,6 +86,7 @@ def _content_type(part: email.message.Message) -> str:
 
 
 def _walk(part: email.message.Message, parts: Parts, *, nested: bool, depth: int) -> None:
+    budget.check()  # a thread has no timer signal: the walk is where hostile structure costs time
     if depth > MAX_DEPTH:
         parts.errors.append("mime: nesting too deep, inner parts not indexed")
         return

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from server.indexing import dates, dedupe
+from server.indexing.budget import PARSE_BUDGET_SECONDS, BudgetExceeded, budget
 from server.indexing.charsets import MessageCharsets, decode_header, guessed_note
 from server.indexing.mime import collect_parts, iter_names
 from server.indexing.tree import message_tree, scan_headers
@@ -59,8 +60,29 @@ class ParsedMail:
     parse_errors: list[str] = field(default_factory=list)
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """Parse one message. The result always carries the sha256, size and dedupe id of ``raw``."""
+def parse(raw: bytes, seconds: float = PARSE_BUDGET_SECONDS) -> ParsedMail:
+    """Parse one message. The result always carries the sha256, size and dedupe id of ``raw``.
+
+    Past ``seconds`` (``server.indexing.budget``) only the header block, scanned from the raw bytes, is
+    read, and the body and attachments are not indexed; the note says so.
+    """
+    try:
+        with budget(seconds):
+            return _parse(raw)
+    except BudgetExceeded:
+        pass
+    mail = ParsedMail(id="", sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), parse_errors=[
+        f"parse: over the time budget of {seconds:g} s; headers scanned from the raw bytes, body and attachments not indexed"])
+    try:
+        with budget(seconds):
+            _fill_headers(mail, scan_headers(raw), MessageCharsets(raw))
+    except (BudgetExceeded, Exception) as exc:  # noqa: BLE001 - the raw bytes are archived whatever happens here
+        mail.parse_errors.append(f"headers: {type(exc).__name__}; not indexed")
+    mail.id = dedupe.message_key(raw, mail.message_id)
+    return mail
+
+
+def _parse(raw: bytes) -> ParsedMail:
     errors: list[str] = []
     msg = message_tree(raw, errors)
     mail = ParsedMail(id="", sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), parse_errors=errors)
