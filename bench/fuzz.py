@@ -4,7 +4,7 @@ bench/results/fuzz-TIMESTAMP.json and docs/reliability.md.
 
     python bench/fuzz.py [--count 10000] [--seed 17]
 
-The normal suite runs the same code on a 300-message sample (tests/fuzz/test_fuzz_ingest.py).
+The normal suite runs the same code on a 120-message sample (tests/fuzz/test_fuzz_ingest.py).
 Exit code 1 if any message was lost.
 """
 

@@ -32,7 +32,9 @@ def plain_details(details: dict[str, Any] | None) -> dict[str, Any]:
     """Details reduced to plain JSON types, so what is hashed is exactly what a backend gives back."""
     if not details:
         return {}
-    return json.loads(json.dumps(details, default=str, allow_nan=False))
+    text = json.dumps(details, default=str, allow_nan=False, ensure_ascii=False)
+    # Lone surrogates (invalid UTF-8 from a command line or a file name) cannot be stored: U+FFFD instead.
+    return json.loads(text.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
 
 
 def entry_hash(record: AuditRecord) -> str:

@@ -131,6 +131,9 @@ def parse_criteria(params: Mapping[str, str | bool | None], tz: str = "UTC") -> 
     """Validate the flat criteria (``from``, ``to``, ``mailbox``, ``sender``, ``recipient``,
     ``keyword``, ``scope``, ``department``, ``include_subdepartments``)."""
     get = lambda key: (str(params.get(key) or "")).strip()  # noqa: E731
+    for key in params:  # a command line's invalid UTF-8 arrives as lone surrogates, which nothing can store
+        if any("\ud800" <= ch <= "\udfff" for ch in get(key)):
+            raise CriteriaError(f"'{key}' is not valid text (invalid UTF-8): type it again or leave it out")
     if not get("from") or not get("to"):
         raise CriteriaError("a time range is required: give both 'from' and 'to' (YYYY-MM-DD)")
     start = parse_bound(get("from"), tz, end=False)

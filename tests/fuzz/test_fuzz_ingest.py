@@ -2,7 +2,7 @@
 refused with a reason, never lost, never a crash or a hang (tests/fuzz/harness.py says how each
 message is accounted for).
 
-The normal suite runs a seeded sample (``MAILARCHIVE_FUZZ_COUNT``, default 300 per entry point);
+The normal suite runs a seeded sample (``MAILARCHIVE_FUZZ_COUNT``, default 120 per entry point);
 ``python bench/fuzz.py`` runs 10,000 and writes the figures to bench/results/ (docs/reliability.md).
 A hypothesis property drives the in-process pipeline with its own generated messages.
 """
@@ -26,7 +26,7 @@ from tests.fuzz.messages import corpus_messages, fuzz_messages, hostile_messages
 from tests.support.smtp import receiver_settings, running_service, wait_for
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.corpus]
-COUNT = int(os.environ.get("MAILARCHIVE_FUZZ_COUNT", "300"))
+COUNT = int(os.environ.get("MAILARCHIVE_FUZZ_COUNT", "120"))
 SEED = int(os.environ.get("MAILARCHIVE_FUZZ_SEED", "17"))
 
 
@@ -69,7 +69,7 @@ def test_every_fuzzed_message_sent_by_smtp_is_archived_byte_for_byte_or_refused(
     assert set(report.refused) <= {r for r in report.refused if r.startswith("552 ")}, report.refused
 
 
-@settings(max_examples=int(os.environ.get("MAILARCHIVE_FUZZ_EXAMPLES", "150")), deadline=None, derandomize=True,
+@settings(max_examples=int(os.environ.get("MAILARCHIVE_FUZZ_EXAMPLES", "60")), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(raw=hostile_messages())
 def test_hypothesis_messages_are_archived_with_their_exact_bytes(raw: bytes, config: Config) -> None:
