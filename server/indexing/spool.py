@@ -237,9 +237,11 @@ class SpoolDrainer:
             return
         try:
             outcomes = list(self.ingest_batch(messages))
-        except Exception:
-            log.exception("ingesting %d spooled messages failed; they stay in the spool", len(messages))
-            self._failed([m.name for m in messages])
+        except Exception:  # the store is down or refusing: not the messages' fault, so none is held back
+            self._backoff = min(max(self._backoff * 2, 0.5), 30.0)
+            self.stats.failed_attempts += len(messages)
+            log.exception("ingesting %d spooled messages failed; they stay in the spool, next try in %.1f s",
+                          len(messages), self._backoff)
             return
         self._settle(messages, outcomes)
 
