@@ -89,9 +89,13 @@ def parse_bound(text: str, tz: str, *, end: bool) -> datetime:
         raise CriteriaError(f"'{name}' {text!r}{zone} is out of range: in UTC it must lie within the years 0001 to 9999") from None
 
 
+MAX_ADDRESS = 254  # RFC 5321 path limit; also keeps every term under Elasticsearch's 32 KB term limit
+MAX_DEPARTMENT = 1000
+
+
 def parse_address(text: str, name: str) -> str:
     address = text.strip().lower()
-    if not _ADDRESS.match(address):
+    if len(address) > MAX_ADDRESS or not _ADDRESS.match(address):
         raise CriteriaError(f"'{name}' must be a full email address such as user@example.com, got {text!r}")
     return address
 
@@ -100,6 +104,8 @@ def parse_party(text: str, name: str) -> str:
     """A sender/recipient criterion: a full address, or ``@example.com`` for every address of that
     domain (exactly that domain, not its subdomains); lower-cased."""
     value = text.strip().lower()
+    if len(value) > MAX_ADDRESS:
+        raise CriteriaError(f"'{name}' is longer than {MAX_ADDRESS} characters, which no address is")
     if value.startswith("@") and _DOMAIN.match(value[1:]):
         return value
     if not _ADDRESS.match(value):
@@ -150,6 +156,8 @@ def parse_criteria(params: Mapping[str, str | bool | None], tz: str = "UTC") -> 
     if unknown:
         raise CriteriaError(f"unknown scope {unknown[0]!r}: use one or more of subject, body, attachment")
     scope = frozenset(scope_items or SCOPES)
+    if len(get("department")) > MAX_DEPARTMENT:
+        raise CriteriaError(f"'department' must be at most {MAX_DEPARTMENT} characters")
     department = normalize_department(get("department")) or None
     return Criteria(
         start=start,
