@@ -121,7 +121,7 @@ def parse_keyword_param(keyword: str) -> Node | None:
     try:
         query = parse_keyword(keyword)
     except KeywordError as exc:
-        raise CriteriaError(f"keyword: {exc}") from None
+        raise CriteriaError(f"keyword: {exc}") from exc  # the cause carries the translatable template
     if keyword and query is None:
         raise CriteriaError(f"keyword {keyword[:100]!r} has no letters or digits to search for")
     return query

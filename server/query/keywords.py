@@ -32,6 +32,7 @@ MAX_KEYWORD_CHARS = 1000
 MAX_TERMS = 64
 MAX_DEPTH = 8  # nested parentheses
 MIN_PREFIX = 3  # letters or digits before '*'
+SHORT_PREFIX = "'*' needs at least %(n)s letters or digits before it (%(part)s)"
 # Field prefixes other archives accept; here they are form fields, so say so instead of searching "from".
 FIELD_NAMES = frozenset(
     ("subject", "body", "from", "to", "cc", "bcc", "sender", "recipient", "attachment", "attachments", "filename",
@@ -43,7 +44,16 @@ _WORD_END = re.compile(r'[\s()"]')
 
 
 class KeywordError(ValueError):
-    """Keyword syntax the language does not have; ``str(error)`` names the part."""
+    """Keyword syntax the language does not have; ``str(error)`` names the part.
+
+    ``template`` (English, ``%(name)s`` placeholders) and ``values`` are kept apart so the console
+    can show the same sentence in the page's language; ``str()`` is the English one for the API/CLI.
+    """
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template = template
+        self.values = {k: str(v) for k, v in values.items()}
+        super().__init__(template % self.values if values else template)
 
 
 @dataclass(frozen=True)
@@ -159,12 +169,13 @@ def _lex(text: str) -> list[_Lexeme]:
         elif char == '"':
             start, end = i, text.find('"', i + 1)
             if end < 0:
-                raise KeywordError(f"unbalanced quote in {_snippet(text[i:])}: close the phrase with another \"")
+                raise KeywordError("unbalanced quote in %(part)s: close the phrase with another \"", part=_snippet(text[i:]))
             out.append(_Lexeme("phrase", text[i + 1 : end]))
             i = end + 1
             if i < n and text[i] == "*":
                 phrase = _snippet(f'"{text[start + 1 : end]}"*')
-                raise KeywordError(f"'*' after a phrase is not supported ({phrase}): prefix search works on one word, e.g. deliver*")
+                raise KeywordError("'*' after a phrase is not supported (%(part)s): prefix search works on one word, e.g. deliver*",
+                                   part=phrase)  # fmt: skip
         else:
             match = _WORD_END.search(text, i)
             end = match.start() if match else n
@@ -178,29 +189,30 @@ def _word(text: str) -> Term | None:
     field = _FIELD.match(text)
     if field and field.group(1).lower() in FIELD_NAMES:
         raise KeywordError(
-            f"field searches like {field.group(0)!r} are not supported ({_snippet(text)}): use the sender, recipient "
-            "and scope fields, or quote the text to search for it"
+            "field searches like %(field)s are not supported (%(part)s): use the sender, recipient "
+            "and scope fields, or quote the text to search for it", field=repr(field.group(0)), part=_snippet(text)
         )
     star = text.find("*")
     if star >= 0 and star != len(text) - 1:
-        raise KeywordError(f"'*' is only allowed at the end of a word, for prefix search ({_snippet(text)})")
+        raise KeywordError("'*' is only allowed at the end of a word, for prefix search (%(part)s)", part=_snippet(text))
     if star < 0:
         found = tuple(tokens(text))
         return Term(found) if found else None
     found = tuple(tokens(text[:-1]))
     if not found:
-        raise KeywordError(f"'*' needs at least {MIN_PREFIX} letters or digits before it ({_snippet(text)})")
+        raise KeywordError(SHORT_PREFIX, n=MIN_PREFIX, part=_snippet(text))
     if any(is_cjk(t) for t in found):
         raise KeywordError(
-            f"Chinese, Japanese and Korean text already matches as a substring: remove the '*' ({_snippet(text)})"
+            "Chinese, Japanese and Korean text already matches as a substring: remove the '*' (%(part)s)",
+            part=_snippet(text),
         )
     if len(found) > 1:
         raise KeywordError(
-            f"'*' works on a single word, but {_snippet(text)} has several parts ({' '.join(found)}): "
-            "search the first parts as separate words"
+            "'*' works on a single word, but %(part)s has several parts (%(parts)s): "
+            "search the first parts as separate words", part=_snippet(text), parts=" ".join(found)
         )
     if len(found[0]) < MIN_PREFIX:
-        raise KeywordError(f"'*' needs at least {MIN_PREFIX} letters or digits before it ({_snippet(text)})")
+        raise KeywordError(SHORT_PREFIX, n=MIN_PREFIX, part=_snippet(text))
     return Term(found, prefix=True)
 
 
@@ -243,7 +255,7 @@ class _Parser:
         negated = next((p for p in parts if isinstance(p, Not)), None)
         if negated is not None:
             raise KeywordError(
-                f"an exclusion cannot be one side of OR ({negated}): put it outside the OR, e.g. (a OR b) -c"
+                "an exclusion cannot be one side of OR (%(part)s): put it outside the OR, e.g. (a OR b) -c", part=negated
             )
         kept = list(dict.fromkeys(p for p in parts if p is not None))
         return None if not kept else kept[0] if len(kept) == 1 else Or(tuple(kept))
@@ -252,9 +264,9 @@ class _Parser:
         if self.peek() in ("-", "NOT"):
             marker = self.take().text
             if self.peek() in ("-", "NOT"):
-                raise KeywordError(f"{marker!r} twice in a row: exclude once")
+                raise KeywordError("%(marker)s twice in a row: exclude once", marker=repr(marker))
             if self.peek() in (None, ")", "OR", "AND"):
-                raise KeywordError(f"{marker!r} must be followed by the word, phrase or group to exclude")
+                raise KeywordError("%(marker)s must be followed by the word, phrase or group to exclude", marker=repr(marker))
             child = self.primary(depth)
             return None if child is None else Not(child)
         return self.primary(depth)
@@ -267,7 +279,7 @@ class _Parser:
             raise KeywordError("unbalanced parenthesis: ')' without a matching '('")
         if lexeme.kind == "(":
             if depth >= MAX_DEPTH:
-                raise KeywordError(f"parentheses nested more than {MAX_DEPTH} deep")
+                raise KeywordError("parentheses nested more than %(n)s deep", n=MAX_DEPTH)
             items = self.sequence(depth + 1)
             if self.peek() != ")":
                 raise KeywordError("unbalanced parenthesis: '(' without a matching ')'")
@@ -290,19 +302,19 @@ def _conjunction(items: list[Node | None]) -> Node | None:
     if not kept:
         return None
     if all(isinstance(c, Not) for c in kept):
-        raise KeywordError(f"add a word to search for: {' '.join(map(str, kept))} only excludes")
+        raise KeywordError("add a word to search for: %(part)s only excludes", part=" ".join(map(str, kept)))
     return kept[0] if len(kept) == 1 else And(tuple(kept))
 
 
 def parse_keyword(text: str) -> Node | None:
     """The keyword as a tree, or None when it has no letters or digits at all (e.g. empty)."""
     if len(text) > MAX_KEYWORD_CHARS:
-        raise KeywordError(f"too long ({len(text):,} characters; at most {MAX_KEYWORD_CHARS:,})")
+        raise KeywordError("too long (%(n)s characters; at most %(max)s)", n=f"{len(text):,}", max=f"{MAX_KEYWORD_CHARS:,}")
     parser = _Parser(_lex(text))
     items = parser.sequence(0)
     if parser.peek() == ")":
         raise KeywordError("unbalanced parenthesis: ')' without a matching '('")
     node = _conjunction(items)
     if term_count(node) > MAX_TERMS:
-        raise KeywordError(f"too many words and phrases ({term_count(node)}; at most {MAX_TERMS})")
+        raise KeywordError("too many words and phrases (%(n)s; at most %(max)s)", n=term_count(node), max=MAX_TERMS)
     return node

@@ -24,6 +24,7 @@ from server.query.criteria import (
     parse_keyword_param,
     parse_party,
 )
+from server.query.keywords import KeywordError
 
 PAGE_SIZES = (25, 50, 100, 200)
 DATE_FORMAT = "YYYY-MM-DD"
@@ -34,6 +35,7 @@ class FieldError:
     field: str  # the form field (input name) it belongs beside
     text: str  # English message key (server/web/locales/*/search.json)
     values: dict[str, str] = field(default_factory=dict)
+    detail_values: dict[str, str] = field(default_factory=dict)  # placeholders of a translated ``detail`` value
 
 
 def _date_error(name: str, text: str, tz: str) -> FieldError | None:
@@ -77,7 +79,9 @@ def check_form(params: Mapping[str, str], tz: str) -> list[FieldError]:
         try:
             parse_keyword_param(get("keyword"))
         except CriteriaError as exc:
-            errors.append(FieldError("keyword", "Keyword: %(detail)s", {"detail": str(exc).removeprefix("keyword: ")}))
+            syntax = exc.__cause__ if isinstance(exc.__cause__, KeywordError) else None
+            detail = syntax.template if syntax else str(exc).removeprefix("keyword: ")
+            errors.append(FieldError("keyword", "Keyword: %(detail)s", {"detail": detail}, syntax.values if syntax else {}))
     limit = get("limit")
     if limit and not (limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT):
         errors.append(FieldError("limit", "Choose how many results a page shows: %(sizes)s.",

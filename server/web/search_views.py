@@ -87,7 +87,7 @@ def _translated(errors: list[FieldError]) -> dict[str, str]:
     """field -> message in the page's language (the first problem of each field)."""
     out: dict[str, str] = {}
     for error in errors:
-        values = {k: _(v) if k == "detail" else v for k, v in error.values.items()}  # a parser's fixed wording
+        values = {k: _(v, **error.detail_values) if k == "detail" else v for k, v in error.values.items()}  # a parser's wording
         out.setdefault(error.field, _(error.text, **values))
     return out
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
+
+import pytest
+from flask import Flask
 
 from server.web.search_form import check_form, presets
 
@@ -41,3 +46,41 @@ def test_presets_stay_inside_the_archive() -> None:
     later = {d: r for d, r, _ in presets(today, (date(2020, 1, 1), date(2027, 1, 1)))}
     assert later[365] == "2025-12-02" and later[0] == "2020-01-01"
     assert [p[0] for p in presets(today, None)] == [1, 7, 30, 365]  # empty archive: no "all time"
+
+
+def _keyword_templates() -> set[str]:
+    """Every sentence ``keywords.py`` can raise: the first argument of each ``KeywordError(...)``."""
+    import ast
+
+    import server.query.keywords as keywords
+
+    tree = ast.parse(Path(keywords.__file__).read_text(encoding="utf-8"))
+    found = {keywords.SHORT_PREFIX}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "KeywordError" and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.add(first.value)
+            else:  # a name (SHORT_PREFIX) is covered above; anything else would escape translation
+                assert isinstance(first, ast.Name), ast.dump(first)
+    return found
+
+
+def test_every_keyword_syntax_error_has_a_chinese_sentence() -> None:
+    catalog = json.loads((Path(__file__).parents[2] / "server/web/locales/zh-CN/review.json").read_text("utf-8"))
+    templates = _keyword_templates()
+    assert len(templates) >= 15
+    assert sorted(t for t in templates if t not in catalog) == []
+
+
+@pytest.mark.parametrize(("keyword", "chinese"), [("deliver**", "只能放在词尾"), ("de*", "至少需要 3 个"),
+                                                  ('"a b"*', "短语后不能加"), ("-invoice", "只有排除项")])
+def test_keyword_errors_show_in_the_pages_language_with_their_part(keyword: str, chinese: str) -> None:
+    [error] = check_form({"from": "2026-01-01", "to": "2026-01-31", "keyword": keyword}, "UTC")
+    app = Flask(__name__)
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        from server.web.search_views import _translated
+
+        shown = _translated([error])["keyword"]
+    assert chinese in shown and "关键字有误" in shown
+    assert not any(word in shown for word in ("needs", "only", "after a phrase", "excludes")), shown
