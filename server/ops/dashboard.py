@@ -17,6 +17,8 @@ from server.config import Config
 from server.ops import counters as c
 from server.ops.health import readiness
 from server.ops.metrics import export_task_counts, queue_depth, spool_files
+from server.ops.sessions import OUTCOMES as SESSION_OUTCOMES
+from server.ops.sessions import session_key
 from server.query.criteria import Criteria
 from server.store.protocol import Store
 
@@ -77,6 +79,9 @@ def build(store: Store, config: Config, *, now: datetime, days: int = 30, pop3_l
             "last_received_at": last_received(store),
             "last_journaled_at": summary.last_journaled_at,
             "pop3_last_session": pop3_last,
+            # the same durable counters /metrics reads: every node's receivers add to them
+            "sessions": {service: {o: store.get_counter(session_key(service, o)) for o in outcomes}
+                         for service, outcomes in SESSION_OUTCOMES.items()},
         },
         health=[asdict(check) for check in checks],
         export_tasks=export_task_counts(store),

@@ -14,6 +14,7 @@ import pytest
 from server.config import Config, with_overrides
 from server.indexing.pipeline import Ingestor, RawItem
 from server.model import Account, now_utc
+from server.ops.sessions import session_key
 from server.web.context import services_of
 from server.web.service import WebService
 from tests.support.browser import browser_fixture, new_page, playwright_or_skip, screenshot, sign_in  # noqa: F401 - fixtures
@@ -36,6 +37,8 @@ def service(config: Config) -> Iterator[WebService]:
                        date=now_utc() - timedelta(hours=n)) for n in range(12)]  # fmt: skip
     outcomes = list(ingestor.ingest_many([RawItem(m) for m in mails] + [RawItem(mails[0])]))
     assert [o.status for o in outcomes].count("archived") == 12
+    svc.store.incr_counters({session_key("smtp", "opened"): 1234, session_key("pop3", "logged_in"): 7,
+                             session_key("pop3", "login_failed"): 2})  # fmt: skip
     svc.store.refresh()
     yield service
     service.stop()
@@ -56,6 +59,7 @@ def test_dashboard_draws_every_chart_with_the_served_library(service: WebService
             let ink = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) ink++; return ink; })""")
         assert len(drawn) == 7 and all(ink > 500 for ink in drawn), drawn
         assert "ann@corp.example" in page.inner_text("#ops-data")  # top mailboxes of the last 30 days
+        assert " ".join(page.inner_text("#ops-sessions").split()) == "1,234 / 7 · 2 failed POP3 sign-ins"
         origin = service.url.removesuffix("/login")
         assert all(url.startswith(origin) for url in requests), [u for u in requests if not u.startswith(origin)]
         screenshot(page, "ops-dashboard")
