@@ -25,7 +25,7 @@ from server.config import Config
 from server.model import Message
 from server.services.context import Services
 from tests.support.mail import make_mail
-from tests.support.pop3 import ACCOUNT, PASSWORD, archive, enable, pop3_config, pop3_daemon
+from tests.support.pop3 import ACCOUNT, PASSWORD, archive, client_config, pop3_daemon
 
 pytestmark = pytest.mark.e2e
 FETCHMAIL = shutil.which("fetchmail")
@@ -39,11 +39,7 @@ os.close(fd)
 
 @pytest.fixture
 def cfg(config: Config) -> Config:
-    if FETCHMAIL is None:
-        pytest.skip("fetchmail is not installed (make test installs it: apt-get install fetchmail)")
-    config = pop3_config(config, window=WINDOW)
-    enable(config)
-    return config
+    return client_config(config, FETCHMAIL, "fetchmail", WINDOW)
 
 
 @pytest.fixture

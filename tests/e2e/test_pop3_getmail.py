@@ -27,7 +27,7 @@ from server.model import Message
 from server.services.context import Services
 from tests.conftest import CORPUS
 from tests.support.mail import make_mail
-from tests.support.pop3 import ACCOUNT, PASSWORD, archive, enable, pop3_config, pop3_daemon
+from tests.support.pop3 import ACCOUNT, PASSWORD, archive, client_config, pop3_daemon
 
 pytestmark = pytest.mark.e2e
 GETMAIL = shutil.which("getmail")
@@ -36,11 +36,7 @@ WINDOW = 15
 
 @pytest.fixture
 def cfg(config: Config) -> Config:
-    if GETMAIL is None:
-        pytest.skip("getmail6 is not installed (make test installs it: apt-get install getmail6)")
-    config = pop3_config(config, window=WINDOW)
-    enable(config)
-    return config
+    return client_config(config, GETMAIL, "getmail6", WINDOW)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from contextlib import closing, contextmanager
 from dataclasses import replace
 from typing import Any
 
+import pytest
 import zstandard
 from argon2 import PasswordHasher
 
@@ -51,6 +52,16 @@ def archive(config: Config, raws: Sequence[bytes]) -> list[Message]:
 def enable(config: Config, password: str = PASSWORD) -> None:
     with Services.open(config) as svc:
         svc.pop3.enable(Actor.cli(), password)
+
+
+def client_config(config: Config, binary: str | None, package: str, window: int) -> Config:
+    """For a test driving a packaged POP3 client: skip when ``binary`` is missing, else ``config``
+    with POP3 on a free port, a ``window``-message maildrop, and the service enabled."""
+    if binary is None:
+        pytest.skip(f"{package} is not installed (make test installs it: apt-get install {package})")
+    config = pop3_config(config, window=window)
+    enable(config)
+    return config
 
 
 def corrupt_raw(config: Config, sha256: str, data: bytes = b"tampered") -> None:
