@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from datetime import tzinfo
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from server.cli import UsageError
 from server.cli.common import add_criteria_arguments, criteria_params, opened_services
 from server.cli.terminal import json_line, safe
 from server.query.criteria import MAX_LIMIT
+from server.timezones import zone as time_zone
 
 if TYPE_CHECKING:
     from server.model import Message
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from server.services.actor import Actor
 
     with opened_services() as svc:
-        zone = ZoneInfo(svc.archive.timezone())
+        zone = time_zone(svc.archive.timezone())
         if args.all:
             matches = svc.archive.search_all(Actor.cli(), criteria_params(args))
             return _print(matches.messages, matches.total, None, zone, args, matches.criteria)
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     return _print(page.results, page.total, page.next_cursor, zone, args, criteria)
 
 
-def _print(messages: Iterable[Message], total: int, next_cursor: str | None, zone: ZoneInfo,
+def _print(messages: Iterable[Message], total: int, next_cursor: str | None, zone: tzinfo,
            args: argparse.Namespace, criteria: Criteria) -> int:  # fmt: skip
     """One line a message: JSON (``--jsonl``, as the rows of ``--json``) or a table in the archive's zone."""
     if args.jsonl:

@@ -10,12 +10,12 @@ import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from server.model import normalize_department, utc_ms
 from server.query.keywords import KeywordError, Node, parse_keyword, positive_terms
+from server.timezones import zone
 
 SCOPES = ("subject", "body", "attachment")
 MAX_LIMIT = 1000
@@ -58,11 +58,11 @@ class Criteria:
         return params
 
 
-def _zone(tz: str) -> ZoneInfo:
+def _zone(tz: str) -> tzinfo:
     try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CriteriaError(f"unknown time zone {tz!r}") from None
+        return zone(tz)
+    except ValueError as exc:
+        raise CriteriaError(str(exc)) from None
 
 
 def parse_bound(text: str, tz: str, *, end: bool) -> datetime:

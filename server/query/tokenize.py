@@ -10,6 +10,7 @@ phrase ``合 同`` (substring match), ``e-mail`` is the phrase ``e mail``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -20,7 +21,7 @@ _CJK_RANGES = (
     (0x20000, 0x2FA1F),  # CJK extensions B-F and supplement
 )  # fmt: skip
 _CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)  # the same ranges inside a regex [...]
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+")  # what the full pattern finds in lower-cased ASCII
 MAX_INDEXED_CHARS = 1_000_000  # body text beyond this is kept in the raw message, not indexed
 
 
@@ -33,8 +34,19 @@ def is_cjk(char: str) -> bool:
     return any(lo <= point <= hi for lo, hi in _CJK_RANGES)
 
 
+@functools.cache
+def token_pattern() -> re.Pattern[str]:
+    """A CJK character, or a run of other letters and digits (compiled on first use: ~5 ms)."""
+    return re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+
+
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold())
+    """The tokens of ``text``. ASCII text, the common keyword and much of the mail, takes a short
+    cut with the same result: NFKC leaves ASCII as it is, case folding is ``lower()`` there, and
+    its letters and digits are ``[a-z0-9]`` (a test compares the two on every ASCII character)."""
+    if text.isascii():
+        return _ASCII_TOKEN.findall(text.lower())
+    return token_pattern().findall(unicodedata.normalize("NFKC", text).casefold())
 
 
 def index_text(text: str) -> str:

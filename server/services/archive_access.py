@@ -14,15 +14,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from server.archiving import INTEGRITY_FAILURES, archive_settings
 from server.audit.operations import Op, Result
-from server.export.batched import BatchedReads
-from server.export.eml import eml_download_name
-from server.export.zipstream import ZipStats, iter_zip
 from server.model import Attachment, Message, format_time, now_utc
 from server.ops.counters import timed
 from server.query.criteria import (
@@ -39,6 +36,7 @@ from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, No
 from server.store.protocol import AuditQuery, AuditRecord, SearchPage
 
 if TYPE_CHECKING:
+    from server.export.zipstream import ZipStats
     from server.services.context import Services
 
 log = logging.getLogger(__name__)
@@ -68,6 +66,8 @@ class Opened:
 
     @property
     def filename(self) -> str:
+        from server.export.eml import eml_download_name  # here: a search never names a file
+
         return eml_download_name(self.message)
 
 
@@ -96,7 +96,7 @@ class ZipExport:
     count: int
     filename: str
     chunks: Iterator[bytes]
-    stats: ZipStats = field(default_factory=ZipStats)
+    stats: ZipStats
 
 
 class ArchiveAccess:
@@ -283,6 +283,10 @@ class ArchiveAccess:
         return Opened(message, self.verified_raw(message, actor=actor, purpose=purpose))
 
     def _zip(self, actor: Actor, messages: Iterable[Message], count: int) -> ZipExport:
+        # the zip writer is imported here: a search (the command line's most common run) never zips
+        from server.export.batched import BatchedReads
+        from server.export.zipstream import ZipStats, iter_zip
+
         stats = ZipStats()
         reads = BatchedReads(messages, lambda batch: self.verified_raws(batch, actor=actor, purpose=Op.BULK_EXPORT))
         chunks = iter_zip(reads, reads.raw_of, stats=stats, verified=True)
