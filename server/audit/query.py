@@ -12,7 +12,7 @@ from typing import Any
 
 from server.audit.chain import canonical_json, record_to_dict
 from server.audit.operations import Op
-from server.audit.redaction import redacted_details
+from server.audit.redaction import keyword_is_shown, redacted_details
 from server.csv_cells import neutralise
 from server.model import format_time
 from server.query.criteria import CriteriaError, parse_criteria, parse_limit
@@ -51,23 +51,56 @@ def _cursor(text: str) -> int | None:
     return int(text)
 
 
-def query_page(store: Store, query: AuditQuery) -> dict[str, Any]:
-    """The API shape: ``{"total", "results", "next_cursor"}`` (cursor: a seq, newest first)."""
+def query_page(store: Store, query: AuditQuery, *, redacted: bool = False) -> dict[str, Any]:
+    """The API shape: ``{"total", "results", "next_cursor"}`` (cursor: a seq, newest first).
+
+    ``redacted``: the reader is shown redacted details, so the keyword must match only those
+    (``keyword_is_shown``). The store's keyword filter (which matches the stored values) then only
+    narrows the candidates: every candidate in the range is read once to count the total exactly and
+    to fill the page with ``limit`` entries that match, as many as an unredacted CSV download of the
+    same filters would read. Without a keyword, or for an unredacted reader, the store pages alone.
+    """
+    if redacted and query.keyword:
+        return _shown_page(store, query)
     total, records = store.audit_query(replace(query, limit=query.limit + 1))  # one extra: is there more?
-    page = records[: query.limit]
+    return _page(total, records, query.limit)
+
+
+def _page(total: int, records: list[AuditRecord], limit: int) -> dict[str, Any]:
+    page = records[:limit]
     return {
         "total": total,
         "results": [record_to_dict(r) for r in page],
-        "next_cursor": str(page[-1].seq) if len(records) > query.limit else None,
+        "next_cursor": str(page[-1].seq) if len(records) > limit else None,
     }
 
 
-def iter_matches(store: Store, query: AuditQuery) -> Iterator[AuditRecord]:
-    """Every entry matching ``query`` (its paging ignored), newest first, fetched in batches."""
+def _shown_page(store: Store, query: AuditQuery) -> dict[str, Any]:
+    total, records = 0, []
+    for record in iter_matches(store, query, redacted=True):
+        total += 1
+        if (query.after_seq is None or record.seq < query.after_seq) and len(records) <= query.limit:
+            records.append(record)  # one extra, as above: is there more?
+    return _page(total, records, query.limit)
+
+
+def count_matches(store: Store, query: AuditQuery, *, redacted: bool = False) -> int:
+    """How many entries ``iter_matches`` yields (the CSV download's count)."""
+    if redacted and query.keyword:
+        return sum(1 for _ in iter_matches(store, query, redacted=True))
+    return store.audit_query(replace(query, limit=0))[0]
+
+
+def iter_matches(store: Store, query: AuditQuery, *, redacted: bool = False) -> Iterator[AuditRecord]:
+    """Every entry matching ``query`` (its paging ignored), newest first, fetched in batches;
+    ``redacted``: the keyword matched against the redacted details only (see ``query_page``)."""
     page = replace(query, limit=EXPORT_BATCH, after_seq=None)
+    keyword = query.keyword if redacted else None
     while True:
         _, records = store.audit_query(page)
-        yield from records
+        for record in records:
+            if keyword is None or keyword_is_shown(record.operation, record.target, record.details, keyword):
+                yield record
         if len(records) < EXPORT_BATCH:
             return
         page = replace(page, after_seq=records[-1].seq)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from server.audit.operations import Op
-from server.audit.query import csv_lines, iter_matches, parse_audit_query, query_page
+from server.audit.query import count_matches, csv_lines, iter_matches, parse_audit_query, query_page
 from server.audit.redaction import redacted_details
 from server.audit.verify import Verdict, verify
 from server.services.actor import AUDIT_READERS, Actor
@@ -47,9 +47,10 @@ class AuditTrail:
         with self.svc.audited(actor, Op.AUDIT_QUERY, asked=_used(params)) as entry:
             self._may_read(actor)
             query = parse_audit_query(params, tz=timezone)
-            page = query_page(self.svc.store, query)
+            redact = _redact_for(actor)
+            page = query_page(self.svc.store, query, redacted=redact)  # the keyword matches what is shown
             entry.done(**_used(params), total=page["total"])
-            if _redact_for(actor):
+            if redact:
                 for result in page["results"]:
                     result["details"] = redacted_details(result["operation"], result.get("details") or {})
             return query, page
@@ -59,9 +60,10 @@ class AuditTrail:
         with self.svc.audited(actor, Op.AUDIT_EXPORT, asked=_used(params)) as entry:
             self._may_read(actor)
             query = parse_audit_query({k: params.get(k) for k in FILTERS}, tz=timezone)
-            total, _ = self.svc.store.audit_query(query)
+            redact = _redact_for(actor)
+            total = count_matches(self.svc.store, query, redacted=redact)
             entry.done(**_used(params), total=total)
-            return LogExport(query, total, csv_lines(iter_matches(self.svc.store, query), redact=_redact_for(actor)))
+            return LogExport(query, total, csv_lines(iter_matches(self.svc.store, query, redacted=redact), redact=redact))
 
     def verify_chain(self, *, head: tuple[int, str] | None = None,
                      visit: Callable[[AuditRecord], None] | None = None) -> Verdict:  # fmt: skip
