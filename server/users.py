@@ -41,6 +41,8 @@ POSTMASTER = "postmaster"
 FIRST_EMAIL_ADMIN = "admin"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
+TOKEN_ID_CHARS = 12  # of the SHA-256 hex: names a token on the page and in the log, reveals nothing of it
+TOKEN_LABEL_CHARS = 64
 
 
 class Role(StrEnum):
@@ -104,6 +106,17 @@ class PasswordLink:
 
 
 @dataclass(frozen=True)
+class ApiToken:
+    """What is known of a token after it was shown: its id (the start of its SHA-256, never the
+    token), when and by whom it was issued, the holder's label for it."""
+
+    id: str
+    created_at: str
+    label: str
+    issued_by: str  # "cli": the operator's ``user token``; "": the user's own (console page)
+
+
+@dataclass(frozen=True)
 class Credentials:
     """What a new user needs to sign in, shown once: a generated password (first start, ``user add``
     of an email administrator by the operator) or, when the creator must not know it, a set-password
@@ -142,6 +155,11 @@ def generate_password() -> str:
 
 def token_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_id(token: str) -> str:
+    """The short name of an API token shown on the page and in the log (``ApiToken.id``)."""
+    return token_key(token)[:TOKEN_ID_CHARS]
 
 
 def parse_role(value: str) -> str:
@@ -251,6 +269,8 @@ class UserService:
         if not self.store.delete_doc(LINK_KIND, user.link_key):  # the claim: only one use can delete it
             raise LinkInvalid("this set-password link was just used")
         user.password_hash = _hash(password)
+        if user.pending_role:  # a token issued before would act with the new role: only self-made ones from now on
+            self.revoke_tokens(user.username)
         user.role, user.pending_role, user.link_key = user.pending_role or user.role, "", ""
         self._save(user)
         return user
@@ -320,11 +340,37 @@ class UserService:
             self._save(user)
         return user
 
-    def create_token(self, username: str) -> str:
+    # --- API tokens --------------------------------------------------------------------------
+    def create_token(self, username: str, *, label: str = "", issued_by: str = "") -> str:
+        """A new bearer token, returned once; only its SHA-256 is kept. ``issued_by``: the operator
+        (``cli``) or empty when the user made it itself (the console's API tokens page)."""
         user = self.require(username)
         token = "ma_" + secrets.token_urlsafe(32)
-        self.store.put_doc(TOKEN_KIND, token_key(token), {"username": user.username, "created_at": format_time(now_utc())})
+        self.store.put_doc(TOKEN_KIND, token_key(token), {"username": user.username, "created_at": format_time(now_utc()),
+                                                           "label": label, "issued_by": issued_by})  # fmt: skip
         return token
+
+    def tokens_of(self, username: str) -> list[ApiToken]:
+        """The user's tokens, newest first (a scan of every token: there are a handful per user)."""
+        name = username.lower()
+        found = [ApiToken(key[:TOKEN_ID_CHARS], doc["created_at"], doc.get("label", ""), doc.get("issued_by", ""))
+                 for key, doc in self.store.list_docs(TOKEN_KIND) if doc.get("username") == name]  # fmt: skip
+        return sorted(found, key=lambda t: t.created_at, reverse=True)
+
+    def token_of(self, username: str, token_id: str) -> ApiToken | None:
+        return next((t for t in self.tokens_of(username) if t.id == token_id), None)
+
+    def revoke_token(self, username: str, token_id: str) -> bool:
+        """Delete one of ``username``'s tokens by its id; False if it has none such."""
+        name = username.lower()
+        keys = [k for k, doc in self.store.list_docs(TOKEN_KIND) if doc.get("username") == name and k.startswith(token_id)]
+        return bool(token_id) and len(keys) == 1 and self.store.delete_doc(TOKEN_KIND, keys[0])
+
+    def revoke_tokens(self, username: str) -> int:
+        """Delete every token of ``username`` (the archive-admin role taking effect); how many."""
+        name = username.lower()
+        keys = [k for k, doc in self.store.list_docs(TOKEN_KIND) if doc.get("username") == name]
+        return sum(self.store.delete_doc(TOKEN_KIND, k) for k in keys)
 
     def user_for_token(self, token: str) -> User | None:
         doc = self.store.get_doc(TOKEN_KIND, token_key(token))

@@ -1,7 +1,8 @@
 """``mailarchive user add|passwd|role|list|token|disable|enable``: console accounts from the server.
 
 The operator path for what the console cannot do by design (create the first administrators,
-reset a forgotten password, issue API tokens). The service audits every change and every refused
+reset a forgotten password, issue API tokens to email administrators and scripts' accounts; an
+archive administrator makes its own tokens on the console, never through here). The service audits every change and every refused
 attempt with actor ``cli``. Generated passwords and tokens are printed once, never stored in clear.
 An archive administrator's password is never printed or read here: adding one, granting the role
 and ``passwd`` print a one-time set-password link to pass on instead (docs/security.md).
@@ -47,7 +48,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     listing = commands.add_parser("list", help="list users and roles")
     listing.add_argument("--json", action="store_true", help="print a JSON list")
     listing.set_defaults(func=run_list)
-    token = commands.add_parser("token", help="print a new API token for Authorization: Bearer TOKEN")
+    token = commands.add_parser("token", help="print a new API token for Authorization: Bearer TOKEN (not for an "
+                                              "archive-admin: it makes its own on the console, My account > API tokens)")  # fmt: skip
     token.add_argument("name", help="user name")
     token.set_defaults(func=run_token)
     for verb, disabled in (("disable", True), ("enable", False)):

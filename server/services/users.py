@@ -1,4 +1,4 @@
-"""Users and roles: create console users, reset passwords, change roles, disable, issue API tokens.
+"""Users and roles: create console users, reset passwords, change roles, disable; API tokens.
 
 The rules (separation of duties) live in ``server.users``; this module decides who may ask: the
 operator on the server (``Actor.cli()``) may do everything but touch the postmaster, an email
@@ -8,7 +8,9 @@ Each call writes one audit entry, a refused one included (docs/audit.md).
 Nobody who grants archive-admin, the operator included, sees or sets that user's password: users an
 email administrator creates, and every grant of archive-admin, get a one-time set-password link
 instead (the role is pending until it is used), and an archive administrator's password can only be
-replaced through such a link (docs/security.md).
+replaced through such a link (docs/security.md). Likewise an archive administrator's API tokens are
+its own: made on the console after asking its password again, never by the operator, and every
+token a user had is revoked when a granted archive-admin role takes effect.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from server.services.actor import Actor
 from server.services.errors import Forbidden, InvalidInput, NotFound
 from server.users import (
     NO_ROLE,
+    TOKEN_LABEL_CHARS,
+    ApiToken,
     Credentials,
     LinkInvalid,
     PasswordLink,
@@ -28,6 +32,7 @@ from server.users import (
     User,
     check_password,
     generate_password,
+    token_id,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +40,23 @@ if TYPE_CHECKING:
 
 
 OWN_PASSWORD = "an archive administrator chooses its own password through a one-time set-password link"
+OWN_TOKEN = ("it creates its own API token after signing in, on the console page My account > API tokens "
+             "(/account/tokens); the operator does not issue one (docs/security.md)")
+API_ROLES = (Role.ARCHIVE_ADMIN, Role.EMAIL_ADMIN)  # the postmaster and users without a role have no API
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # shown once, never stored
+    info: ApiToken
+
+
+def _label(label: str) -> str:
+    """The holder's name for a token ("build server"): one line, at most ``TOKEN_LABEL_CHARS``."""
+    label = " ".join(label.split())
+    if len(label) > TOKEN_LABEL_CHARS:
+        raise InvalidInput(f"a token's label has at most {TOKEN_LABEL_CHARS} characters")
+    return label
 
 
 @dataclass(frozen=True)
@@ -144,12 +166,77 @@ class Accounts:
             return self.users.set_disabled(user.username, disabled)
 
     def create_token(self, actor: Actor, username: str) -> str:
-        """A new API token for ``Authorization: Bearer``; only its SHA-256 is stored."""
+        """The operator's ``user token``: a new API token for ``Authorization: Bearer``, only its
+        SHA-256 stored. Never for an archive administrator, granted or pending: whoever issued it
+        would hold that user's access to all mail; they make their own on the console page."""
         with self.svc.audited(actor, Op.USER_CHANGE, username, details={"change": "api_token"}) as entry:
             self._operator_only(actor, "issues API tokens")
             user = self.users.require(username)
+            if Role.ARCHIVE_ADMIN in (user.role, user.pending_role):
+                raise Forbidden(f"{user.username} is an archive administrator: {OWN_TOKEN}")
             entry.done(target=user.username)
-            return self.users.create_token(user.username)
+            return self.users.create_token(user.username, issued_by=actor.name)
+
+    # --- one's own API tokens (the console's API tokens page) ---------------------------------
+    def own_tokens(self, actor: Actor) -> list[ApiToken]:
+        """The signed-in user's tokens (ids, dates, labels; never a token). Not audited: nothing
+        changes and nothing of the archive is shown."""
+        self._may_hold_tokens(actor)
+        return self.users.tokens_of(actor.name)
+
+    def create_own_token(self, actor: Actor, current_password: str, label: str = "") -> IssuedToken:
+        """A new token of the signed-in user, shown once. The current password is asked again, so a
+        session left open (or stolen) cannot turn into a long-lived credential unnoticed."""
+        label = _label(label)
+        with self.svc.audited(actor, Op.USER_CHANGE, actor.name, details={"change": "api_token", "label": label}) as entry:
+            self._reauthenticate(actor, current_password)
+            token = self.users.create_token(actor.name, label=label)
+            issued = IssuedToken(token, self._info(actor, token))
+            entry.done(token_id=issued.info.id)
+            return issued
+
+    def rotate_own_token(self, actor: Actor, current_password: str, token_id: str) -> IssuedToken:
+        """Replace one of one's tokens: a new one with the same label; the old one stops at once."""
+        with self.svc.audited(actor, Op.USER_CHANGE, actor.name, details={"change": "api_token_rotated",
+                                                                          "token_id": token_id}) as entry:  # fmt: skip
+            old = self._own_token(actor, token_id)
+            self._reauthenticate(actor, current_password)
+            token = self.users.create_token(actor.name, label=old.label)
+            self.users.revoke_token(actor.name, old.id)
+            issued = IssuedToken(token, self._info(actor, token))
+            entry.done(new_token_id=issued.info.id, label=old.label)
+            return issued
+
+    def revoke_own_token(self, actor: Actor, token_id: str) -> ApiToken:
+        """Delete one of one's tokens (no password: revoking only takes access away)."""
+        with self.svc.audited(actor, Op.USER_CHANGE, actor.name, details={"change": "api_token_revoked",
+                                                                          "token_id": token_id}) as entry:  # fmt: skip
+            old = self._own_token(actor, token_id)
+            self.users.revoke_token(actor.name, old.id)
+            entry.done(label=old.label)
+            return old
+
+    def _own_token(self, actor: Actor, token_id: str) -> ApiToken:
+        self._may_hold_tokens(actor)
+        found = self.users.token_of(actor.name, token_id)
+        if found is None:
+            raise NotFound("you have no API token with this id (revoked or replaced already?)")
+        return found
+
+    def _info(self, actor: Actor, token: str) -> ApiToken:
+        found = self.users.token_of(actor.name, token_id(token))
+        assert found is not None, "a token just created is listed"
+        return found
+
+    def _reauthenticate(self, actor: Actor, current_password: str) -> None:
+        self._may_hold_tokens(actor)
+        if self.users.authenticate(actor.name, current_password) is None:
+            raise Forbidden("the current password is wrong")
+
+    @staticmethod
+    def _may_hold_tokens(actor: Actor) -> None:
+        if actor.is_operator or actor.role not in API_ROLES:
+            raise Forbidden("only archive and email administrators use the API: your role has no API token")
 
     @staticmethod
     def _may_manage(actor: Actor) -> None:

@@ -22,6 +22,7 @@ TEMPLATES = resource_dir("templates")
 # "module:attribute" of each blueprint; add one line per page group.
 BLUEPRINTS: list[str] = [
     "server.web.auth:bp",
+    "server.web.account_tokens:bp",
     "server.web.i18n:bp",
     "server.web.health:bp",
     "server.web.audit_views:bp",

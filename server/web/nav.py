@@ -39,6 +39,7 @@ NAV: list[NavItem] = [
     NavItem("ops.dashboard", "Ops dashboard", "Statistics & Logs"),
     NavItem("admin.users", "Users and roles", ADMINISTRATION),
     NavItem("auth.account", "Change password", ACCOUNT),
+    NavItem("tokens.page", "API tokens", ACCOUNT),
 ]
 
 

@@ -17,7 +17,7 @@ from server.web.nav import NAV
 from tests.support.web import running_app, signed_in
 
 CORE_TEMPLATES = [TEMPLATES / "base.html", *(p for d in ("auth", "admin", "archiving", "errors") for p in (TEMPLATES / d).glob("*.html"))]
-CORE_MODULES = [Path(__file__).parents[2] / "server/web" / f"{m}.py" for m in ("auth", "admin", "archiving", "errors", "nav", "i18n")]
+CORE_MODULES = [Path(__file__).parents[2] / "server/web" / f"{m}.py" for m in ("auth", "account_tokens", "admin", "archiving", "errors", "nav", "i18n")]
 STRING = re.compile(r"""(?<![\w.])(?:_|t)\(\s*(["'])(.+?)\1\s*[,)]""")
 CORE_BLUEPRINTS = ("auth.", "admin.", "archiving.")
 
