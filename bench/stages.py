@@ -267,8 +267,8 @@ def _report_cli(result: dict) -> None:
 
 
 def _api_search(env: dict[str, str], seed: int, rounds: int, data_dir: Path) -> dict:
-    token = api_token(env)
     with web_server(env, data_dir.parent / "web.log") as (base, pid):
+        token = api_token(env, base)
         return latency.api_latency(base, token, seed, rounds, server_pid=pid)
 
 

@@ -1,14 +1,18 @@
 """Search through the HTTP API as a script would: ``mailarchive serve --only web`` and a bearer token.
 
-Everything here goes through the public command line and HTTP surface (``user add``, ``user token``,
-``GET /api/v1/messages``), so it measures what an operator's tooling would see. Until the web app
-exists the harness records why it skipped this part instead of failing.
+Everything here goes through the public command line and HTTP surface (``user add``, ``user
+use-link``, the console's API tokens page, ``GET /api/v1/messages``), so it measures what an
+operator's tooling would see. Until the web app exists the harness records why it skipped this part
+instead of failing.
 """
 
 from __future__ import annotations
 
+import http.cookiejar
+import re
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +23,7 @@ from bench.importrun import mailarchive_command
 from bench.smtp_bench import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCH_PASSWORD = "bench-password-1234"
 
 
 def _cli(args: list[str], env: dict[str, str], stdin: str = "") -> str:
@@ -29,13 +34,32 @@ def _cli(args: list[str], env: dict[str, str], stdin: str = "") -> str:
     return done.stdout
 
 
-def api_token(env: dict[str, str]) -> str:
-    """An archive administrator's token: the role takes effect once a password is set through the
-    one-time link ``user add`` prints (separation of duties, docs/security.md)."""
+def api_token(env: dict[str, str], base: str) -> str:
+    """An archive administrator's token, made the way the product allows it: the role takes effect
+    once a password is set through the one-time link ``user add`` prints, and the token is made by
+    that user on the console's API tokens page (the operator's ``user token`` refuses archive
+    administrators; separation of duties, docs/security.md)."""
     added = _cli(["user", "add", "bench", "--role", "archive-admin"], env)
     link = next(word for word in added.split() if "/set-password/" in word)
-    _cli(["user", "use-link", link, "--password-stdin"], env, stdin="bench-password-1234\n")
-    return _cli(["user", "token", "bench"], env).strip().splitlines()[-1].strip()
+    _cli(["user", "use-link", link, "--password-stdin"], env, stdin=f"{BENCH_PASSWORD}\n")
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    _form(browser, f"{base}/login", {"username": "bench", "password": BENCH_PASSWORD})
+    page = _form(browser, f"{base}/account/tokens", {"label": "benchmark", "current": BENCH_PASSWORD})
+    found = re.search(r'id="token-value">(ma_[^<]+)<', page)
+    if not found:
+        raise Unavailable("the API tokens page showed no new token")
+    return found.group(1)
+
+
+def _form(browser: urllib.request.OpenerDirector, url: str, fields: dict[str, str]) -> str:
+    """Submit a console form as a browser would: its page first, for the session's CSRF token."""
+    with browser.open(url, timeout=30) as response:
+        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', response.read().decode())
+    if not csrf:
+        raise Unavailable(f"no CSRF token on {url}")
+    body = urllib.parse.urlencode({**fields, "csrf_token": csrf.group(1)}).encode()
+    with browser.open(url, data=body, timeout=30) as response:
+        return response.read().decode()
 
 
 @contextmanager
