@@ -23,3 +23,12 @@ def cli_archive(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Config:
     config = load_config()
     open_store(config).close()
     return config
+
+
+def run_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    """Run ``mailarchive ARGV`` in-process: (exit code, stdout, stderr)."""
+    from server.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -17,11 +17,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from server.cli import main
 from server.model import format_time, now_utc
 from server.users import LINK_KIND, NO_ROLE, Role, UserService
 from server.web.context import services_of
 from tests.support.cli import cli_archive
+from tests.support.cli import run_cli as _cli
 from tests.support.web import PASSWORD, csrf_token, login, running_app, signed_in
 
 LINK = re.compile(r'id="set-password-link">[^<]*(/set-password/[^<\s]+)<')
@@ -105,12 +105,6 @@ def test_the_granter_cannot_take_over_an_archive_admin(app: Flask, eve: FlaskCli
     assert "/set-password/" not in eve.get("/admin/users").get_data(as_text=True)
     about_a_user = sorted(r.rule for r in app.url_map.iter_rules() if "<username>" in r.rule)
     assert about_a_user == ["/admin/users/<username>/link", "/admin/users/<username>/role"]  # no password route
-
-
-def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_gives_archive_admins_links_never_passwords(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,

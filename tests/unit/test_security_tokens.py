@@ -18,10 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from server.audit.operations import Op
-from server.cli import main
 from server.users import NO_ROLE, TOKEN_KIND, Role, UserService, token_key
 from server.web.context import services_of
 from tests.support.cli import cli_archive
+from tests.support.cli import run_cli as _cli
 from tests.support.web import PASSWORD, csrf_token, running_app, signed_in
 
 TOKEN = re.compile(r'id="token-value">(ma_[^<]+)<')
@@ -120,12 +120,6 @@ def test_an_email_admin_has_its_own_tokens_the_roles_without_an_api_have_none(ap
         assert client.get("/account/tokens").status_code == 403
         assert "/account/tokens" not in client.get("/account").get_data(as_text=True)  # not in the menu
     assert "/account/tokens" in eve.get("/account").get_data(as_text=True)
-
-
-def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_the_operator_issues_no_token_of_an_archive_admin(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch,
