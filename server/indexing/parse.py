@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from server.indexing import dates, dedupe
-from server.indexing.budget import PARSE_BUDGET_SECONDS, BudgetExceeded, budget
+from server.indexing.budget import PARSE_BUDGET_SECONDS, WALL_FACTOR, BudgetExceeded, budget
 from server.indexing.charsets import MessageCharsets, decode_header, guessed_note
 from server.indexing.mime import collect_parts, iter_names
 from server.indexing.tree import message_tree, scan_headers
@@ -63,16 +63,17 @@ class ParsedMail:
 def parse(raw: bytes, seconds: float = PARSE_BUDGET_SECONDS) -> ParsedMail:
     """Parse one message. The result always carries the sha256, size and dedupe id of ``raw``.
 
-    Past ``seconds`` (``server.indexing.budget``) only the header block, scanned from the raw bytes, is
-    read, and the body and attachments are not indexed; the note says so.
+    Past ``seconds`` of CPU time (``server.indexing.budget``; or ``WALL_FACTOR`` times that in wall-clock
+    time) only the header block, scanned from the raw bytes, is read, and the body and attachments are
+    not indexed; the note says so.
     """
     try:
         with budget(seconds):
             return _parse(raw)
-    except BudgetExceeded:
-        pass
+    except BudgetExceeded as exc:
+        spent = f"{seconds * WALL_FACTOR:g} s of wall-clock time, blocked" if exc.wall else f"{seconds:g} s of CPU"
     mail = ParsedMail(id="", sha256=hashlib.sha256(raw).hexdigest(), size=len(raw), parse_errors=[
-        f"parse: over the time budget of {seconds:g} s; headers scanned from the raw bytes, body and attachments not indexed"])
+        f"parse: over the time budget ({spent}); headers scanned from the raw bytes, body and attachments not indexed"])
     try:
         with budget(seconds):
             _fill_headers(mail, scan_headers(raw), MessageCharsets(raw))
