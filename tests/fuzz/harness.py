@@ -42,8 +42,10 @@ class FuzzReport:
     deduplicated: int = 0
     refused: dict[str, int] = field(default_factory=dict)  # reason -> count
     lost: list[str] = field(default_factory=list)  # "index kind: what is wrong"
-    with_parse_errors: int = 0
+    with_parse_errors: int = 0  # parse() here (parse_times): the same for both entry points
     parse_budget_exceeded: int = 0
+    stored_with_parse_errors: int = 0  # what this entry point's ingest recorded (stored_notes)
+    stored_over_budget: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
     slowest_parse: list[tuple[float, int, str]] = field(default_factory=list)  # (seconds, index, kind)
     seconds: float = 0.0
@@ -93,6 +95,21 @@ def account(config: Config, messages: Sequence[Sent], refused: dict[int, str], r
             else:
                 report.lost.append(f"{index} {kind}: neither archived nor refused ({len(raw)} bytes)")
         report.refused = dict(refused_reasons)
+    finally:
+        store.close()
+
+
+def stored_notes(config: Config, report: FuzzReport) -> None:
+    """Count the archived messages whose ingest recorded parse errors, and those over the parse budget:
+    the figures of this entry point's own parser processes (import) or spool drainer (SMTP)."""
+    store = open_store(config)
+    try:
+        seq = 0
+        while page := store.scan_archived(seq, 1000):
+            for msg in page:
+                report.stored_with_parse_errors += bool(msg.parse_errors)
+                report.stored_over_budget += any("time budget" in e for e in msg.parse_errors)
+            seq = page[-1].archive_seq
     finally:
         store.close()
 
