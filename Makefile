@@ -14,7 +14,7 @@ BENCH_PKGS := notmuch
 # The test engine (engine/): a JDK >= 21 (the newest under /usr/lib/jvm, or JAVA_HOME) and Maven.
 ENGINE_JDK_PKGS := openjdk-25-jdk-headless openjdk-21-jdk-headless
 
-.PHONY: run test bench lint system-deps bench-deps engine-deps engine clean
+.PHONY: run test bench bench-load lint system-deps bench-deps engine-deps engine clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -80,6 +80,12 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test engine-deps bench-deps
 	$(BIN)/mailarchive bench
+
+# Load test (issue 17): 50 concurrent API searches and 20 POP3 sessions against one `mailarchive serve`.
+# It writes to the archive (a user, a token, the POP3 password, audit entries): point it at a copy.
+LOAD_ARGS ?= --size 3000
+bench-load: $(VENV)/.installed-test
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) data

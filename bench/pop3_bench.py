@@ -60,8 +60,10 @@ def bare_read_loop(env: dict[str, str], count: int) -> dict:
 class Client:
     """A minimal pipelining POP3 client: poplib's line-by-line reading would be the bottleneck."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
+    def __init__(self, port: int, *, source: str | None = None, timeout: float = 120) -> None:
+        """``source``: a loopback address to connect from (bench/load.py: one per client, as from many hosts)."""
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
 
