@@ -31,7 +31,7 @@ def nested_rfc822_chain(levels: int = 40, words: int = 4000) -> bytes:
 def test_a_message_over_the_parse_budget_keeps_its_headers_and_is_archived_byte_for_byte(config: Config) -> None:
     raw = nested_rfc822_chain()
     mail = parse(raw, seconds=1.0)
-    assert any("over the time budget (1 s of CPU)" in e for e in mail.parse_errors)
+    assert any(e.startswith("parse: over the time budget (") for e in mail.parse_errors)  # CPU, or the backstop
     assert (mail.sender, mail.subject, mail.message_id) == ("outer@b.example", "chain", "<chain@b.example>")
     store = SqliteStore.from_config(config)
     try:

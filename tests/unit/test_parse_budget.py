@@ -107,7 +107,8 @@ spinning.wait()
 with budget(0.2, wall_factor=1000):
     other.join()  # the process uses a second of CPU, this thread none: the timer re-arms, no exception
 out["other_thread_cpu_not_counted"] = True
-out["chain"] = parse(nested_rfc822_chain(), seconds=1.0).parse_errors[0]
+# 1 s of CPU, or on a machine too loaded to give it that within 6 s, the backstop: either way it ends
+out["chain"] = parse(nested_rfc822_chain(), seconds=1.0).parse_errors[0].startswith("parse: over the time budget (")
 print(json.dumps(out))
 """
 
@@ -122,6 +123,5 @@ def test_in_a_main_thread_the_interval_timers_count_this_threads_cpu_and_the_bac
         "burn_stopped_by_wall": False,  # the CPU timer stopped a loop that never calls check()
         "blocked": "wall",
         "other_thread_cpu_not_counted": True,
-        "chain": "parse: over the time budget (1 s of CPU); headers scanned from the raw bytes, body and "
-                 "attachments not indexed",
+        "chain": True,
     }
