@@ -53,7 +53,7 @@ from bench.pop3_bench import Client
 from bench.queries import query_mix
 from bench.rss import TreeMemorySampler, cpu_seconds
 from bench.smtp_bench import free_port
-from bench.webapi import _cli
+from bench.webapi import _cli, terminate
 
 POP3_PASSWORD = "bench-load-pop3-password"
 REQUEST_TIMEOUT = 120.0  # seconds for one search or one POP3 reply
@@ -181,12 +181,7 @@ def serving(env: dict[str, str], log: Path) -> Iterator[tuple[str, int, int]]:
                 time.sleep(0.3)
             yield f"http://127.0.0.1:{web}", pop3, proc.pid
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc)
 
 
 def synthetic_archive(size: int, work: Path) -> Path:

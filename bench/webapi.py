@@ -75,11 +75,17 @@ def web_server(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
             _wait_ready(base, proc)
             yield base, proc.pid
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            terminate(proc)
+
+
+def terminate(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if the server has not stopped within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_ready(base: str, proc: subprocess.Popen) -> None:

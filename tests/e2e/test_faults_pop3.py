@@ -29,43 +29,14 @@ from server.services.context import Services
 from server.services.pop3 import POSITION_KEY
 from tests.support.mail import make_mail
 from tests.support.pop3 import ACCOUNT, PASSWORD, archive, enable
-from tests.support.serving import serve_env
-from tests.support.smtp import free_port, wait_for
+from tests.support.serving import KillableDaemon, serve_env
+from tests.support.smtp import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
 
 ROOT = Path(__file__).resolve().parents[2]
 BIG = 12 * 1024 * 1024  # far beyond the socket buffers (client 64 KB, daemon's send side at most 4 MB by default)
 READ_BEFORE_KILL = 256 * 1024
-
-
-class Daemon:
-    """``mailarchive serve --only pop3`` as a subprocess on a fixed loopback port."""
-
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.port = port
-        self.env = {**serve_env(data_dir, pop3=port), "MAILARCHIVE_STORE": "sqlite"}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "server", "serve", "--only", "pop3"], cwd=ROOT,
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(self._greets, timeout=60, what="the POP3 daemon to greet")
-
-    def _greets(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"pop3 daemon exited: {self.proc.stderr.read().decode()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                return sock.recv(64).startswith(b"+OK")
-        except OSError:
-            return False
-
-    def stop(self, sig: signal.Signals) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        return self.proc.wait(30)
 
 
 class RawSession:
@@ -135,7 +106,8 @@ def test_sigkill_mid_retr_acknowledges_nothing_and_the_next_session_gets_everyth
     enable(config)
     with Services.open(config) as svc:
         raws = {m.id: crlf_lines(svc.store.get_raw(m.sha256) or b"") for m in mails}
-    daemon = Daemon(data_dir, free_port())
+    port = free_port()
+    daemon = KillableDaemon("pop3", {**serve_env(data_dir, pop3=port), "MAILARCHIVE_STORE": "sqlite"}, port, b"+OK")
     daemon.start()
     before = window_of(daemon.port)
     assert before[0] == (5, sum(m.size for m in mails))
@@ -150,7 +122,7 @@ def test_sigkill_mid_retr_acknowledges_nothing_and_the_next_session_gets_everyth
     assert killed.line() == f"+OK {mails[3].size} octets\r\n".encode()
     got = killed.file.read(READ_BEFORE_KILL)
     assert len(got) == READ_BEFORE_KILL and b"\r\n.\r\n" not in got  # mid-transfer, the client stops reading
-    assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert daemon.signal(signal.SIGKILL) == -signal.SIGKILL
     rest = killed.file.read()  # what the kernel had buffered, then the connection ends
     assert len(got) + len(rest) < len(raws[mails[3].id]), "the daemon had sent the whole message before the kill"
     killed.sock.close()
@@ -170,7 +142,7 @@ def test_sigkill_mid_retr_acknowledges_nothing_and_the_next_session_gets_everyth
         assert position(config) == (mails[-1].archive_seq, 1)  # moved once, to the last message
         assert window_of(daemon.port)[0] == (0, 0)
     finally:
-        assert daemon.stop(signal.SIGTERM) == 0
+        assert daemon.signal(signal.SIGTERM) == 0
     assert position(config) == (mails[-1].archive_seq, 1)
     [acked] = acknowledging_sessions(config)
     assert acked["acknowledged"] == {"after_seq": 0, "upto_seq": mails[-1].archive_seq, "messages": 5}

@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import smtplib
-import socket
-import subprocess
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -24,42 +21,20 @@ from server.config import Config, load_config
 from server.query.criteria import parse_criteria
 from server.store.sqlite import SqliteStore
 from tests.support.mail import make_mail
+from tests.support.serving import KillableDaemon
 from tests.support.smtp import free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = 4
 KILL_AFTER = 120  # acknowledged messages per round before the kill
 
 
-class Receiver:
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.port = port
-        self.env = {**os.environ, "MAILARCHIVE_DATA_DIR": str(data_dir), "MAILARCHIVE_STORE": "sqlite",
-                    "MAILARCHIVE_SMTP_PORT": str(port), "MAILARCHIVE_CONFIG": "none",
-                    "MAILARCHIVE_INTERNAL_DOMAINS": "corp.example"}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "server", "serve", "--only", "smtp"], cwd=ROOT,
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(self._greets, timeout=30, what="the receiver to greet")
-
-    def _greets(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError(f"receiver exited: {self.proc.stderr.read().decode()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-                return sock.recv(64).startswith(b"220")
-        except OSError:
-            return False
-
-    def signal(self, sig: signal.Signals) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        self.proc.wait(30)
+def receiver_for(data_dir: Path, port: int) -> KillableDaemon:
+    env = {**os.environ, "MAILARCHIVE_DATA_DIR": str(data_dir), "MAILARCHIVE_STORE": "sqlite",
+           "MAILARCHIVE_SMTP_PORT": str(port), "MAILARCHIVE_CONFIG": "none",
+           "MAILARCHIVE_INTERNAL_DOMAINS": "corp.example"}
+    return KillableDaemon("smtp", env, port, b"220")
 
 
 def stream(port: int, start: int, acked: list[str], stop: threading.Event) -> None:
@@ -78,7 +53,7 @@ def stream(port: int, start: int, acked: list[str], stop: threading.Event) -> No
         return  # killed mid-transaction: that message was not acknowledged
 
 
-def kill_mid_stream(receiver: Receiver, round_: int, acked: list[str]) -> None:
+def kill_mid_stream(receiver: KillableDaemon, round_: int, acked: list[str]) -> None:
     stop = threading.Event()
     before = len(acked)
     threads = [threading.Thread(target=stream, args=(receiver.port, round_ * 100_000 + i, acked, stop))
@@ -108,7 +83,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged_and_stores_nothing_twice(
     store = SqliteStore.from_config(config)
     set_enabled(store, True, "test")
     store.close()
-    receiver = Receiver(data_dir, free_port())
+    receiver = receiver_for(data_dir, free_port())
     acked: list[str] = []
     spooled_at_kill = []
     for round_ in range(2):

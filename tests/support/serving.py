@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 START_TIMEOUT = 60
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve_env(data_dir: Path, **ports: int) -> dict[str, str]:
@@ -49,3 +52,38 @@ def serving(command: Sequence[str | Path], env: dict[str, str], cwd: Path) -> It
         finally:
             proc.kill()
             proc.wait()
+
+
+class KillableDaemon:
+    """One daemon of ``python -m server serve --only NAME`` on a fixed loopback port, for the crash tests:
+    started (ready once it greets with ``greeting``), signalled (SIGKILL mid-work) and started again
+    on the same data dir and port."""
+
+    def __init__(self, only: str, env: dict[str, str], port: int, greeting: bytes) -> None:
+        self.only, self.env, self.port, self.greeting = only, env, port, greeting
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "server", "serve", "--only", self.only], cwd=ROOT,
+                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._greets():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"serve --only {self.only} did not greet within {START_TIMEOUT} s")
+            time.sleep(0.1)
+
+    def _greets(self) -> bool:
+        assert self.proc is not None and self.proc.stderr is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"serve --only {self.only} exited: {self.proc.stderr.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+                return sock.recv(64).startswith(self.greeting)
+        except OSError:
+            return False
+
+    def signal(self, sig: signal.Signals) -> int:
+        """Send ``sig`` and wait for the exit; the exit status (``-9`` after SIGKILL)."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        return self.proc.wait(30)
