@@ -53,7 +53,7 @@ from bench.pop3_bench import Client
 from bench.queries import query_mix
 from bench.rss import TreeMemorySampler, cpu_seconds
 from bench.smtp_bench import free_port
-from bench.webapi import _cli, terminate
+from bench.webapi import _cli, api_token, terminate
 
 POP3_PASSWORD = "bench-load-pop3-password"
 REQUEST_TIMEOUT = 120.0  # seconds for one search or one POP3 reply
@@ -155,14 +155,9 @@ def pop3_client(number: int, port: int, sessions: int, retr: int, deadline: floa
 
 
 # --- the server -------------------------------------------------------------------------------
-def prepare(env: dict[str, str]) -> str:
-    """A fresh archive administrator's API token, and the POP3 account enabled with a known password."""
-    name = f"load-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}"
-    added = _cli(["user", "add", name, "--role", "archive-admin"], env)
-    link = next(word for word in added.split() if "/set-password/" in word)
-    _cli(["user", "use-link", link, "--password-stdin"], env, stdin="bench-load-password-1234\n")
+def enable_pop3(env: dict[str, str]) -> None:
+    """The POP3 account enabled with a known password (the operator's path)."""
     _cli(["pop3", "enable", "--password-stdin"], env, stdin=POP3_PASSWORD + "\n")
-    return _cli(["user", "token", name], env).strip().splitlines()[-1].strip()
 
 
 @contextmanager
@@ -220,9 +215,11 @@ def run(args: argparse.Namespace) -> dict:
     env = {**bench_env(data_dir, "sqlite"), "MAILARCHIVE_POP3_WINDOW": str(args.window)}
     messages = archive_size(env)
     print(f"archive {data_dir}: {messages:,} messages", flush=True)
-    token = prepare(env)
+    enable_pop3(env)
     rec = Recorder()
     with serving(env, args.work / "load-serve.log") as (base, pop3_port, pid):
+        # a new archive administrator per run, its token made on the console (as the product requires)
+        token = api_token(env, base, name=f"load-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}")
         sampler = TreeMemorySampler(pid, interval=0.5).start()
         cpu_before, load_before = cpu_seconds(pid), os.getloadavg()
         started = time.monotonic()

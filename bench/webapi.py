@@ -34,16 +34,16 @@ def _cli(args: list[str], env: dict[str, str], stdin: str = "") -> str:
     return done.stdout
 
 
-def api_token(env: dict[str, str], base: str) -> str:
+def api_token(env: dict[str, str], base: str, name: str = "bench") -> str:
     """An archive administrator's token, made the way the product allows it: the role takes effect
     once a password is set through the one-time link ``user add`` prints, and the token is made by
     that user on the console's API tokens page (the operator's ``user token`` refuses archive
-    administrators; separation of duties, docs/security.md)."""
-    added = _cli(["user", "add", "bench", "--role", "archive-admin"], env)
+    administrators; separation of duties, docs/security.md). ``name``: the user to add."""
+    added = _cli(["user", "add", name, "--role", "archive-admin"], env)
     link = next(word for word in added.split() if "/set-password/" in word)
     _cli(["user", "use-link", link, "--password-stdin"], env, stdin=f"{BENCH_PASSWORD}\n")
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    _form(browser, f"{base}/login", {"username": "bench", "password": BENCH_PASSWORD})
+    _form(browser, f"{base}/login", {"username": name, "password": BENCH_PASSWORD})
     page = _form(browser, f"{base}/account/tokens", {"label": "benchmark", "current": BENCH_PASSWORD})
     found = re.search(r'id="token-value">(ma_[^<]+)<', page)
     if not found:
