@@ -15,6 +15,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 
+from server.services.actor import Actor
 from server.services.errors import Forbidden, InvalidInput, NotFound
 from server.services.users import API_ROLES, IssuedToken
 from server.users import TOKEN_LABEL_CHARS
@@ -65,7 +66,9 @@ def _issue(make) -> ResponseReturnValue:  # noqa: ANN001 - (current password) ->
     try:
         issued: IssuedToken = make(request.form.get("current", ""))
     except Forbidden:
-        throttle().failed(ip, name)
+        locked = throttle().failed(ip, name)
+        if locked:  # audited once per lock, as at the sign-in form
+            services().sessions.locked_out(Actor.anonymous(ip), name, locked)
         flash(t("The current password is wrong."), "error")
         return _render(), 400  # a form answer (as on the password page), not a refusal of the route
     except InvalidInput:
