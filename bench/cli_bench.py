@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = 15
 MUST_NOT_LOAD = ("flask", "werkzeug", "jinja2", "argon2", "eml_parser", "dateutil", "server.web", "server.indexing",
                  "server.mailview", "server.cli.serve", "server.cli.imports", "server.services.ingest", "tomllib",
-                 "zoneinfo", "server.export", "shutil", "tempfile", "bz2", "lzma")  # fmt: skip
+                 "zoneinfo", "server.export", "shutil", "tempfile", "bz2", "lzma", "server.users", "secrets",
+                 "logging", "orjson", "uuid", "random")  # fmt: skip
 
 
 def search_argv(keyword: str = "contract") -> list[str]:

@@ -15,6 +15,7 @@ a compiled dependency to every install for the same ~150 lines.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import types
@@ -263,9 +264,13 @@ class Setting:
     section: str | None  # None: top level
     name: str
     variable: str
-    type: Any
+    owner: Any  # the dataclass declaring it (its annotation is read only when a value is parsed)
     default: Any
     meta: Mapping[str, Any]
+
+    @property
+    def type(self) -> Any:
+        return _type_hints(self.owner)[self.name]
 
     @property
     def toml_key(self) -> str:
@@ -290,15 +295,21 @@ class Setting:
         return str(self.default)
 
 
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """The evaluated annotations of a section (``from __future__ import annotations`` leaves them
+    strings); evaluating all of them at import would cost every command ~3 ms."""
+    return typing.get_type_hints(cls)
+
+
 def _settings_of(cls: type, section: str | None) -> list[Setting]:
-    hints = typing.get_type_hints(cls)
     result = []
     for f in fields(cls):
         if f.name in SECTIONS and section is None:
             continue
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         env = f.metadata.get("env") or (f"{section}_{f.name}" if section else f.name).upper()
-        result.append(Setting(section, f.name, ENV_PREFIX + env, hints[f.name], default, f.metadata))
+        result.append(Setting(section, f.name, ENV_PREFIX + env, cls, default, f.metadata))
     return result
 
 

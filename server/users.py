@@ -24,10 +24,10 @@ import re
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from server.model import format_time, now_utc, parse_time
+from server.roles import Role
 from server.store.protocol import Store
 
 if TYPE_CHECKING:
@@ -43,12 +43,6 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 10
 TOKEN_ID_CHARS = 12  # of the SHA-256 hex: names a token on the page and in the log, reveals nothing of it
 TOKEN_LABEL_CHARS = 64
-
-
-class Role(StrEnum):
-    POSTMASTER = "postmaster"
-    EMAIL_ADMIN = "email-admin"
-    ARCHIVE_ADMIN = "archive-admin"
 
 
 NO_ROLE = ""  # a user whose role was revoked

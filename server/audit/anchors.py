@@ -15,16 +15,16 @@ the cost of an audit entry.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.logs import logger
 from server.model import format_time, now_utc
 from server.private_files import FILE_MODE, private_dir
 
 FILE_NAME = "anchors.log"
-log = logging.getLogger("mailarchive.audit.anchor")
+log = logger("mailarchive.audit.anchor")
 
 
 @dataclass(frozen=True)

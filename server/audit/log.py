@@ -11,8 +11,6 @@ re-reads the head and tries again. Within one process a lock avoids needless rac
 
 from __future__ import annotations
 
-import logging
-import random
 import threading
 import time
 from pathlib import Path
@@ -21,10 +19,11 @@ from server.audit.anchors import AnchorFile
 from server.audit.chain import GENESIS, entry_hash, plain_details
 from server.audit.operations import Op, Result
 from server.config import Config
+from server.logs import logger
 from server.model import now_utc
 from server.store.protocol import AuditRecord, Store
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 ANCHOR_DIR_NAME = "audit-anchors"
 MAX_RACES = 50  # re-tries after losing the seq to another writer
@@ -111,6 +110,8 @@ class AuditLog:
                 if races > MAX_RACES or failures > MAX_FAILURES:
                     log.error("audit entry not written (%s %s): %s", draft.operation, draft.target, exc)
                     raise AuditUnavailable(f"audit log unavailable: {last_error}") from last_error
+                import random  # here: only a lost race waits, and random is ~2 ms of a command's start-up
+
                 time.sleep(random.uniform(0, 0.005 * (races + failures)))
                 continue
             self._head = (draft.seq, draft.hash)

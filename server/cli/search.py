@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from server.services.actor import Actor
 
     with opened_services() as svc:
-        zone = time_zone(svc.archive.timezone())
+        zone = _display_zone(svc.archive.timezone())
         if args.all:
             matches = svc.archive.search_all(Actor.cli(), criteria_params(args))
             return _print(matches.messages, matches.total, None, zone, args, matches.criteria)
@@ -57,6 +57,14 @@ def run(args: argparse.Namespace) -> int:
         print(json_line({"total": page.total, "results": result_rows(page.results, criteria), "next_cursor": page.next_cursor}))
         return 0
     return _print(page.results, page.total, page.next_cursor, zone, args, criteria)
+
+
+def _display_zone(name: str) -> tzinfo:
+    """The zone the table shows dates in; an unknown one is refused (exit 2) before anything is read."""
+    try:
+        return time_zone(name)
+    except ValueError as exc:
+        raise UsageError(f"{exc}: the archive's time zone must be an IANA name such as Europe/Berlin") from None
 
 
 def _print(messages: Iterable[Message], total: int, next_cursor: str | None, zone: tzinfo,

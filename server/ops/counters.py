@@ -13,16 +13,16 @@ Key names are fixed here (the store has no "list counters"); ``server.ops.metric
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from server.logs import logger
 from server.store.protocol import Store, StoreError
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 SOURCES = ("smtp", "import")
 # The pipeline's outcome statuses (server.indexing.pipeline.IngestOutcome.status).

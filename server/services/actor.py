@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.users import Role
+from server.roles import Role
 
 OPERATOR = "operator"  # the role of commands run on the server itself (trusted like root)
 CLI_NAME = "cli"

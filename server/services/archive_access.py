@@ -12,7 +12,6 @@ inside an operation they audit themselves (the export job, POP3 RETR).
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from server.archiving import INTEGRITY_FAILURES, archive_settings
 from server.audit.operations import Op, Result
-from server.model import Attachment, Message, format_time, now_utc
+from server.logs import logger
+from server.model import Message, format_time, now_utc
 from server.ops.counters import timed
 from server.query.criteria import (
     DEFAULT_SORT,
@@ -36,10 +36,10 @@ from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, No
 from server.store.protocol import AuditQuery, AuditRecord, SearchPage
 
 if TYPE_CHECKING:
-    from server.export.zipstream import ZipStats
     from server.services.context import Services
+    from server.services.read_results import AttachmentFile, Opened, ZipExport
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 VIEW_COVER_SECONDS = 600  # a page's body frame loaded this long after the page is part of that view
 MAX_BULK = 5000  # messages in one "download selected" zip; larger sets are for Export All
@@ -56,30 +56,6 @@ class Stored(Protocol):
     def sha256(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class Opened:
-    """A message with its verified original bytes."""
-
-    message: Message
-    raw: bytes
-    entry_seq: int = 0  # the audit entry that recorded this read (0: covered by an earlier entry)
-
-    @property
-    def filename(self) -> str:
-        from server.export.eml import eml_download_name  # here: a search never names a file
-
-        return eml_download_name(self.message)
-
-
-@dataclass(frozen=True)
-class AttachmentFile:
-    message: Message
-    index: int
-    attachment: Attachment
-    data: bytes
-    inline: bool  # asked for inline and of a type a browser shows without running anything
-
-
 @dataclass
 class Matches:
     """Every match of a search, streamed in search order (memory stays flat)."""
@@ -87,16 +63,6 @@ class Matches:
     criteria: Criteria
     total: int
     messages: Iterator[Message]
-
-
-@dataclass
-class ZipExport:
-    """A zip being produced: consume ``chunks``; a damaged message stops it (``IntegrityFailure``)."""
-
-    count: int
-    filename: str
-    chunks: Iterator[bytes]
-    stats: ZipStats
 
 
 class ArchiveAccess:
@@ -199,6 +165,8 @@ class ArchiveAccess:
             att, data = found
             inline = inline and is_inline_type(att.type)
             entry.done(target=opened.message.id, name=att.name, sha256=att.sha256, inline=inline)
+            from server.services.read_results import AttachmentFile
+
             return AttachmentFile(opened.message, index, att, data, inline)
 
     # --- zips ---------------------------------------------------------------------------------
@@ -280,12 +248,15 @@ class ArchiveAccess:
         message = self.store.get_message(message_id)
         if message is None:
             raise NotFound(f"no archived message with id {message_id!r}")
+        from server.services.read_results import Opened  # here: a search builds none (a dataclass is ~1 ms)
+
         return Opened(message, self.verified_raw(message, actor=actor, purpose=purpose))
 
     def _zip(self, actor: Actor, messages: Iterable[Message], count: int) -> ZipExport:
         # the zip writer is imported here: a search (the command line's most common run) never zips
         from server.export.batched import BatchedReads
         from server.export.zipstream import ZipStats, iter_zip
+        from server.services.read_results import ZipExport
 
         stats = ZipStats()
         reads = BatchedReads(messages, lambda batch: self.verified_raws(batch, actor=actor, purpose=Op.BULK_EXPORT))

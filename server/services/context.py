@@ -14,7 +14,6 @@ Nothing outside ``server/services`` and ``server/audit`` writes audit entries (a
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 from server.audit.log import AuditLog, AuditUnavailable
 from server.audit.operations import Op, Result
 from server.config import Config
+from server.logs import logger
 from server.query.criteria import CriteriaError
 from server.services.actor import Actor
 from server.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
 from server.store import Store, open_store
 from server.store.protocol import AuditRecord, StoreError
-from server.users import NotAllowed, UnknownUser, UserError, UserExists, UserService
 
 if TYPE_CHECKING:
     from server.services.archive_access import ArchiveAccess
@@ -45,21 +44,20 @@ if TYPE_CHECKING:
     from server.services.sessions import Sessions
     from server.services.users import Accounts
     from server.services.verify import ArchiveVerify
+    from server.users import UserService
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 # Refusals of the layers below, as the edges should see them (most specific first).
-_DOMAIN_ERRORS: tuple[tuple[type[Exception], type[ServiceError]], ...] = (
-    (UnknownUser, NotFound),
-    (UserExists, Conflict),
-    (NotAllowed, Forbidden),
-    (UserError, InvalidInput),
-    (CriteriaError, InvalidInput),
-)
-# ... and of modules only some commands load (the importer's: reading them costs a search's start-up
-# ~20 ms); an exception of a module never imported cannot have been raised, so they are looked up
-# only among the modules already loaded.
+_DOMAIN_ERRORS: tuple[tuple[type[Exception], type[ServiceError]], ...] = ((CriteriaError, InvalidInput),)
+# ... and of modules only some commands load (the user records', the importer's: reading them costs
+# a search's start-up ~25 ms); an exception of a module never imported cannot have been raised, so
+# they are looked up only among the modules already loaded.
 _LOADED_DOMAIN_ERRORS: tuple[tuple[str, str, type[ServiceError]], ...] = (
+    ("server.users", "UnknownUser", NotFound),
+    ("server.users", "UserExists", Conflict),
+    ("server.users", "NotAllowed", Forbidden),
+    ("server.users", "UserError", InvalidInput),
     ("server.indexing.directoryfile", "DirectoryFileError", InvalidInput),
     ("server.indexing.mailreaders", "ImportPathError", InvalidInput),
 )
@@ -91,16 +89,26 @@ def _use_case(target: str) -> Any:
 class Services:
     """Not a dataclass: the use cases below are class-level descriptors, not fields."""
 
-    def __init__(self, config: Config, store: Store, audit_log: AuditLog, users: UserService) -> None:
+    def __init__(self, config: Config, store: Store, audit_log: AuditLog, users: UserService | None = None) -> None:
         self.config = config
         self.store = store
         self.audit_log = audit_log
-        self.users = users  # the account records themselves; changes go through ``accounts`` (audited)
+        self._users = users
+
+    @property
+    def users(self) -> UserService:
+        """The account records themselves; changes go through ``accounts`` (audited). Built on first
+        use: a search never reads them, and ``server.users`` (roles, tokens, links) is ~10 ms to load."""
+        if self._users is None:
+            from server.users import UserService
+
+            self._users = UserService(self.store)
+        return self._users
 
     @classmethod
     def open(cls, config: Config) -> Services:
         store = open_store(config)
-        return cls(config=config, store=store, audit_log=AuditLog.for_config(store, config), users=UserService(store))
+        return cls(config=config, store=store, audit_log=AuditLog.for_config(store, config))
 
     def close(self) -> None:
         self.store.close()

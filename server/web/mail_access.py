@@ -15,7 +15,8 @@ from werkzeug.datastructures import MultiDict
 
 from server.export.names import content_disposition, safe_filename
 from server.mailview import text_for_display
-from server.services.archive_access import ArchiveAccess, ZipExport
+from server.services.archive_access import ArchiveAccess
+from server.services.read_results import ZipExport
 from server.web import i18n
 from server.web.context import actor, services
 

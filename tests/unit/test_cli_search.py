@@ -85,6 +85,16 @@ def test_search_table_shows_the_configured_time_zone(data_dir: Path, monkeypatch
     assert capsys.readouterr().out.startswith("2024-03-08 18:00  news@external.com")
 
 
+@pytest.mark.parametrize("bounds", [["2024-03-08", "2024-03-08"], ["2024-03-08T00:00Z", "2024-03-09T00:00Z"]])
+def test_an_unknown_time_zone_is_one_line_and_exit_2(data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str], bounds: list[str]) -> None:  # fmt: skip
+    """Also when the bounds carry their offset: the table still needs the zone to show dates in."""
+    monkeypatch.setenv("MAILARCHIVE_TIMEZONE", "Mars/Olympus_Mons")
+    assert main(["search", "--from", bounds[0], "--to", bounds[1]]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "unknown time zone 'Mars/Olympus_Mons'" in captured.err
+
+
 def test_search_is_audited(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", "budget"]) == 0
     [entry] = audited("search")

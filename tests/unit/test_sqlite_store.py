@@ -79,6 +79,30 @@ def test_opening_applies_migrations_once(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_opening_an_up_to_date_file_takes_no_write_lock(tmp_path: Path) -> None:
+    """A search opened while an import holds the write lock (a batch commits for seconds) reads at
+    once: the schema check is a read of user_version, not an empty write transaction."""
+    path = tmp_path / "archive.sqlite3"
+    SqliteStore(path).close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # held until the end of the test
+    opened: list[int] = []
+
+    def open_and_count() -> None:
+        store = SqliteStore(path)
+        opened.append(store.count())
+        store.close()
+
+    reader = threading.Thread(target=open_and_count, daemon=True)
+    reader.start()
+    reader.join(timeout=20)  # the store's busy timeout is 60 s: a write transaction would still wait
+    done_while_locked = list(opened)
+    writer.execute("ROLLBACK")
+    writer.close()
+    reader.join()
+    assert done_while_locked == [0]
+
+
 def test_durable_commit_settings(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "archive.sqlite3")
     conn = store._conn()

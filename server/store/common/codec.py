@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
-import orjson
 import zstandard
 
 LEVEL = 3  # zstd's default: ~3x on mail at several hundred MB/s per core
+FEW_DOCS = 2000  # documents a process decodes with json before it switches to orjson (see unpack_doc)
 _local = threading.local()
+_decoded = 0
+_fast_loads: Callable[[bytes], Any] | None = None
 
 
 def _contexts() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
@@ -39,5 +42,16 @@ def pack_doc(doc: dict[str, Any]) -> bytes:
 
 def unpack_doc(blob: bytes) -> dict[str, Any]:
     """orjson reads what ``pack_doc`` wrote (strict UTF-8 JSON) in about half json's time, which was
-    the largest single cost of a scan (Export All, POP3 windows, result pages)."""
-    return orjson.loads(decompress(blob))
+    the largest single cost of a scan (Export All, POP3 windows). But its import costs ~10 ms of CPU
+    (a 240 KB extension, plus uuid and platform), more than it saves on a page or two of results:
+    a process decodes its first ``FEW_DOCS`` documents with json (the same dicts) and then orjson.
+    Not thread-safe counting, on purpose: a lost increment only delays the switch."""
+    global _decoded, _fast_loads
+    if _fast_loads is not None:
+        return _fast_loads(decompress(blob))
+    _decoded += 1
+    if _decoded > FEW_DOCS:
+        import orjson
+
+        _fast_loads = orjson.loads
+    return json.loads(decompress(blob))

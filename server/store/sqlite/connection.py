@@ -29,7 +29,7 @@ from pathlib import Path
 
 from server.private_files import private_dir, private_file, restrict_existing
 from server.store.protocol import StoreError
-from server.store.sqlite.schema import apply_migrations
+from server.store.sqlite.schema import SCHEMA_VERSION, apply_migrations
 
 BUSY_TIMEOUT_MS = 60_000
 CACHE_KIB = 64 * 1024  # page cache per connection
@@ -67,9 +67,19 @@ class ConnectionBase:
         self._all_lock = threading.Lock()
         self._closed = False
         self._bulk = False
-        with self._write() as conn:
-            apply_migrations(conn)
+        if self._schema_version() != SCHEMA_VERSION:  # a new or older file: migrate under the write lock
+            with self._write() as conn:
+                apply_migrations(conn)
         restrict_existing(Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+
+    def _schema_version(self) -> int:
+        """``user_version`` read without the write lock: a store that is up to date (every open but
+        the first after an upgrade) neither waits for a running import's batch nor commits (and
+        fsyncs) an unchanged header."""
+        try:
+            return self._conn().execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store {self.path}: {exc}") from exc
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

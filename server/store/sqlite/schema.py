@@ -184,6 +184,7 @@ MESSAGE_FIELDS = frozenset(
      "legal_holds")
 )  # fmt: skip
 ATTACHMENT_FIELDS = frozenset(("name", "type", "size", "sha256"))
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def apply_migrations(conn: sqlite3.Connection) -> int:
