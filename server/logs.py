@@ -28,6 +28,9 @@ class LazyLogger:
 
         return logging.getLogger(self.name)
 
+    def __getattr__(self, attribute: str) -> Any:  # the rest of Logger (critical, setLevel...) as it is
+        return getattr(self.target(), attribute)
+
     def debug(self, msg: str, *args: Any, **kwargs: Any) -> None:
         if "logging" in sys.modules:
             self.target().debug(msg, *args, **kwargs)

@@ -32,3 +32,10 @@ def test_a_configured_logging_gets_info_records_with_the_logger_name() -> None:
     code = ("import logging, sys\nlogging.basicConfig(stream=sys.stdout, level=logging.INFO, format='%(name)s %(message)s')\n"
             "from server.logs import logger\nlogger('mailarchive.audit.anchor').info('seq=%d', 7)")  # fmt: skip
     assert _run(code).stdout == "mailarchive.audit.anchor seq=7\n"
+
+
+def test_the_rest_of_the_logger_is_the_real_one() -> None:
+    code = ("import logging\nfrom server.logs import logger\nlazy = logger('mailarchive.x')\nlazy.setLevel(logging.ERROR)\n"
+            "print(lazy.level == logging.getLogger('mailarchive.x').level == logging.ERROR)\nlazy.critical('down')")  # fmt: skip
+    done = _run(code)
+    assert done.stdout == "True\n" and done.stderr == "down\n"
