@@ -3,8 +3,8 @@
 An archive administrator's token is its own: made on the console's API tokens page after giving
 its password again, shown once, kept as a SHA-256, replaced or revoked there, every step audited.
 The operator's ``mailarchive user token`` refuses archive administrators (granted or pending), and
-tokens a user had before a granted archive-admin role took effect stop working then. Real app,
-real store, real CLI.
+tokens a user had before a granted archive-admin role took effect stop working then. Real app on
+both backends, real CLI.
 """
 
 from __future__ import annotations
@@ -22,16 +22,18 @@ from server.users import NO_ROLE, TOKEN_KIND, Role, UserService, token_key
 from server.web.context import services_of
 from tests.support.cli import cli_archive
 from tests.support.cli import run_cli as _cli
+from tests.support.es import es_config
 from tests.support.web import PASSWORD, csrf_token, running_app, signed_in
 
 TOKEN = re.compile(r'id="token-value">(ma_[^<]+)<')
 ROW = re.compile(r'data-token="([0-9a-f]+)"')
 
 
-@pytest.fixture
-def app(config) -> Iterator[Flask]:  # noqa: ANN001
+@pytest.fixture(params=["sqlite", "elasticsearch"])
+def app(request: pytest.FixtureRequest, config) -> Iterator[Flask]:  # noqa: ANN001
+    chosen = config if request.param == "sqlite" else es_config(request)
     users = {"archie": Role.ARCHIVE_ADMIN, "eve": Role.EMAIL_ADMIN, "postmaster": Role.POSTMASTER, "nobody": NO_ROLE}
-    with running_app(config, users) as app:
+    with running_app(chosen, users) as app:
         yield app
 
 
