@@ -42,8 +42,9 @@ def format_time(value: datetime) -> str:
     The year always has four digits (``strftime("%Y")`` writes year 800 as ``800``, which
     ``fromisoformat`` and Elasticsearch then refuse).
     """
-    moment = utc_ms(value)
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    # isoformat pads the year itself and is a third of strftime's cost (Export All formats a time
+    # per message); "+00:00" is cut off: utc_ms always gives UTC
+    return utc_ms(value).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def parse_time(text: str) -> datetime:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import struct
 import tempfile
 import zlib
@@ -43,6 +44,8 @@ _LIMIT32, _LIMIT16 = 0xFFFFFFFF, 0xFFFF
 _STORED, _DEFLATED = 0, 8
 _UTF8 = 0x0800  # general purpose flag: names are UTF-8
 _UNIX_FILE = 0o100644 << 16
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")
+_CENTRAL = struct.Struct("<4sBBHHHHHIIIHHHHHII")
 
 
 class CorruptMessage(StoreError):
@@ -68,7 +71,7 @@ def _dos_time(moment: datetime) -> tuple[int, int]:
 
 
 class ZipWriter:
-    """Append-only zip writer: ``add`` returns the bytes of one entry, ``finish`` the trailer."""
+    """Append-only zip writer: ``add`` returns one entry's header and data, ``finish`` the trailer."""
 
     def __init__(self, directory: IO[bytes], *, force_zip64: bool = False) -> None:
         """``directory``: an empty scratch file for the central directory (the caller closes it)."""
@@ -76,50 +79,64 @@ class ZipWriter:
         self.count = 0
         self.force_zip64 = force_zip64
         self.directory = directory
+        self._records = bytearray()  # central records not yet spooled: one spool write per CHUNK, not per entry
 
-    def add(self, name: str, data: bytes, moment: datetime, *, compress: bool = True) -> bytes:
-        crc = zlib.crc32(data)
+    def add(self, name: str, data: bytes, moment: datetime, *, compress: bool = True) -> tuple[bytes, bytes]:
+        """The entry's local header and its (compressed) data, to be written in that order. They are
+        handed out apart so the caller can gather many entries into one chunk with one copy."""
         body = _deflate(data) if compress else data
-        method = _DEFLATED if compress else _STORED
-        head = self._local_header(name.encode("utf-8"), method, moment, crc, len(body), len(data))
-        self._remember(name.encode("utf-8"), method, moment, crc, len(body), len(data))
-        self.offset += len(head) + len(body)
-        self.count += 1
-        return head + body
+        return self.header(name, _DEFLATED if compress else _STORED, moment, zlib.crc32(data), len(body), len(data)), body
 
     def add_stream(self, name: str, blocks: Iterable[bytes], size: int, crc: int, moment: datetime) -> Iterator[bytes]:
         """A stored (uncompressed) entry whose CRC and size are known beforehand, yielded in blocks."""
-        encoded = name.encode("utf-8")
-        head = self._local_header(encoded, _STORED, moment, crc, size, size)
-        self._remember(encoded, _STORED, moment, crc, size, size)
-        self.offset += len(head) + size
-        self.count += 1
-        yield head
+        yield self.header(name, _STORED, moment, crc, size, size)
         yield from blocks
 
-    def _local_header(self, name: bytes, method: int, moment: datetime, crc: int, csize: int, usize: int) -> bytes:
-        big = self.force_zip64 or usize >= _LIMIT32 or csize >= _LIMIT32
-        extra = struct.pack("<HHQQ", 1, 16, usize, csize) if big else b""
-        sizes = (_LIMIT32, _LIMIT32) if big else (csize, usize)
+    def header(self, name: str, method: int, moment: datetime, crc: int, csize: int, usize: int) -> bytes:
+        """The local header of the next entry, whose ``csize`` bytes of data the caller writes right
+        after it; its central directory record is kept for ``finish``."""
+        encoded = name.encode("utf-8")
         dostime, dosdate = _dos_time(moment)
-        return struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 45 if big else 20, _UTF8, method, dostime, dosdate,
-                           crc, *sizes, len(name), len(extra)) + name + extra
+        offset = self.offset
+        self.offset += _LOCAL.size + len(encoded) + csize
+        self.count += 1
+        if self.force_zip64 or usize >= _LIMIT32 or csize >= _LIMIT32 or offset >= _LIMIT32:
+            return self._big_header(encoded, method, dostime, dosdate, crc, csize, usize, offset)
+        self._remember(_CENTRAL.pack(b"PK\x01\x02", 45, 3, 20, _UTF8, method, dostime, dosdate, crc, csize, usize,
+                                     len(encoded), 0, 0, 0, 0, _UNIX_FILE, offset) + encoded)  # fmt: skip
+        return _LOCAL.pack(b"PK\x03\x04", 20, _UTF8, method, dostime, dosdate, crc, csize, usize, len(encoded), 0) + encoded
 
-    def _remember(self, name: bytes, method: int, moment: datetime, crc: int, csize: int, usize: int) -> None:
-        values, extra = [usize, csize, self.offset], b""
+    def _big_header(self, name: bytes, method: int, dostime: int, dosdate: int, crc: int, csize: int, usize: int,
+                    offset: int) -> bytes:  # fmt: skip
+        """Zip64: sizes in the local extra field whenever forced or either is too large; in the
+        central record only the values that do not fit (or all, when forced)."""
+        big = self.force_zip64 or usize >= _LIMIT32 or csize >= _LIMIT32
+        local_extra = struct.pack("<HHQQ", 1, 16, usize, csize) if big else b""
+        sizes = (_LIMIT32, _LIMIT32) if big else (csize, usize)
+        self.offset += len(local_extra)
+        values, extra = [usize, csize, offset], b""
         for i, value in enumerate(values):
             if self.force_zip64 or value >= _LIMIT32:
                 extra += struct.pack("<Q", value)
                 values[i] = _LIMIT32
         if extra:
             extra = struct.pack("<HH", 1, len(extra)) + extra
-        dostime, dosdate = _dos_time(moment)
-        self.directory.write(struct.pack(
-            "<4sBBHHHHHIIIHHHHHII", b"PK\x01\x02", 45, 3, 45 if extra else 20, _UTF8, method, dostime, dosdate,
-            crc, values[1], values[0], len(name), len(extra), 0, 0, 0, _UNIX_FILE, values[2]) + name + extra)
+        self._remember(_CENTRAL.pack(b"PK\x01\x02", 45, 3, 45 if extra else 20, _UTF8, method, dostime, dosdate, crc,
+                                     values[1], values[0], len(name), len(extra), 0, 0, 0, _UNIX_FILE, values[2])
+                       + name + extra)  # fmt: skip
+        return _LOCAL.pack(b"PK\x03\x04", 45 if big else 20, _UTF8, method, dostime, dosdate, crc, *sizes, len(name),
+                           len(local_extra)) + name + local_extra  # fmt: skip
+
+    def _remember(self, record: bytes) -> None:
+        self._records += record
+        if len(self._records) >= CHUNK:
+            self.directory.write(self._records)
+            self._records.clear()
 
     def finish(self) -> Iterator[bytes]:
         """The central directory (from the spool) and the end records."""
+        self.directory.write(self._records)
+        self._records.clear()
         start, size = self.offset, self.directory.tell()
         self.directory.seek(0)
         while block := self.directory.read(CHUNK):
@@ -144,26 +161,39 @@ def entry_name(number: int, message: Message) -> str:
 
 
 class _Manifest:
-    """manifest.csv spooled as rows are added, with its CRC kept as it grows."""
+    """manifest.csv spooled as rows are added, with its CRC kept as it grows.
+
+    Rows gather as text in memory and are encoded, checksummed and spooled together by ``flush``
+    (the export calls it once a chunk), not one write each."""
 
     def __init__(self, file: IO[bytes]) -> None:
         self.file = file
         self.crc = 0
         self.size = 0
-        self._csv = csv.writer(self, lineterminator="\r\n")  # writes each row through ``write``, one call
-        self.write("\ufeff")  # BOM: spreadsheet programs then read the CJK subjects right
+        self._text = io.StringIO()
+        self._csv = csv.writer(self._text, lineterminator="\r\n")
+        self._text.write("\ufeff")  # BOM: spreadsheet programs then read the CJK subjects right
         self.row(MANIFEST_FIELDS)
-
-    def write(self, text: str) -> None:
-        data = text.encode("utf-8")
-        self.file.write(data)
-        self.crc = zlib.crc32(data, self.crc)
-        self.size += len(data)
 
     def row(self, values: Iterable[object]) -> None:
         self._csv.writerow([neutralise(v) for v in values])
 
+    def message(self, message: Message, name: str, size: int) -> None:
+        """A message's row: only the fields that come from the mail itself can start like a
+        formula (the id and SHA-256 are hex, the name starts with its number, the date with a year)."""
+        self._csv.writerow((message.id, name, neutralise(message.message_id), format_time(message.date),
+                            neutralise(message.sender), neutralise(message.subject), size, message.sha256))  # fmt: skip
+
+    def flush(self) -> None:
+        data = self._text.getvalue().encode("utf-8")
+        self._text.seek(0)
+        self._text.truncate()
+        self.file.write(data)
+        self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data)
+
     def blocks(self) -> Iterator[bytes]:
+        """The spooled rows (``flush`` first: the size and CRC go in the entry's header)."""
         self.file.seek(0)
         while block := self.file.read(CHUNK):
             yield block
@@ -189,29 +219,32 @@ def iter_zip(
             tempfile.SpooledTemporaryFile(max_size=SPOOL) as manifest_file:  # closed even if the client goes away
         writer, manifest = ZipWriter(directory, force_zip64=force_zip64), _Manifest(manifest_file)
         yield from _entries(messages, raw_of, stats, writer, manifest, compress, verified)
+        manifest.flush()
         yield from writer.add_stream(MANIFEST_NAME, manifest.blocks(), manifest.size, manifest.crc, now_utc())
         yield from writer.finish()
 
 
 def _entries(messages: Iterable[Message], raw_of: Callable[[Message], bytes], stats: ZipStats, writer: ZipWriter,
              manifest: _Manifest, compress: bool, verified: bool) -> Iterator[bytes]:
+    """Each message's header and bytes, gathered into chunks of about ``CHUNK`` (one copy of the
+    mail, at the join)."""
     pending: list[bytes] = []
     size = 0
     for message in messages:
         raw = raw_of(message)
-        digest = message.sha256 if verified else hashlib.sha256(raw).hexdigest()
-        if digest != message.sha256:
+        if not verified and (digest := hashlib.sha256(raw).hexdigest()) != message.sha256:
             raise CorruptMessage(f"message {message.id}: stored bytes have SHA-256 {digest}, archived as "
                                  f"{message.sha256}; export stopped")
         stats.messages += 1
         stats.bytes_in += len(raw)
         name = entry_name(stats.messages, message)
-        pending.append(writer.add(name, raw, message.date, compress=compress))
-        size += len(pending[-1])
-        manifest.row((message.id, name, message.message_id, format_time(message.date), message.sender,
-                      message.subject, len(raw), digest))
+        head, body = writer.add(name, raw, message.date, compress=compress)
+        pending += (head, body)
+        size += len(head) + len(body)
+        manifest.message(message, name, len(raw))
         if size >= CHUNK:
             yield b"".join(pending)
+            manifest.flush()
             pending, size = [], 0
     if pending:
         yield b"".join(pending)
