@@ -63,6 +63,7 @@ class ExportTask:
     file: str | None = None  # name of the zip under the exports directory once finished
     size: int | None = None  # of the zip
     sha256: str | None = None  # of the zip
+    cpu_seconds: float | None = None  # CPU the finishing run used (all its threads): what an export costs
     error: str | None = None  # why it failed (one line for the Task Center)
     cancelled_by: str | None = None
     expired_at: str | None = None

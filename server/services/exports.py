@@ -211,6 +211,7 @@ class Exports:
             if wrote and task.status == Status.FAILED:
                 self._audit_outcome(task, Result.FAILURE)
             return f"export {task_id} is {task.status}; nothing to do"
+        cpu = time.process_time()
         try:
             written = self._write(task, token)
         except Lost:
@@ -221,7 +222,7 @@ class Exports:
         except Exception as exc:
             self._fail(task_id, token, f"internal error, see the worker's log: {_reason(exc)}")
             raise  # a bug: keep its traceback in the worker's log
-        return self._publish(task_id, token, written)
+        return self._publish(task_id, token, written, time.process_time() - cpu)
 
     def maintain(self, now: datetime | None = None) -> Counter[str]:
         """Recover dead runs, re-queue lost jobs, expire old files, remove leftovers; returns counts."""
@@ -284,11 +285,11 @@ class Exports:
 
         self._update(task_id, report)
 
-    def _publish(self, task_id: str, token: str, written: WrittenZip) -> str:
+    def _publish(self, task_id: str, token: str, written: WrittenZip, cpu_seconds: float) -> str:
         def finish(t: ExportTask) -> None:
             self._own(t, token)
             t.status, t.finished_at, t.heartbeat_at = Status.FINISHED, format_time(now_utc()), None
-            t.file, t.size, t.sha256 = written.path.name, written.size, written.sha256
+            t.file, t.size, t.sha256, t.cpu_seconds = written.path.name, written.size, written.sha256, round(cpu_seconds, 3)
             t.done = t.total = written.messages
             t.bytes_in = written.bytes_in
 
