@@ -33,7 +33,7 @@ RUNS = 15
 MUST_NOT_LOAD = ("flask", "werkzeug", "jinja2", "argon2", "eml_parser", "dateutil", "server.web", "server.indexing",
                  "server.mailview", "server.cli.serve", "server.cli.imports", "server.services.ingest", "tomllib",
                  "zoneinfo", "server.export", "shutil", "tempfile", "bz2", "lzma", "server.users", "secrets",
-                 "logging", "orjson", "uuid", "random")  # fmt: skip
+                 "logging", "orjson", "uuid", "random", "unicodedata")  # fmt: skip
 
 
 def search_argv(keyword: str = "contract") -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 
 _CJK_RANGES = (
     (0x3040, 0x30FF),  # hiragana, katakana
@@ -46,6 +45,8 @@ def tokens(text: str) -> list[str]:
     its letters and digits are ``[a-z0-9]`` (a test compares the two on every ASCII character)."""
     if text.isascii():
         return _ASCII_TOKEN.findall(text.lower())
+    import unicodedata  # here: a 1.2 MB extension that ASCII text (most keywords) never needs
+
     return token_pattern().findall(unicodedata.normalize("NFKC", text).casefold())
 
 
