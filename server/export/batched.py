@@ -5,45 +5,55 @@ with its own store call; that call cost more than the reading itself (a transact
 statements per message on SQLite, a round trip on Elasticsearch). ``BatchedReads`` pulls messages
 from the scan until ``MAX_MESSAGES`` or ``MAX_BYTES`` (by their archived sizes), reads and checks
 their bytes in one call, then hands the messages on; ``raw_of`` gives each one's bytes as the zip
-writer asks for them, in the same order. At most one batch is held, so memory stays flat; a message
-larger than ``MAX_BYTES`` is a batch of its own. A refused message (integrity check) is raised by
-``raw_of`` when the writer reaches it, so everything before it is written as before.
+writer asks for them, in the same order. A message larger than ``MAX_BYTES`` is a batch of its
+own. A refused message (integrity check) is raised by ``raw_of`` when the writer reaches it, so
+everything before it is written as before.
+
+``ahead=True`` (Export All) reads the next batch in a thread of its own while the caller works
+through the current one: the store's read, the decompression and the SHA-256 check release the
+GIL, so on a machine with a free core they overlap the zip writing instead of adding to it. Two
+batches are then held, otherwise one, so memory stays flat either way. ``thread_setup`` is entered
+in that thread for its whole life (the store's ``streaming_reads``: it sets up the connection of
+the thread that enters it).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager
 
 from server.model import Message
 
 MAX_MESSAGES = 256
 MAX_BYTES = 8 << 20
 
-ReadBatch = Callable[[Sequence[Message]], Sequence[bytes | Exception]]
+Results = Sequence[bytes | Exception]
+ReadBatch = Callable[[Sequence[Message]], Results]
 
 
 class BatchedReads:
     def __init__(self, messages: Iterable[Message], read: ReadBatch, *, max_messages: int = MAX_MESSAGES,
-                 max_bytes: int = MAX_BYTES) -> None:  # fmt: skip
+                 max_bytes: int = MAX_BYTES, ahead: bool = False,
+                 thread_setup: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext) -> None:  # fmt: skip
         """``read``: the checked bytes (or the exception to raise) of each message of a batch, in order."""
         self.messages = messages
         self.read = read
         self.max_messages = max_messages
         self.max_bytes = max_bytes
+        self.ahead = ahead
+        self.thread_setup = thread_setup
         self._ready: deque[tuple[str, bytes | Exception]] = deque()
 
     def __iter__(self) -> Iterator[Message]:
-        batch: list[Message] = []
-        size = 0
-        for message in self.messages:
-            batch.append(message)
-            size += message.size
-            if len(batch) >= self.max_messages or size >= self.max_bytes:
-                yield from self._release(batch)
-                batch, size = [], 0
-        if batch:
-            yield from self._release(batch)
+        if not self.ahead:
+            for batch in self._batches():
+                yield from self._release(batch, self.read(batch))
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+            yield from self._read_ahead(pool)
 
     def raw_of(self, message: Message) -> bytes:
         """The bytes of ``message``, the next one handed out (the writer asks in order)."""
@@ -54,8 +64,37 @@ class BatchedReads:
             raise result
         return result
 
-    def _release(self, batch: list[Message]) -> Iterator[Message]:
+    def _read_ahead(self, pool: ThreadPoolExecutor) -> Iterator[Message]:
+        """Batch n+1 is collected from the scan and its read started before batch n is handed out.
+        The thread's set-up is undone in the thread, after its last read (the pool runs in order),
+        also when the caller stops early."""
+        setup = contextlib.ExitStack()
+        pool.submit(lambda: setup.enter_context(self.thread_setup())).result()
+        try:
+            waiting: tuple[list[Message], Future[Results]] | None = None
+            for batch in self._batches():
+                reading = (batch, pool.submit(self.read, batch))
+                if waiting:
+                    yield from self._release(waiting[0], waiting[1].result())
+                waiting = reading
+            if waiting:
+                yield from self._release(waiting[0], waiting[1].result())
+        finally:
+            pool.submit(setup.close).result()
+
+    def _batches(self) -> Iterator[list[Message]]:
+        batch: list[Message] = []
+        size = 0
+        for message in self.messages:
+            batch.append(message)
+            size += message.size
+            if len(batch) >= self.max_messages or size >= self.max_bytes:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _release(self, batch: list[Message], results: Results) -> Iterator[Message]:
         self._ready.clear()  # whatever the writer did not ask for (it stopped early) is dropped
-        results = self.read(batch)
         self._ready.extend(zip((m.id for m in batch), results, strict=True))
         yield from batch

@@ -272,7 +272,8 @@ class Exports:
                 last[0] = time.monotonic()
 
         reads = BatchedReads(self.svc.store.scan(criteria),
-                             lambda batch: self.svc.archive.verified_raws(batch, actor=actor, purpose="export_all"))
+                             lambda batch: self.svc.archive.verified_raws(batch, actor=actor, purpose="export_all"),
+                             ahead=True, thread_setup=self.svc.store.streaming_reads)  # fmt: skip
         with self.svc.store.streaming_reads():  # one pass over the matches: memory stays flat
             return write_zip(reads, reads.raw_of, self.directory / _file_name(task.id, task.attempt),
                              progress=progress, verified=True)  # fmt: skip
