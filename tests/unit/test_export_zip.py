@@ -8,9 +8,11 @@ import io
 import random
 import shutil
 import subprocess
+import sys
 import tracemalloc
 import zipfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ from server.export.names import content_disposition, eml_filename, safe_filename
 from server.export.zipstream import CHUNK, MANIFEST_FIELDS, MANIFEST_NAME, ZipStats, iter_zip
 from server.model import Message
 
+ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2025, 3, 14, 9, 26, tzinfo=UTC)
 
 
@@ -168,3 +171,32 @@ def test_manifest_cells_a_spreadsheet_would_run_are_neutralised() -> None:
     rows = list(csv.DictReader(io.StringIO(archive.read(MANIFEST_NAME).decode("utf-8-sig"))))
     assert [row["subject"] for row in rows] == ["'" + s for s in hostile[:-1]] + ["plain"]
     assert all(not cell.startswith(("=", "+", "-", "@", "\t")) for row in rows for cell in row.values())
+
+
+_FAILING_WRITE = """
+import errno, hashlib, resource, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from server.export.archive_file import partial_path, write_zip
+from server.model import Message
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the kernel then refuses the write with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+raws = [bytes([i]) * 200_000 for i in range(20)]  # 4 MB: the writing thread's writes fail past 1 MB
+messages = [Message(id=f"m{i}", sha256=hashlib.sha256(r).hexdigest(), date=datetime(2025, 3, 1, tzinfo=UTC),
+                    archived_at=datetime(2025, 3, 1, tzinfo=UTC), size=len(r)) for i, r in enumerate(raws)]
+path = Path(sys.argv[1]) / "out.zip"
+try:
+    write_zip(messages, lambda m: raws[int(m.id[1:])], path)
+except OSError as exc:
+    assert exc.errno == errno.EFBIG, exc
+    assert not path.exists() and not partial_path(path).exists(), list(path.parent.iterdir())
+    print("refused")
+"""
+
+
+def test_a_write_refused_by_the_disk_stops_the_zip_and_leaves_no_file(tmp_path) -> None:  # noqa: ANN001
+    """The zip is written by a thread of its own: a write it could not make (disk full, file too
+    large) reaches the caller as the OSError, and neither the partial nor the final file is left."""
+    done = subprocess.run([sys.executable, "-c", _FAILING_WRITE, str(tmp_path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "refused", done.stdout + done.stderr
