@@ -6,7 +6,9 @@ bench/results/fuzz-ENTRY-TIMESTAMP.json and docs/reliability.md.
 
 Per entry point: generated, archived (byte for byte), deduplicated, refused by reason, lost, how many
 the entry point archived with parse errors and over the parse budget (as stored), and the slowest
-parses (timed again in this process). The results file is written after each entry point.
+parses (timed again in this process, CPU and wall). Messages go in chunks (``--chunk``), each imported or
+sent and then accounted on its own, and the results file is rewritten after each chunk, so a run stopped
+by ``--max-minutes`` reports exactly what it ran.
 
 The normal suite runs the same code on a 120-message sample (tests/fuzz/test_fuzz_ingest.py).
 Exit code 1 if any message was lost.
@@ -37,20 +39,75 @@ from tests.fuzz.messages import corpus_messages, fuzz_messages  # noqa: E402
 from tests.support.smtp import receiver_settings, running_service, wait_for  # noqa: E402
 
 
-def smtp_run(config: Config, messages: list) -> harness.FuzzReport:
+def chunks(messages: list, size: int) -> list[list]:
+    return [messages[n:n + size] for n in range(0, len(messages), size)]
+
+
+def import_chunks(config: Config, parts: list[list], work: Path, run: Run) -> None:
+    """One ``mailarchive import`` per chunk (its own directory of .eml files), accounted chunk by chunk."""
+    for number, part in enumerate(parts):
+        if not run.may_start(part):
+            return
+        run.done(harness.import_run(config, part, work / f"chunk-{number:03d}", timeout=7200), part)
+
+
+def smtp_chunks(config: Config, parts: list[list], run: Run) -> None:
+    """One receiver for the run; per chunk: send it, wait for the drainer to empty the spool, account."""
     store = open_store(config)
     set_enabled(store, True, "bench fuzz")
     store.close()
-    report = harness.FuzzReport("smtp")
-    started = time.monotonic()
+    new, hold = config.spool_dir / "new", config.spool_dir / "hold"
     with running_service(config, receiver_settings(config, max_message_size=8 * 1024 * 1024)) as service:
-        refused = harness.smtp_send(service.settings.port, messages)
-        wait_for(lambda: not any((config.spool_dir / "new").iterdir()), timeout=7200, what="the spool to drain")
-    report.seconds = round(time.monotonic() - started, 1)
-    held = list((config.spool_dir / "hold").iterdir()) if (config.spool_dir / "hold").is_dir() else []
-    report.lost.extend(f"held by the drainer: {p.name}" for p in held)
-    harness.account(config, [(i, k, harness.smtp_payload(raw)) for i, k, raw in messages], refused, report)
-    return report
+        for part in parts:
+            if not run.may_start(part):
+                return
+            report, started = harness.FuzzReport("smtp"), time.monotonic()
+            refused = harness.smtp_send(service.settings.port, part)
+            wait_for(lambda: not any(new.iterdir()), timeout=7200, what="the spool to drain")
+            report.seconds = round(time.monotonic() - started, 1)
+            report.lost.extend(f"held by the drainer: {p.name}" for p in (hold.iterdir() if hold.is_dir() else ()))
+            harness.account(config, [(i, k, harness.smtp_payload(raw)) for i, k, raw in part], refused, report)
+            run.done(report, part)
+
+
+class Run:
+    """One entry point's run: the chunks done so far, the time limit, the results file after each chunk."""
+
+    def __init__(self, entry: str, results: dict, out: Path, deadline: float, parse_times: bool) -> None:
+        self.entry, self.results, self.out, self.deadline = entry, results, out, deadline
+        self.parse_times = parse_times
+        self.report = harness.FuzzReport(entry)
+        self.chunks = 0
+
+    def may_start(self, part: list) -> bool:
+        if time.monotonic() < self.deadline:
+            return True
+        self.results[self.entry]["stopped"] = (f"--max-minutes reached: {self.report.generated:,} of "
+                                               f"{self.results['count']:,} messages run; the rest not sent")
+        self.save()
+        return False
+
+    def done(self, report: harness.FuzzReport, part: list) -> None:
+        if self.parse_times:
+            harness.parse_times(part, report, keep=10)
+        self.report.add(report)
+        self.chunks += 1
+        self.save()
+        print(f"{self.entry}: {self.report.generated:,} messages, {self.report.archived:,} archived, "
+              f"{self.report.deduplicated:,} deduplicated, {sum(self.report.refused.values()):,} refused, "
+              f"{len(self.report.lost):,} lost", flush=True)
+
+    def save(self, config: Config | None = None) -> None:
+        entry = {**self.results.get(self.entry, {}), **self.report.to_dict(), "chunks": self.chunks,
+                 "parse_timed_here": self.parse_times}
+        if config is not None:
+            notes = harness.FuzzReport(self.entry)
+            harness.stored_notes(config, notes)
+            entry.update(stored_with_parse_errors=notes.stored_with_parse_errors,
+                         stored_over_budget=notes.stored_over_budget)
+        self.results[self.entry] = entry
+        self.results["environment_at_end"] = environment()
+        self.out.write_text(json.dumps(self.results, indent=2) + "\n")
 
 
 def environment() -> dict:
@@ -67,29 +124,32 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--entry", choices=["import", "smtp", "both"], default="both",
                         help="which entry points to drive (default both, one after the other)")
+    parser.add_argument("--chunk", type=int, default=500, help="messages per import run / per SMTP batch (default 500)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="start no chunk after this; what ran is fully accounted and the file says where it stopped")
+    parser.add_argument("--no-parse-times", action="store_true",
+                        help="do not parse every message again here for the slowest-parse figures")
     args = parser.parse_args()
     entries = ["import", "smtp"] if args.entry == "both" else [args.entry]
     work = ROOT / "bench" / "work" / f"fuzz-{args.entry}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    deadline = time.monotonic() + (args.max_minutes * 60 if args.max_minutes else float("inf"))
     messages = list(fuzz_messages(args.count, args.seed, corpus_messages(CORPUS)))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = ROOT / "bench" / "results" / f"fuzz-{args.entry}-{stamp}.json"
     results: dict = {"count": args.count, "seed": args.seed, "bytes": sum(len(m[2]) for m in messages),
-                     "started": stamp, "environment": environment()}
+                     "chunk": args.chunk, "started": stamp, "environment": environment()}
     for entry in entries:
         config = load_config(env={"MAILARCHIVE_CONFIG": "none"}, data_dir=work / f"{entry}-data")
-        report = harness.import_run(config, messages, work, timeout=7200) if entry == "import" else smtp_run(config, messages)
-        harness.stored_notes(config, report)
-        harness.parse_times(messages, report, keep=10)
-        results[entry] = report.to_dict()
-        results["environment_at_end"] = environment()
-        out.write_text(json.dumps(results, indent=2) + "\n")  # after each entry point: a stopped run keeps the first
-        print(json.dumps({k: v for k, v in results[entry].items() if k not in ("lost", "slowest_parse")}), flush=True)
+        run = Run(entry, results, out, deadline, parse_times=not args.no_parse_times)
+        results[entry] = {}
+        parts = chunks(messages, args.chunk)
+        import_chunks(config, parts, work, run) if entry == "import" else smtp_chunks(config, parts, run)
+        run.save(config)
     print(f"results: {out}")
     shutil.rmtree(work, ignore_errors=True)
     return 1 if any(results[entry]["lost_count"] for entry in entries) else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
