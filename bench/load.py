@@ -120,7 +120,7 @@ def pop3_session(client: Client, retr: int, rng: random.Random, rec: Recorder) -
     client.line()  # greeting
     client.command("USER archive")
     if rec.timed("pop3_login", lambda: client.command(f"PASS {POP3_PASSWORD}")) is None:
-        return
+        raise RuntimeError("login failed")  # the session is an error too
     messages = int(client.command("STAT").split()[1])
     if rec.timed("pop3_list", lambda: _listing(client)) is None or not messages:
         return
