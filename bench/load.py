@@ -217,6 +217,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"archive {data_dir}: {messages:,} messages", flush=True)
     enable_pop3(env)
     rec = Recorder()
+    args.work.mkdir(parents=True, exist_ok=True)  # --archive runs import nothing, so nothing made it yet
     with serving(env, args.work / "load-serve.log") as (base, pop3_port, pid):
         # a new archive administrator per run, its token made on the console (as the product requires)
         token = api_token(env, base, name=f"load-{datetime.now(UTC).strftime('%Y%m%d%H%M%S')}")
