@@ -43,6 +43,7 @@ PAGES = {
     "summary": ("archiving.summary", {}),
     "archiving": ("archiving.manage", {}),
     "password": ("auth.account", {}),
+    "api-tokens": ("tokens.page", {}),
 }
 USERS = {"archie": "archive-admin", "emma": "email-admin"}
 
