@@ -62,15 +62,20 @@ def _rss_anon(pid: int) -> int:
     return 0
 
 
-def _read_bytes(pid: int) -> int:
-    """Bytes the process has read so far (``rchar``): the import's progress through the corpus."""
+def _io_counter(pid: int, field: str) -> int:
+    """One counter of ``/proc/PID/io`` (0 once the process is gone or the file is unreadable)."""
     try:
         for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-            if line.startswith("rchar:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return 0
+
+
+def _read_bytes(pid: int) -> int:
+    """Bytes the process has read so far (``rchar``): the import's progress through the corpus."""
+    return _io_counter(pid, "rchar")
 
 
 def _position(pid: int) -> dict[str, float | str]:
@@ -90,13 +95,7 @@ def _position(pid: int) -> dict[str, float | str]:
 def write_bytes(pid: int) -> int:
     """Bytes the process caused to be written to storage so far (``/proc/PID/io`` write_bytes:
     page-cache pages it dirtied, counted once each, whatever is coalesced later)."""
-    try:
-        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-            if line.startswith("write_bytes:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+    return _io_counter(pid, "write_bytes")
 
 
 def _pss(pid: int) -> int:
