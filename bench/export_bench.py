@@ -9,7 +9,7 @@ with ``limits=False``: the 30-day limit guards the console, the job handles any 
   worker process as a whole, MB per CPU-second of the job itself (its threads, recorded in the
   task) and of the whole worker (start-up included), peak RSS of the worker's process tree (main process + work horse),
   sampled from /proc every 0.25 s, and its timeline (is memory flat?).
-* ``bare_loop``: scan the store, read the blobs in the same batches the job reads them, write each
+* ``bare_loop``: scan the store (``scan_heads``, as the job does), read the blobs in the same batches the job reads them, write each
   to a stdlib ``zipfile`` (stored), in this process: no verification, manifest, progress or task
   bookkeeping; wall and CPU seconds.
 * ``zip_libraries``: the project's streaming writer against zipstream-ng over the first
@@ -36,7 +36,7 @@ from bench.importrun import bench_env, fresh_data_dir, run_import
 from bench.rss import TreeMemorySampler
 from server.config import load_config
 from server.export.batched import BatchedReads
-from server.model import Message, parse_time
+from server.model import Message, MessageHead, parse_time
 from server.query.criteria import parse_criteria
 from server.services.actor import Actor
 from server.services.context import Services
@@ -104,11 +104,11 @@ def _bare_loop(svc: Services, criteria, out: Path) -> dict:  # noqa: ANN001
     no SHA-256 check, manifest, progress or task bookkeeping."""
     started, count, size = time.perf_counter(), 0, 0
     cpu = time.process_time()
-    def read(batch: list[Message]) -> list[bytes]:
+    def read(batch: list[MessageHead]) -> list[bytes]:
         found = svc.store.get_raws([m.sha256 for m in batch])
         return [found.get(m.sha256, b"") for m in batch]
 
-    reads = BatchedReads(svc.store.scan(criteria), read)
+    reads = BatchedReads(svc.store.scan_heads(criteria), read)  # the store's cheapest scan, as the job's
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for message in reads:
             raw = reads.raw_of(message)

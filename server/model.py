@@ -146,6 +146,30 @@ class Message:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MessageHead:
+    """What a bulk export writes of a message beside its bytes (entry name, manifest row, the
+    SHA-256 to check): ``Store.scan_heads`` reads only this, without building the whole ``Message``
+    (body text, address lists, attachments), which was the largest part of an export's scan."""
+
+    id: str
+    sha256: str
+    date: datetime
+    size: int
+    message_id: str = ""
+    subject: str = ""
+    sender: str = ""
+
+
+HEAD_FIELDS = ("id", "sha256", "date", "size", "message_id", "subject", "sender")  # what head_of reads
+
+
+def head_of(doc: dict[str, Any]) -> MessageHead:
+    """A stored document's ``MessageHead`` (either backend's document form)."""
+    return MessageHead(doc["id"], doc["sha256"], parse_time(doc["date"]), doc["size"], doc.get("message_id") or "",
+                       doc.get("subject") or "", doc.get("sender") or "")  # fmt: skip
+
+
 @dataclass
 class Account:
     """A mailbox of the company directory. Its status never affects archived mail."""

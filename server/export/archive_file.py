@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from server.export.zipstream import ZipStats, iter_zip
-from server.model import Message
+from server.export.zipstream import Exported, ZipStats, iter_zip
 
 PART_SUFFIX = ".part"
 WRITE_AHEAD = 4  # chunks (of about 256 KB) handed to the writing thread and not yet written
@@ -42,8 +41,8 @@ class WrittenZip:
 
 
 def write_zip(
-    messages: Iterable[Message],
-    raw_of: Callable[[Message], bytes],
+    messages: Iterable[Exported],
+    raw_of: Callable[[Exported], bytes],
     path: Path,
     *,
     progress: Callable[[ZipStats], None] = lambda stats: None,

@@ -9,9 +9,9 @@ writer asks for them, in the same order. A message larger than ``MAX_BYTES`` is 
 own. A refused message (integrity check) is raised by ``raw_of`` when the writer reaches it, so
 everything before it is written as before.
 
-``ahead=True`` (Export All) reads the next batch in a thread of its own while the caller works
-through the current one: the store's read, the decompression and the SHA-256 check release the
-GIL, so on a machine with a free core they overlap the zip writing instead of adding to it. Two
+``ahead=True`` (Export All) scans and reads the next batch in a thread of its own while the caller
+works through the current one: the store's reads, the decompression and the SHA-256 check release
+the GIL, so on a machine with a free core they overlap the zip writing instead of adding to it. Two
 batches are then held, otherwise one, so memory stays flat either way. ``thread_setup`` is entered
 in that thread for its whole life (the store's ``streaming_reads``: it sets up the connection of
 the thread that enters it).
@@ -24,18 +24,30 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from typing import Generic, Protocol, TypeVar
 
-from server.model import Message
+
+class Batched(Protocol):
+    """What a batch is made by: a message's id (to hand its bytes out in order) and archived size."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+M = TypeVar("M", bound=Batched)
 
 MAX_MESSAGES = 256
 MAX_BYTES = 8 << 20
 
 Results = Sequence[bytes | Exception]
-ReadBatch = Callable[[Sequence[Message]], Results]
+ReadBatch = Callable[[Sequence[M]], Results]
 
 
-class BatchedReads:
-    def __init__(self, messages: Iterable[Message], read: ReadBatch, *, max_messages: int = MAX_MESSAGES,
+class BatchedReads(Generic[M]):
+    def __init__(self, messages: Iterable[M], read: ReadBatch[M], *, max_messages: int = MAX_MESSAGES,
                  max_bytes: int = MAX_BYTES, ahead: bool = False,
                  thread_setup: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext) -> None:  # fmt: skip
         """``read``: the checked bytes (or the exception to raise) of each message of a batch, in order."""
@@ -47,7 +59,7 @@ class BatchedReads:
         self.thread_setup = thread_setup
         self._ready: deque[tuple[str, bytes | Exception]] = deque()
 
-    def __iter__(self) -> Iterator[Message]:
+    def __iter__(self) -> Iterator[M]:
         if not self.ahead:
             for batch in self._batches():
                 yield from self._release(batch, self.read(batch))
@@ -55,7 +67,7 @@ class BatchedReads:
         with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
             yield from self._read_ahead(pool)
 
-    def raw_of(self, message: Message) -> bytes:
+    def raw_of(self, message: M) -> bytes:
         """The bytes of ``message``, the next one handed out (the writer asks in order)."""
         if not self._ready or self._ready[0][0] != message.id:
             raise LookupError(f"message {message.id} was not read ahead: ask in the order the messages came")
@@ -64,26 +76,31 @@ class BatchedReads:
             raise result
         return result
 
-    def _read_ahead(self, pool: ThreadPoolExecutor) -> Iterator[Message]:
-        """Batch n+1 is collected from the scan and its read started before batch n is handed out.
-        The thread's set-up is undone in the thread, after its last read (the pool runs in order),
-        also when the caller stops early."""
+    def _read_ahead(self, pool: ThreadPoolExecutor) -> Iterator[M]:
+        """Batch n+1 is collected from the scan and read in the thread while batch n is handed out:
+        the scan runs there too (its SQL and the documents' decompression release the GIL as well),
+        so the caller's thread only writes. The scan is only ever advanced by that one thread. Its
+        set-up is undone in the thread, after its last read (the pool runs in order), also when the
+        caller stops early."""
         setup = contextlib.ExitStack()
         pool.submit(lambda: setup.enter_context(self.thread_setup())).result()
+        batches = self._batches()
+
+        def next_read() -> tuple[list[M], Results] | None:
+            batch = next(batches, None)
+            return None if batch is None else (batch, self.read(batch))
+
         try:
-            waiting: tuple[list[Message], Future[Results]] | None = None
-            for batch in self._batches():
-                reading = (batch, pool.submit(self.read, batch))
-                if waiting:
-                    yield from self._release(waiting[0], waiting[1].result())
-                waiting = reading
-            if waiting:
-                yield from self._release(waiting[0], waiting[1].result())
+            reading: Future[tuple[list[M], Results] | None] = pool.submit(next_read)
+            while (done := reading.result()) is not None:
+                reading = pool.submit(next_read)
+                yield from self._release(*done)
         finally:
+            pool.submit(batches.close).result()
             pool.submit(setup.close).result()
 
-    def _batches(self) -> Iterator[list[Message]]:
-        batch: list[Message] = []
+    def _batches(self) -> Iterator[list[M]]:
+        batch: list[M] = []
         size = 0
         for message in self.messages:
             batch.append(message)
@@ -94,7 +111,7 @@ class BatchedReads:
         if batch:
             yield batch
 
-    def _release(self, batch: list[Message], results: Results) -> Iterator[Message]:
+    def _release(self, batch: list[M], results: Results) -> Iterator[M]:
         self._ready.clear()  # whatever the writer did not ask for (it stopped early) is dropped
         self._ready.extend(zip((m.id for m in batch), results, strict=True))
         yield from batch

@@ -31,7 +31,7 @@ from typing import IO
 
 from server.csv_cells import neutralise
 from server.export.names import eml_filename
-from server.model import Message, format_time, now_utc
+from server.model import Message, MessageHead, format_time, now_utc
 from server.store.protocol import StoreError
 
 MANIFEST_NAME = "manifest.csv"
@@ -46,6 +46,9 @@ _UTF8 = 0x0800  # general purpose flag: names are UTF-8
 _UNIX_FILE = 0o100644 << 16
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _CENTRAL = struct.Struct("<4sBBHHHHHIIIHHHHHII")
+
+
+Exported = Message | MessageHead  # what an entry and its manifest row are made from
 
 
 class CorruptMessage(StoreError):
@@ -156,7 +159,7 @@ def _deflate(data: bytes) -> bytes:
     return packer.compress(data) + packer.flush()
 
 
-def entry_name(number: int, message: Message) -> str:
+def entry_name(number: int, message: Exported) -> str:
     return eml_filename(message.date, message.subject, prefix=f"{number:06d}_")
 
 
@@ -178,7 +181,7 @@ class _Manifest:
     def row(self, values: Iterable[object]) -> None:
         self._csv.writerow([neutralise(v) for v in values])
 
-    def message(self, message: Message, name: str, size: int) -> None:
+    def message(self, message: Exported, name: str, size: int) -> None:
         """A message's row: only the fields that come from the mail itself can start like a
         formula (the id and SHA-256 are hex, the name starts with its number, the date with a year)."""
         self._csv.writerow((message.id, name, neutralise(message.message_id), format_time(message.date),
@@ -200,8 +203,8 @@ class _Manifest:
 
 
 def iter_zip(
-    messages: Iterable[Message],
-    raw_of: Callable[[Message], bytes],
+    messages: Iterable[Exported],
+    raw_of: Callable[[Exported], bytes],
     *,
     stats: ZipStats | None = None,
     force_zip64: bool = False,
@@ -224,7 +227,7 @@ def iter_zip(
         yield from writer.finish()
 
 
-def _entries(messages: Iterable[Message], raw_of: Callable[[Message], bytes], stats: ZipStats, writer: ZipWriter,
+def _entries(messages: Iterable[Exported], raw_of: Callable[[Exported], bytes], stats: ZipStats, writer: ZipWriter,
              manifest: _Manifest, compress: bool, verified: bool) -> Iterator[bytes]:
     """Each message's header and bytes, gathered into chunks of about ``CHUNK`` (one copy of the
     mail, at the join)."""

@@ -271,12 +271,11 @@ class Exports:
                 self._progress(task.id, token, stats)
                 last[0] = time.monotonic()
 
-        reads = BatchedReads(self.svc.store.scan(criteria),
+        reads = BatchedReads(self.svc.store.scan_heads(criteria),
                              lambda batch: self.svc.archive.verified_raws(batch, actor=actor, purpose="export_all"),
-                             ahead=True, thread_setup=self.svc.store.streaming_reads)  # fmt: skip
-        with self.svc.store.streaming_reads():  # one pass over the matches: memory stays flat
-            return write_zip(reads, reads.raw_of, self.directory / _file_name(task.id, task.attempt),
-                             progress=progress, verified=True)  # fmt: skip
+                             ahead=True, thread_setup=self.svc.store.streaming_reads)  # one pass: memory stays flat
+        return write_zip(reads, reads.raw_of, self.directory / _file_name(task.id, task.attempt), progress=progress,
+                         verified=True)  # fmt: skip
 
     def _progress(self, task_id: str, token: str, stats: ZipStats) -> None:
         def report(t: ExportTask) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from server.model import Account, Message
+from server.model import Account, Message, MessageHead
 from server.query.criteria import Criteria
 
 
@@ -151,6 +151,9 @@ class Store(Protocol):
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Message]:
         """All matches in search order, streamed in batches (exports, POP3); memory stays flat."""
+
+    def scan_heads(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[MessageHead]:
+        """``scan`` reading only each match's ``MessageHead`` (Export All): same matches, same order."""
 
     def count(self, criteria: Criteria | None = None) -> int:
         """Matches of ``criteria``, or all archived messages when None."""

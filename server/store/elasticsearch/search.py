@@ -14,6 +14,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from server.model import HEAD_FIELDS, MessageHead, head_of
 from server.query.criteria import (
     DEFAULT_SORT,
     SORTS,
@@ -43,12 +44,13 @@ class SearchMixin:
             raise StoreError(f"search on {self.names.messages} failed: {exc}") from exc
 
     def _page(
-        self, criteria: Criteria | None, size: int, after: list[Any] | None, *, total: bool, sort: str = DEFAULT_SORT
+        self, criteria: Criteria | None, size: int, after: list[Any] | None, *, total: bool, sort: str = DEFAULT_SORT,
+        source: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         field, descending = SORTS[sort]
         order = [{field: {"order": "desc" if descending else "asc"}}, {"id": {"order": "desc" if descending else "asc"}}]
         body: dict[str, Any] = {"query": build_query(criteria), "sort": SORT if sort == DEFAULT_SORT else order, "size": size,
-                                "_source": {"excludes": SOURCE_EXCLUDES}, "track_total_hits": total}  # fmt: skip
+                                "_source": source or {"excludes": SOURCE_EXCLUDES}, "track_total_hits": total}  # fmt: skip
         if after:
             body["search_after"] = after
         return self._search(**body)
@@ -64,11 +66,18 @@ class SearchMixin:
         return SearchPage(total=response["hits"]["total"]["value"], results=page, next_cursor=next_cursor)
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Any]:
+        return map(from_document, self._sources(criteria, batch_size, None))
+
+    def scan_heads(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[MessageHead]:
+        """Only the head's fields are fetched: an export's pages are a fraction of the size."""
+        return map(head_of, self._sources(criteria, batch_size, {"includes": list(HEAD_FIELDS)}))
+
+    def _sources(self, criteria: Criteria, batch_size: int, source: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
         after = None
         while True:
-            hits = self._page(criteria, batch_size, after, total=False)["hits"]["hits"]
+            hits = self._page(criteria, batch_size, after, total=False, source=source)["hits"]["hits"]
             for hit in hits:
-                yield from_document(hit["_source"])
+                yield hit["_source"]
             if len(hits) < batch_size:
                 return
             after = hits[-1]["sort"]

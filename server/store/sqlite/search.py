@@ -16,10 +16,10 @@ message's size is its raw bytes' length, so there is no new column to migrate.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from typing import NamedTuple, TypeVar
 
-from server.model import Message
+from server.model import Message, MessageHead, head_of
 from server.query.criteria import (
     DEFAULT_SORT,
     SORTS,
@@ -28,6 +28,7 @@ from server.query.criteria import (
     encode_key_cursor,
     sort_value,
 )
+from server.store.common import codec
 from server.store.common.times import from_ms
 from server.store.protocol import AggregateBy, Aggregation, SearchPage
 from server.store.sqlite.keys import (
@@ -45,6 +46,7 @@ from server.store.sqlite.query import FULL_RANGE, Plan, plan
 
 DAY_MS = 86_400_000
 FEW = 2000
+T = TypeVar("T")
 
 
 class Row(NamedTuple):
@@ -197,6 +199,12 @@ class SearchMixin:
         return SearchPage(total=total, results=messages, next_cursor=next_cursor)
 
     def scan(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[Message]:
+        return self._scan(criteria, batch_size, self._docs)
+
+    def scan_heads(self, criteria: Criteria, *, batch_size: int = 500) -> Iterator[MessageHead]:
+        return self._scan(criteria, batch_size, _heads)
+
+    def _scan(self, criteria: Criteria, batch_size: int, read: Callable[[sqlite3.Connection, list[Row]], list[T]]) -> Iterator[T]:
         """Keyset pages of ``batch_size``; each page query starts where the last one ended."""
         with self._read() as conn:
             query = plan(criteria, conn)
@@ -204,7 +212,7 @@ class SearchMixin:
         while True:
             with self._read() as conn:  # one snapshot per batch, none held between batches
                 rows = _page_rows(conn, query, batch_size, after)
-                messages = self._docs(conn, rows)
+                messages = read(conn, rows)
             if not rows:
                 return
             after = (rows[-1].date_ms, rows[-1].id)
@@ -253,6 +261,16 @@ class SearchMixin:
         sql = f"SELECT d.rid, d.doc, a.seq FROM message_docs d JOIN message_meta a ON a.rid = d.rid WHERE d.rid IN ({marks})"
         found = {rid: (doc, seq) for rid, doc, seq in conn.execute(sql, [r.rid for r in rows])}
         return [unpack_message(*found[r.rid]) for r in rows if r.rid in found]
+
+
+def _heads(conn: sqlite3.Connection, rows: list[Row]) -> list[MessageHead]:
+    """``_docs`` for ``scan_heads``: the document alone (its SHA-256 is in it), decoded with orjson
+    straight away (a bulk read, so its import is paid back at once) into a ``MessageHead``."""
+    if not rows:
+        return []
+    marks = ",".join("?" * len(rows))
+    found = dict(conn.execute(f"SELECT rid, doc FROM message_docs WHERE rid IN ({marks})", [r.rid for r in rows]))
+    return [head_of(codec.decode_doc(found[r.rid])) for r in rows if r.rid in found]
 
 
 def _count(conn: sqlite3.Connection, query: Plan) -> int:
