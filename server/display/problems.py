@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 # Recorded note (its start) -> what it means. Order matters: the first matching prefix wins.
 _BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("parse: over the time budget", "Reading this message took too long; only its headers were read, so its body and attachments are not searchable."),
     ("date: unreadable", "The Date header could not be read; the time the archive received it is used."),
     ("date: out of range", "The Date header is out of range; the time the archive received it is used."),
     ("date: header", "The Date header is implausible; the time the archive received it is used."),
@@ -34,6 +35,7 @@ _BY_PREFIX: tuple[tuple[str, str], ...] = (
     ("HeaderParsingLimitDefect", "Too many or too long headers; some were not parsed."),
 )  # fmt: skip
 UNKNOWN = "The parser recorded a problem with this message."
+MEANINGS = frozenset(meaning for _, meaning in _BY_PREFIX) | {UNKNOWN}  # every sentence a reader may see
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ from pathlib import Path
 from server.audit.detail_fields import detail_fields
 from server.display.dsn import delivery_report
 from server.display.labels import first_words, title
-from server.display.problems import UNKNOWN, explain
+from server.display.problems import MEANINGS, UNKNOWN, explain
 from server.display.source import OLE_SIGNATURE, is_outlook_msg, source_text
+from server.indexing.parse import parse
 from server.mailview import parse_tree
 from server.model import Message
+from server.web.i18n import catalog
 from tests.conformance.factory import make
 
 
@@ -53,6 +55,14 @@ def test_parse_notes_get_a_meaning_and_keep_the_note() -> None:
     assert [p.note for p in problems] == notes
     assert problems[0].meaning.startswith("The Date header could not be read")
     assert "boundary is missing" in problems[1].meaning and problems[2].meaning == UNKNOWN
+
+
+def test_a_parse_over_its_budget_is_explained_and_every_meaning_is_translated() -> None:
+    """The budget's note is what ``parse`` records past its CPU time: hostile mail meets it."""
+    note = parse(b"Subject: x\r\n\r\n" + b"body line\r\n" * 50_000, seconds=1e-6).parse_errors[0]
+    assert note.startswith("parse: over the time budget")
+    assert "not searchable" in explain([note])[0].meaning
+    assert sorted(MEANINGS - catalog("zh-CN").keys()) == []
 
 
 def test_delivery_report_from_a_real_bounce(corpus_dir: Path) -> None:
