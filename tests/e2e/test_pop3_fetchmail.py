@@ -23,9 +23,11 @@ import pytest
 from pop3d.wire import crlf_lines
 from server.config import Config
 from server.model import Message
+from server.services.actor import Actor
 from server.services.context import Services
 from tests.support.mail import make_mail
-from tests.support.pop3 import ACCOUNT, PASSWORD, archive, client_config, pop3_daemon
+from tests.support.pop3 import ACCOUNT, PASSWORD, archive, client_config, pop3_config, pop3_daemon
+from tests.support.smtp import self_signed_cert
 
 pytestmark = pytest.mark.e2e
 FETCHMAIL = shutil.which("fetchmail")
@@ -51,19 +53,25 @@ def home() -> Iterator[Path]:
     shutil.rmtree(path)
 
 
-def fetchmail_run(home: Path, port: int) -> int:
-    """One fetchmail session (``--nodetach``, no daemon mode); how many messages were delivered so far."""
+def fetchmail(home: Path, port: int, tls: str = 'sslproto ""') -> subprocess.CompletedProcess[str]:
+    """One fetchmail session (``--nodetach``, no daemon mode). ``tls`` is the run control's TLS options
+    (none by default: plain POP3 on loopback)."""
     rc = home / "fetchmailrc"
     rc.write_text(
         "set no syslog\nset no bouncemail\nset invisible\n"
         f"poll 127.0.0.1 with protocol pop3 port {port} auth password no envelope no dns\n"
         f'    user "{ACCOUNT}" there with password "{PASSWORD}"\n'
-        f'    no rewrite no stripcr sslproto "" mda "{sys.executable} {home / "deliver.py"} {home / "delivered"}"\n'
+        f'    no rewrite no stripcr {tls} mda "{sys.executable} {home / "deliver.py"} {home / "delivered"}"\n'
     )
     rc.chmod(0o600)  # fetchmail refuses a run control file others may read
     env = {**os.environ, "FETCHMAILHOME": str(home), "HOME": str(home)}
-    done = subprocess.run([FETCHMAIL, "--nodetach", "--fetchmailrc", str(rc), "--idfile", str(home / "ids"),
+    return subprocess.run([FETCHMAIL, "--nodetach", "--fetchmailrc", str(rc), "--idfile", str(home / "ids"),
                            "--pidfile", str(home / "pid")], env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+def fetchmail_run(home: Path, port: int, tls: str = 'sslproto ""') -> int:
+    """One successful fetchmail session; how many messages were delivered so far."""
+    done = fetchmail(home, port, tls)
     assert done.returncode in (0, 1), done.stderr or done.stdout  # 1: no mail (RFC: nothing new)
     return len(list((home / "delivered").iterdir()))
 
@@ -96,3 +104,26 @@ def test_fetchmail_drains_the_archive_window_by_window(cfg: Config, home: Path) 
         assert delivered(home) == on_the_wire(cfg, first + late)
     with Services.open(cfg) as svc:
         assert svc.pop3.position() == max(m.archive_seq for m in first + late)
+
+
+def test_fetchmail_over_implicit_tls_as_the_guide_shows(cfg: Config, home: Path, tmp_path: Path) -> None:
+    """docs/pop3.md's TLS lines (``ssl sslproto TLS1.2+``), with the certificate checked: trusted, the
+    session drains the window byte for byte; untrusted, fetchmail refuses and nothing moves."""
+    cert, key = self_signed_cert(tmp_path)
+    tls_cfg = pop3_config(cfg, certificate=str(cert), key=str(key), tls_port=0)
+    mails = archive(tls_cfg, sample_mail(6))
+    (tmp_path / "other").mkdir()
+    stranger, _ = self_signed_cert(tmp_path / "other")  # same name, another key: not the server's
+    checked = "ssl sslproto TLS1.2+ sslcertck sslcommonname localhost sslcertfile {}".format
+    with pop3_daemon(tls_cfg) as daemon:
+        assert daemon.tls_port
+        refused = fetchmail(home, daemon.tls_port, checked(stranger))
+        assert refused.returncode == 2 and "certificate" in (refused.stderr + refused.stdout).lower(), refused
+        assert list((home / "delivered").iterdir()) == []
+        with Services.open(tls_cfg) as svc:
+            assert svc.pop3.position() == 0
+        assert fetchmail_run(home, daemon.tls_port, checked(cert)) == 6
+    assert delivered(home) == on_the_wire(tls_cfg, mails)
+    with Services.open(tls_cfg) as svc:
+        assert svc.pop3.position() == max(m.archive_seq for m in mails)
+        assert svc.pop3.status(Actor.cli()).last_session["tls"] is True
