@@ -18,8 +18,9 @@ from server.query.tokenize import index_text
 from server.store.common import codec
 from server.store.common.times import to_ms
 from server.store.elasticsearch.connection import load_mapping
+from server.store.sqlite.fts_text import NAME_GAP
 from server.store.sqlite.keys import first_rid
-from server.store.sqlite.messages import message_keys, text_columns
+from server.store.sqlite.messages import message_keys
 from server.store.sqlite.schema import MIGRATIONS, _statements
 
 NEW_FIELDS = ("archive_seq", "received_at", "legal_holds")
@@ -48,7 +49,8 @@ def sqlite_v3(path: Path, items: Sequence[tuple[Message, bytes]], docs: Sequence
         rid = first_rid(to_ms(message.date)) + slot
         conn.execute("INSERT INTO messages (rid, id, date_ms) VALUES (?, ?, ?)", (rid, message.id, to_ms(message.date)))
         conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, codec.pack_doc(doc)))
-        text = text_columns(message.subject, message.body_text, message.attachment_names)
+        names = NAME_GAP.join(index_text(n) for n in message.attachment_names)
+        text = (index_text(message.subject), index_text(message.body_text), names)  # one token per CJK character
         conn.execute("INSERT INTO message_text (rowid, subject, body, attachment) VALUES (?, ?, ?, ?)", (rid, *text))
         conn.execute("INSERT OR IGNORE INTO raws (sha256, size, data) VALUES (?, ?, ?)",
                      (message.sha256, len(raw), codec.compress(raw)))  # fmt: skip

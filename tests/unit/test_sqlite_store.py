@@ -249,8 +249,8 @@ def test_an_archive_of_schema_version_3_is_migrated(tmp_path: Path) -> None:
     from tests.support.legacy_archive import sqlite_v3
 
     path = tmp_path / "archive.sqlite3"
-    first, raw_first = make("old-first", date=day(9), subject="alpha", mailboxes=["a@corp.example"])
-    second, raw_second = make("old-second", date=day(2), subject="beta")
+    first, raw_first = make("old-first", date=day(9), subject="alpha", mailboxes=["a@corp.example"], body="关于合同的会议")
+    second, raw_second = make("old-second", date=day(2), subject="beta", body="合同审批 上海")
     first.archived_at, second.archived_at = day(10), day(11)  # archived in this order, dated the other way
     first.retention_until = day(1) + timedelta(days=3650)
     sqlite_v3(path, [(second, raw_second), (first, raw_first)], docs=[("task", "t1", '{"state": "done"}')])
@@ -260,12 +260,19 @@ def test_an_archive_of_schema_version_3_is_migrated(tmp_path: Path) -> None:
         assert store.max_archive_seq() == 2
         assert store.get_doc_versioned("task", "t1") == ({"state": "done"}, 1)
         assert [m.id for m in store.search(crit(keyword="alpha")).results] == ["old-first"]
+        # the text index was rebuilt with CJK bigrams: words, single characters, no false pairs
+        assert [m.id for m in store.search(crit(keyword="合同")).results] == ["old-first", "old-second"]
+        assert [m.id for m in store.search(crit(keyword="会")).results] == ["old-first"]
+        assert [m.id for m in store.search(crit(keyword="同审")).results] == ["old-second"]
+        assert store.count(crit(keyword="同会")) == 0 and store.count(crit(keyword="海")) == 1
         assert store.get_raw(first.sha256) == raw_first
         assert store.put_messages([make("old-first", date=day(9), mailboxes=["b@corp.example"])])[0].status == "merged"
         assert store.put_messages([make("new")])[0].status == "created"
         assert [m.archive_seq for m in store.get_messages(["old-first", "new"])] == [1, 3]
         expired = store.scan_expired(day(1) + timedelta(days=3651), 10)
         assert [m.id for m in expired] == ["old-first"]
+        assert store.delete_messages(["old-second"]) == 1  # deleted with the rebuilt index's tokens
+        assert store.count(crit(keyword="合同")) == 1 and store.count(crit(keyword="上海")) == 0
     finally:
         store.close()
     with sqlite3.connect(path) as conn:

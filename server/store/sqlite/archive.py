@@ -12,7 +12,7 @@ already stable (nothing at or below it can still appear).
 
 Purge (``delete_messages``) removes every row of a message: the contentless FTS5 table needs the
 indexed text again to delete its entry, recomputed from the stored document by the same function
-that produced it at put time (``messages.text_columns``). A change to the tokenizer therefore
+that produced it at put time (``fts_text.text_columns``). A change to the tokenizer therefore
 needs a schema migration that rebuilds the text index.
 """
 

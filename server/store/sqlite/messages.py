@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from server.model import Message
-from server.query.tokenize import index_text
 from server.store.common import codec
 from server.store.common.documents import Rejected, check_message, merge_into, message_document
 from server.store.common.times import to_ms, to_ms_or_none
 from server.store.protocol import PutResult, StoreError
+from server.store.sqlite.fts_text import NAME_GAP, text_columns
 from server.store.sqlite.keys import (
     ARRAY_KINDS,
     RECIPIENT_DOMAIN,
@@ -32,10 +32,6 @@ from server.store.sqlite.keys import (
 )
 from server.store.sqlite.schema import mistyped_fields, unknown_fields
 
-# Attachment names are indexed as one text with this token between names, so that a phrase cannot
-# match across two names (Elasticsearch keeps a position gap between array values). The Python
-# tokenizer never produces it (it is not a letter or digit), so no query can match it.
-NAME_GAP = " \u00b7 "
 _ADDRESS_KINDS = {"mailboxes", "recipients"}
 
 @dataclass
@@ -93,13 +89,6 @@ def _prepare(message: Message, raw: bytes, pre: object = None) -> _Prepared:
         compressed, size = codec.compress(raw), len(raw)
         text = text_columns(message.subject, message.body_text, message.attachment_names)
     return _Prepared(message, doc, codec.pack_doc(doc), message_keys(doc), compressed, size, text)
-
-
-def text_columns(subject: str, body: str, attachment_names: list[str]) -> tuple[str, str, str]:
-    """The pre-tokenized FTS columns. Deleting a row of the contentless FTS table needs exactly
-    these values again, so this is the one place that computes them (see archive.py)."""
-    names = NAME_GAP.join(index_text(n) for n in attachment_names)
-    return index_text(subject), index_text(body), names
 
 
 def message_keys(doc: dict) -> set[str]:

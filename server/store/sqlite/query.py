@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 
 from server.query.criteria import SCOPES, Criteria
 from server.query.keywords import And, Node, Not, Or, Term
+from server.store.sqlite.fts_text import bigram_phrase
 from server.store.sqlite.keys import (
     DEPARTMENT,
     DEPARTMENT_PATH,
@@ -59,14 +60,16 @@ def fts_expression(query: Node, scope: frozenset[str]) -> str:
     query may match different columns), AND / OR / NOT as the tree says.
 
     User tokens only ever appear inside double-quoted strings (quotes doubled), so no input can
-    become an FTS5 operator or column name; a prefix term is ``"deliv"*``. Every group is
+    become an FTS5 operator or column name; a prefix term is ``"deliv"*``. CJK tokens are looked
+    up as the index stores them (bigrams, see fts_text.py): ``合同`` is ``"合同"``, ``合`` is ``"合"*``. Every group is
     parenthesised, so FTS5's own precedence (NOT > AND > OR) never decides anything.
     """
     columns = "" if scope >= set(SCOPES) else "{" + " ".join(FTS_COLUMNS[s] for s in SCOPES if s in scope) + "} : "
     # every column: no filter (a column filter costs ~30% on common words)
 
     def term(node: Term) -> str:
-        quoted = '"' + " ".join(t.replace('"', '""') for t in node.tokens) + '"' + ("*" if node.prefix else "")
+        tokens, prefix = bigram_phrase(node.tokens, node.prefix)  # the index's CJK bigrams (fts_text.py)
+        quoted = '"' + " ".join(t.replace('"', '""') for t in tokens) + '"' + ("*" if prefix else "")
         return f"({columns}{quoted})" if columns else quoted
 
     def walk(node: Node) -> str:

@@ -27,6 +27,8 @@ Messages live in four tables so that the hot paths touch only what they need:
 from __future__ import annotations
 
 import sqlite3
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,6 +54,9 @@ class Migration:
     sql: str
     run: Callable[[sqlite3.Connection], None] | None = None
 
+
+# The text table as MESSAGES_V1 creates it (re-created by rebuild_text_index).
+MESSAGE_TEXT_SQL = "CREATE VIRTUAL TABLE message_text USING fts5(subject, body, attachment, content='', columnsize=0, tokenize='ascii')"
 
 MESSAGES_V1 = Migration(
     "messages, raw bytes, settings, documents, directory",
@@ -169,9 +174,55 @@ def backfill_domains(conn: sqlite3.Connection) -> None:
 
 DOMAIN_KEYS_V1 = Migration("sender and recipient domains as filter keys", "", backfill_domains)
 
+REINDEX_PROGRESS_ROWS = 20_000  # archives above this many messages print their re-index progress
+REINDEX_BATCH = 1000
+
+
+def rebuild_text_index(conn: sqlite3.Connection) -> None:
+    """Re-index every message's text in the current form of ``fts_text.text_columns`` (CJK runs
+    as bigrams), from the stored documents: the table is contentless, so its old tokens cannot be
+    read back. The table is dropped first, so the new index reuses the old one's pages.
+
+    Runs in the opening write transaction like every step (other processes wait for it). About
+    0.6 CPU ms a message (tokenizing and FTS5 insertion, as at import): minutes for a million,
+    so archives above REINDEX_PROGRESS_ROWS print their progress on stderr.
+    """
+    from server.store.sqlite.fts_text import text_columns  # tokenizer modules: only when a rebuild runs
+
+    # Debian's SQLite zeroes every freed page (SECURE_DELETE): the old index's pages hold the same
+    # tokens the new one is built from (a purged message's were zeroed when it was purged), so
+    # they are freed without writing gigabytes of zeros into the WAL first.
+    secure = conn.execute("PRAGMA secure_delete").fetchone()[0]
+    conn.execute("PRAGMA secure_delete = 0")
+    conn.execute("DROP TABLE message_text")
+    conn.execute(f"PRAGMA secure_delete = {int(secure)}")
+    conn.execute(MESSAGE_TEXT_SQL)
+    conn.execute(FTS_MERGE_V1.sql)
+    total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]  # the narrow table: few pages
+    report = total > REINDEX_PROGRESS_ROWS
+    if report:
+        print(f"mailarchive: re-indexing the text of {total:,} messages (bigram index for CJK search)",
+              file=sys.stderr, flush=True)  # fmt: skip
+    started, done, step = time.monotonic(), 0, max(total // 20, 1)
+    cursor = conn.execute("SELECT rid, doc FROM message_docs ORDER BY rid")
+    while rows := cursor.fetchmany(REINDEX_BATCH):
+        batch = []
+        for rid, blob in rows:
+            doc = codec.unpack_doc(blob)
+            batch.append((rid, *text_columns(doc.get("subject", ""), doc.get("body_text", ""), doc.get("attachment_names") or [])))
+        conn.executemany("INSERT INTO message_text (rowid, subject, body, attachment) VALUES (?, ?, ?, ?)", batch)
+        if report and (done + len(rows)) // step > done // step:
+            print(f"mailarchive: re-indexed {done + len(rows):,} of {total:,} messages "
+                  f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)  # fmt: skip
+        done += len(rows)
+
+
+CJK_BIGRAMS_V1 = Migration("text index: CJK runs as bigrams", "", rebuild_text_index)
+
 # Append only.
 MIGRATIONS: list[Migration] = [
     MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1, ARCHIVE_META_V1, DOMAIN_KEYS_V1,
+    CJK_BIGRAMS_V1,
 ]  # fmt: skip
 
 # The document fields this schema knows. Listed here, not taken from the dataclass, so that a field
