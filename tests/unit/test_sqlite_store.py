@@ -196,6 +196,10 @@ def test_probing_large_key_sets_finds_the_same(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(query, "PROBE_RATIO", 1e9)  # every set "small" against the keyword: loaded for the count
     monkeypatch.setattr(query, "PROBE_COST_RATIO", -1)  # ... and the page walks always probe
     assert all_pages(store, crit(**params), 4) == loaded
+    monkeypatch.setattr(query, "PROBE_MAX_MATCHES", 0)  # keywords "too common to count": capped page walks
+    assert all_pages(store, crit(**params), 4) == loaded
+    monkeypatch.setattr(query, "PAGE_VISITS", 1)  # caps too small for most pages: the loaded walk again
+    assert all_pages(store, crit(**params), 4) == loaded
     store.close()
 
 
@@ -214,6 +218,13 @@ def test_a_page_walk_probes_a_large_set_once_the_total_is_known(tmp_path: Path,
     assert [f.probe for f in planned.for_page(60, 5).filters] == [True]  # 5 visits x 5 < 60 rows: probing is cheaper
     assert [f.probe for f in planned.for_page(20, 5).filters] == [False]  # 15 visits x 5 > 60: loading is
     assert store.search(criteria, limit=5).total == 60
+    monkeypatch.setattr(query, "PROBE_MAX_MATCHES", 10)  # the keyword is "too common" to count while planning
+    with store._read() as conn:
+        planned = query.plan(criteria, conn)
+    assert planned.driver_rows is None and planned.count_first
+    page = planned.for_page(60, 5)  # the newest 5 x PAGE_VISITS keyword matches are probed, else the loaded walk
+    assert page.visit_cap == 5 * query.PAGE_VISITS and page.fallback is planned and [f.probe for f in page.filters] == [True]
+    assert [m.id for m in store.search(criteria, limit=5).results] == [f"p{i:03d}" for i in (59, 39, 19, 58, 38)]
     store.close()
 
 

@@ -91,6 +91,7 @@ def fts_expression(query: Node, scope: frozenset[str]) -> str:
 LARGE_SET = 20_000  # key sets above this may be probed row by row instead of loaded into memory
 PROBE_RATIO = 0.3  # ... when the walk is below this fraction of the set (see _probe_large_sets)
 PROBE_MAX_MATCHES = 100_000  # keyword matches counted while planning, at most
+PAGE_VISITS = 20  # a page walk without a driver count first probes this many driver rows per row wanted
 PROBE_COST_RATIO = 5  # a row probed costs about as much as five rows of a set loaded (1.3 vs 0.26 us)
 
 
@@ -122,6 +123,8 @@ class Plan:
 
     driver_rows: int | None = None  # keyword matches in the range, when planning counted them all
     count_first: bool = False  # a large set is loaded: the total is likely large, count before the page
+    visit_cap: int | None = None  # walk at most this many driver rows (see for_page)
+    fallback: Plan | None = None  # the plan to walk again if the capped walk found too few
 
     @property
     def range_only(self) -> bool:
@@ -137,9 +140,18 @@ class Plan:
         return sql, params
 
     def rids_sql(self, lo: int, hi: int, limit: int | None = None) -> tuple[str, list]:
-        """Matching rids in [lo, hi], newest first."""
-        where, params = self.where(lo, hi)
-        sql = f"SELECT {self.rid} AS rid {where} ORDER BY {self.rid} DESC"
+        """Matching rids in [lo, hi], newest first (of the newest ``visit_cap`` driver rows, if set)."""
+        if self.visit_cap is not None and self.filters:
+            inner = f"SELECT {self.rid} AS rid {self.source} AND {self.rid} BETWEEN ? AND ? ORDER BY {self.rid} DESC LIMIT ?"
+            params = [*self.params, lo, hi, self.visit_cap]
+            conditions = []
+            for flt in self.filters:
+                condition, more = flt.sql("x.rid", self.lo, self.hi)
+                conditions, params = [*conditions, condition], params + more
+            sql = f"SELECT rid FROM ({inner}) x WHERE {' AND '.join(conditions)} ORDER BY rid DESC"
+        else:
+            where, params = self.where(lo, hi)
+            sql = f"SELECT {self.rid} AS rid {where} ORDER BY {self.rid} DESC"
         if limit is not None:
             sql, params = sql + " LIMIT ?", [*params, limit]
         return sql, params
@@ -148,9 +160,10 @@ class Plan:
         """The same plan with the filters ``probe`` picks looked up row by row (default: all): for a
         walk that visits few driver rows (one millisecond's group, a page of a result that is a
         large share of the driver), where building a large set in memory costs more than the walk."""
-        if all(flt.probe or not probe(flt) for flt in self.filters):
+        if all(flt.probe or not probe(flt) for flt in self.filters) and self.visit_cap is None:
             return self
-        return replace(self, filters=[replace(flt, probe=flt.probe or probe(flt)) for flt in self.filters])
+        return replace(self, filters=[replace(flt, probe=flt.probe or probe(flt)) for flt in self.filters],
+                       visit_cap=None, fallback=None)  # fmt: skip
 
     def for_page(self, total: int, limit: int) -> Plan:
         """The plan of the page walk once the exact total is known.
@@ -159,11 +172,19 @@ class Plan:
         driver rows; probing each costs ~1.3 us, loading a large set ~0.26 us a row of the set
         (see _probe_large_sets). Measured at 30k messages for a keyword AND a department tree
         (10k matches, 21k-row set): page walk 9 ms loaded, 2.5 ms probed; the gap grows with the
-        set. Without a driver count (a keyword too common to count while planning) the loaded
-        plan is kept: the walk could visit far more rows than the estimate.
+        set. Without a driver count (a keyword too common to count while planning) the walk could
+        visit far more rows than any estimate, so it is capped: the newest ``PAGE_VISITS * limit``
+        driver rows are probed, and only if fewer than ``limit`` of them pass (a filter keeping
+        under ~1/PAGE_VISITS of the matches, or the last page) is the loaded plan walked as before.
+        Measured at 1M: a word in 286k messages AND a department tree of 603k, total 200k:
+        page walk 258 ms loaded, ~2 ms capped.
         """
-        if not total or self.driver_rows is None:
+        if not total:
             return self
+        if self.driver_rows is None:
+            if not self.filters:
+                return self
+            return replace(self.probing(), visit_cap=PAGE_VISITS * limit, fallback=self)
         visits = limit * self.driver_rows / total
         return self.probing(lambda flt: flt.rows is not None and visits * PROBE_COST_RATIO < flt.rows)
 

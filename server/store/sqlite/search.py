@@ -121,7 +121,11 @@ def _page_rows(conn: sqlite3.Connection, plan: Plan, limit: int, after: tuple[in
     need = limit - len(out)
     if need <= 0 or upper < plan.lo:
         return out
-    rows = _rows(conn, _rids(conn, plan, plan.lo, upper, need))
+    rids = _rids(conn, plan, plan.lo, upper, need)
+    if len(rids) < need and plan.fallback is not None:  # the capped walk found too few: walk it all
+        plan = plan.fallback
+        rids = _rids(conn, plan, plan.lo, upper, need)
+    rows = _rows(conn, rids)
     if len(rows) < need:
         return out + _sort(rows)
     last_group = group_of(rows[-1].rid)  # may be cut short: fetch it whole, in id order
@@ -183,7 +187,8 @@ class SearchMixin:
             query = plan(criteria, conn)
             if sort != DEFAULT_SORT:
                 total = _count(conn, query)
-                rows = _sorted_rows(conn, query.for_page(total, limit + 1), sort, limit + 1, after)
+                page_plan = query.for_page(total, limit + 1)  # a capped newest-first walk fits no other order
+                rows = _sorted_rows(conn, page_plan.fallback or page_plan, sort, limit + 1, after)
             else:
                 # A walk of the driver alone stops after the page: only filters can make a page walk
                 # long, and a large set loaded in memory makes a large total likely (count first).
