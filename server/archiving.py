@@ -7,7 +7,7 @@ Archiving is disabled on a fresh install (DESIGN.md §4 rule 12).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from server.config import Config
 from server.model import format_time, now_utc
@@ -18,8 +18,7 @@ SKIPPED_DISABLED = "journal_not_stored_disabled"  # counter: journal mail accept
 INTEGRITY_FAILURES = "integrity_failures"  # counter: reads refused because stored bytes did not match
 
 
-@dataclass(frozen=True)
-class ArchiveSettings:
+class ArchiveSettings(NamedTuple):
     internal_domains: tuple[str, ...]
     monitoring_addresses: tuple[str, ...]
     monitoring_header: str | None

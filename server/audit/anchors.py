@@ -16,8 +16,8 @@ the cost of an audit entry.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from server.logs import logger
 from server.model import format_time, now_utc
@@ -27,8 +27,7 @@ FILE_NAME = "anchors.log"
 log = logger("mailarchive.audit.anchor")
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(NamedTuple):
     seq: int
     hash: str
     line: int  # line number in the file, for messages

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from server.logs import logger
 from server.store.protocol import Store, StoreError
@@ -52,8 +52,7 @@ def bucket_of(seconds: float) -> str:
     return next((str(b) for b in LATENCY_BOUNDS if seconds <= b), "inf")
 
 
-@dataclass(frozen=True)
-class Counted:
+class Counted(NamedTuple):
     """One message's outcome as the counters see it."""
 
     source: str

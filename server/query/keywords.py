@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from server.query.tokenize import is_cjk, tokens
 
@@ -135,8 +136,7 @@ def term_count(node: Node | None) -> int:
     return sum(term_count(c) for c in node.children)
 
 
-@dataclass(frozen=True)
-class _Lexeme:
+class _Lexeme(NamedTuple):
     kind: str  # "(", ")", "-", "OR", "AND", "word", "phrase"
     text: str  # as typed (for errors)
 

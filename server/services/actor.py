@@ -7,7 +7,7 @@ RQ jobs from the actor that submitted the task (kept in the task document).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from server.roles import Role
 
@@ -28,8 +28,7 @@ def bounded_name(text: str, limit: int = ANONYMOUS_NAME_BYTES) -> str:
     return raw[:limit].decode("utf-8", "ignore") + f"…[{len(raw)} bytes]"
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(NamedTuple):
     name: str
     role: str
     source_ip: str = ""

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from server.archiving import INTEGRITY_FAILURES, archive_settings
 from server.audit.operations import Op, Result
@@ -56,8 +56,7 @@ class Stored(Protocol):
     def sha256(self) -> str: ...
 
 
-@dataclass
-class Matches:
+class Matches(NamedTuple):
     """Every match of a search, streamed in search order (memory stays flat)."""
 
     criteria: Criteria
@@ -97,7 +96,7 @@ class ArchiveAccess:
                 else:
                     page = self.store.search(criteria, limit=size, cursor=cursor or None, sort=order)
                     if cursor and page.results:
-                        page.previous_cursor = cursor_of(order, page.results[0])
+                        page = page._replace(previous_cursor=cursor_of(order, page.results[0]))
             extra = {} if order == DEFAULT_SORT else {"sort": order}
             entry.done(**criteria.as_params(), **extra, hits=page.total, page=bool(cursor or before))
             return criteria, page

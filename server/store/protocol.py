@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from server.model import Account, Message, MessageHead
 from server.query.criteria import Criteria
@@ -31,8 +31,7 @@ class VersionConflict(StoreError):
         self.kind, self.key, self.expected, self.actual = kind, key, expected, actual
 
 
-@dataclass
-class PutResult:
+class PutResult(NamedTuple):
     """Outcome of one message in a ``put_messages`` batch."""
 
     id: str
@@ -41,16 +40,14 @@ class PutResult:
     archive_seq: int = 0  # the seq given to a "created" message (the ingest ledger records it); else 0
 
 
-@dataclass
-class SearchPage:
+class SearchPage(NamedTuple):
     total: int  # exact
     results: list[Message]
     next_cursor: str | None = None  # None: no more results
     previous_cursor: str | None = None  # set by the archive service on a page it knows is not the first
 
 
-@dataclass(frozen=True)
-class PartitionMember:
+class PartitionMember(NamedTuple):
     """A message of a partition about to be dropped whole (what the purge ledger records)."""
 
     id: str

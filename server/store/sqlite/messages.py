@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TypeGuard
+from typing import NamedTuple, TypeGuard
 
 from server.model import Message
 from server.store.common import codec
@@ -34,8 +33,7 @@ from server.store.sqlite.schema import mistyped_fields, unknown_fields
 
 _ADDRESS_KINDS = {"mailboxes", "recipients"}
 
-@dataclass
-class _Prepared:
+class _Prepared(NamedTuple):
     """A message checked and encoded outside the write transaction (keeps the lock short)."""
 
     message: Message
@@ -47,8 +45,7 @@ class _Prepared:
     text: tuple[str, str, str]  # subject, body, attachment names: pre-tokenized
 
 
-@dataclass(frozen=True)
-class OfflinePrepared:
+class OfflinePrepared(NamedTuple):
     """The part of a row that needs no database, made in an import's parser process (which has
     just read and hashed the bytes) so that the one writing process only encodes and writes."""
 

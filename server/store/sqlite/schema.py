@@ -30,7 +30,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from server.model import parse_time
 from server.store.common import codec
@@ -46,8 +46,7 @@ from server.store.sqlite.keys import (
 )
 
 
-@dataclass(frozen=True)
-class Migration:
+class Migration(NamedTuple):
     """SQL statements, then (for a step that must read existing rows) a Python function."""
 
     name: str
