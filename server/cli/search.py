@@ -30,6 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_criteria_arguments(parser)
     parser.add_argument("--limit", metavar="N", help=f"results on one page (default 50, at most {MAX_LIMIT})")
     parser.add_argument("--cursor", metavar="CURSOR", help="the next page: the next_cursor printed with the previous one")
+    parser.add_argument("--sort", metavar="ORDER",
+                        help="-date newest first (the default), date oldest first, -size largest first, size smallest "
+                             "first; a leading dash needs the = form: --sort=-size")  # fmt: skip
     parser.add_argument("--all", action="store_true", help="every match, streamed (instead of one page)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help='print {"total", "results": [...], "next_cursor"}')
@@ -47,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
     with opened_services() as svc:
         zone = _display_zone(svc.archive.timezone())
         if args.all:
-            matches = svc.archive.search_all(Actor.cli(), criteria_params(args))
+            matches = svc.archive.search_all(Actor.cli(), criteria_params(args), sort=args.sort)
             return _print(matches.messages, matches.total, None, zone, args, matches.criteria)
-        criteria, page = svc.archive.search(Actor.cli(), criteria_params(args), limit=args.limit, cursor=args.cursor)
+        criteria, page = svc.archive.search(Actor.cli(), criteria_params(args), limit=args.limit, cursor=args.cursor,
+                                            sort=args.sort)  # fmt: skip
     if args.json:
         # only the JSON forms highlight: a table's start-up skips that module
         from server.query.highlight import result_rows

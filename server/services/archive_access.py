@@ -24,6 +24,7 @@ from server.model import Message, format_time, now_utc
 from server.ops.counters import timed
 from server.query.criteria import (
     DEFAULT_SORT,
+    MAX_LIMIT,
     Criteria,
     cursor_of,
     parse_criteria,
@@ -101,13 +102,28 @@ class ArchiveAccess:
             entry.done(**criteria.as_params(), **extra, hits=page.total, page=bool(cursor or before))
             return criteria, page
 
-    def search_all(self, actor: Actor, params: Mapping[str, Any]) -> Matches:
-        """Every match, for scripts (``search --all --jsonl``): one audit entry for the whole stream."""
+    def search_all(self, actor: Actor, params: Mapping[str, Any], *, sort: str | None = None) -> Matches:
+        """Every match, for scripts (``search --all --jsonl``): one audit entry for the whole stream.
+
+        The search order streams from ``Store.scan``; another ``sort`` walks the store's cursor
+        pages of that order (memory stays flat either way)."""
         with self.svc.audited(actor, Op.SEARCH, details={"all": True}, asked=_given(params)) as entry:
             criteria = self._criteria(actor, params)
+            order = parse_sort(sort)
             total = self.store.count(criteria)
-            entry.done(**criteria.as_params(), hits=total)
-            return Matches(criteria, total, self.store.scan(criteria))
+            extra = {} if order == DEFAULT_SORT else {"sort": order}
+            entry.done(**criteria.as_params(), **extra, hits=total)
+            messages = self.store.scan(criteria) if order == DEFAULT_SORT else self._pages(criteria, order)
+            return Matches(criteria, total, messages)
+
+    def _pages(self, criteria: Criteria, order: str) -> Iterator[Message]:
+        cursor = None
+        while True:
+            page = self.store.search(criteria, limit=MAX_LIMIT, cursor=cursor, sort=order)
+            yield from page.results
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
     # --- one message --------------------------------------------------------------------------
     def view(self, actor: Actor, message_id: str, **details: Any) -> Opened:

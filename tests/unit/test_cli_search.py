@@ -134,6 +134,44 @@ def test_bad_input_through_the_real_command(data_dir: Path) -> None:
     assert done.stderr.splitlines() == ["mailarchive: error: 'from' (2024-03-31) is after 'to' (2024-03-01)"]
 
 
+
+def _key(order: str):  # noqa: ANN202
+    """What the store orders by under ``order``, ties broken by id in the same direction."""
+    return {"-date": lambda r: (r["date"], r["id"]), "date": lambda r: (r["date"], r["id"]),
+            "-size": lambda r: (r["size"], r["id"]), "size": lambda r: (r["size"], r["id"])}[order]  # fmt: skip
+
+
+@pytest.mark.parametrize("order", ["-date", "date", "-size", "size"])
+def test_search_sort_through_the_real_command(data_dir: Path, order: str) -> None:
+    """``--sort`` takes the API's keys; pages walked with the cursor and ``--all`` keep the order."""
+    march = ("--from", "2024-03-01", "--to", "2024-03-31")
+    done = run("search", *march, f"--sort={order}", "--json")
+    assert done.returncode == 0, done.stderr
+    everything = json.loads(done.stdout)["results"]
+    assert len(everything) == 8
+    assert everything == sorted(everything, key=_key(order), reverse=order.startswith("-"))
+    seen, cursor = [], None
+    while True:
+        page = json.loads(run("search", *march, f"--sort={order}", "--limit", "3", "--json",
+                              *(["--cursor", cursor] if cursor else [])).stdout)  # fmt: skip
+        seen += page["results"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert [r["id"] for r in seen] == [r["id"] for r in everything]
+    streamed = run("search", *march, f"--sort={order}", "--all", "--jsonl")
+    assert [json.loads(line)["id"] for line in streamed.stdout.splitlines()] == [r["id"] for r in everything]
+    [*_, entry] = audited("search")
+    assert entry.details.get("sort") == (None if order == "-date" else order)
+
+
+def test_search_bad_sort_is_one_line_and_exit_2(data_dir: Path) -> None:
+    done = run("search", "--from", "2024-03-01", "--to", "2024-03-31", "--sort", "newest")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == ["mailarchive: error: 'sort' must be one of -date, date, -size, size, got 'newest'"]
+    [entry] = audited("search")
+    assert (entry.result, entry.details.get("sort")) == ("failure", None)
+
+
 @pytest.mark.parametrize("message_id", ["odd-bytes", "zh-contract"])
 def test_export_is_byte_identical(data_dir: Path, tmp_path: Path, message_id: str) -> None:
     out = tmp_path / f"{message_id}.eml"
