@@ -146,7 +146,7 @@ class Exports:
             if not total:
                 raise InvalidInput("no archived message matches these criteria: there is nothing to export")
             now = now_utc()
-            task = ExportTask(id=new_task_id(now), criteria=criteria.as_params(), actor=asdict(actor),
+            task = ExportTask(id=new_task_id(now), criteria=criteria.as_params(), actor=actor._asdict(),
                               created_at=format_time(now), total=total,
                               estimated_bytes=self.svc.store.total_size(criteria))  # fmt: skip
             task.job_id = _job_id(task)
