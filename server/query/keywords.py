@@ -24,7 +24,6 @@ as the index ignores them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from server.query.tokenize import is_cjk, tokens
@@ -57,12 +56,44 @@ class KeywordError(ValueError):
         super().__init__(template % self.values if values else template)
 
 
-@dataclass(frozen=True)
-class Term:
+class _Node:
+    """Immutable, compared and hashed by type and fields, like the frozen dataclasses these were:
+    plain classes because a dataclass costs a command-line search ~2 ms of start-up to build."""
+
+    __slots__ = ()
+
+    def __init__(self, *values: object) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._fields()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+
+    def __reduce__(self) -> tuple:  # pickle and copy rebuild through __init__ (__setattr__ refuses)
+        return type(self), self._fields()
+
+
+class Term(_Node):
     """A word or a quoted phrase: its tokens in order; ``prefix``: the one token is a prefix."""
 
+    __slots__ = ("tokens", "prefix")
     tokens: tuple[str, ...]
-    prefix: bool = False
+    prefix: bool
+
+    def __init__(self, tokens: tuple[str, ...], prefix: bool = False) -> None:
+        super().__init__(tokens, prefix)
 
     def __str__(self) -> str:
         if self.prefix:
@@ -70,28 +101,28 @@ class Term:
         return self.tokens[0] if len(self.tokens) == 1 else '"' + " ".join(self.tokens) + '"'
 
 
-@dataclass(frozen=True)
-class Not:
+class Not(_Node):
+    __slots__ = ("child",)
     child: Node
 
     def __str__(self) -> str:
         return f"-{_grouped(self.child)}"
 
 
-@dataclass(frozen=True)
-class And:
+class And(_Node):
     """Every positive child matches and no ``Not`` child does (at least one child is positive)."""
 
+    __slots__ = ("children",)
     children: tuple[Node, ...]
 
     def __str__(self) -> str:
         return " ".join(_grouped(c) for c in self.children)
 
 
-@dataclass(frozen=True)
-class Or:
+class Or(_Node):
     """At least one child matches (no child is a ``Not``)."""
 
+    __slots__ = ("children",)
     children: tuple[Node, ...]
 
     def __str__(self) -> str:
