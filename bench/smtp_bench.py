@@ -7,6 +7,13 @@ another (EHLO once, then MAIL/RCPT/DATA). Reported: throughput, the 250 latency 
 ``<CRLF>.<CRLF>`` to the reply) and the whole transaction's latency, and how long the store needed to
 catch up after the last 250.
 
+CPU is read from ``/proc`` for the receiver and the drainer (its child), per thread name, so a run on a
+busy machine still says what a message costs (``cpu_ms_per_msg``). The yardstick, run in the same
+process before the receiver starts, is the bare durable write the ``250`` waits for: the same
+messages written by as many threads as there are connections, each file written, fsynced, renamed
+into place and its directory fsynced (no SMTP, no parsing, no store). ``ratio_to_yardstick`` is the
+receiver's rate over that loop's.
+
     python bench/smtp_bench.py --messages 3000 --connections 10
 """
 
@@ -23,7 +30,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -159,17 +168,97 @@ def _wait_drained(spool_new: Path, timeout: float = 600) -> float:
     return time.perf_counter() - began
 
 
+def durable_write_loop(wire: list[tuple[str, str, bytes]], threads: int, directory: Path) -> dict:
+    """The yardstick: each message written, fsynced, renamed and its directory fsynced, ``threads`` at once."""
+    tmp, new = directory / "tmp", directory / "new"
+    tmp.mkdir(parents=True)
+    new.mkdir()
+    queue = list(enumerate(wire))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                number, (_, _, data) = queue.pop()
+            name = f"{number:08d}.msg"
+            fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp / name, new / name)
+            dir_fd = os.open(new, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    began, cpu_began = time.perf_counter(), time.process_time()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+    for path in new.iterdir():
+        path.unlink()
+    return {"what": f"write + fsync + rename + directory fsync per message, {threads} threads, no SMTP",
+            "seconds": round(seconds, 3), "messages_per_s": round(len(wire) / seconds, 1),
+            "cpu_ms_per_msg": round(cpu * 1000 / len(wire), 3)}
+
+
+def _thread_cpu(pid: int) -> Counter:
+    """CPU seconds so far per (process role, thread name without its number) of ``pid``'s tree."""
+    from bench.rss import tree
+
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: Counter = Counter()
+    for number, member in enumerate(tree(pid)):
+        role = "receiver" if number == 0 else "drainer"
+        for stat in Path(f"/proc/{member}/task").glob("*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:
+                continue
+            name = re.sub(r"[_-]?\d+$", "", text[text.index("(") + 1 : text.rindex(")")])
+            fields = text.rsplit(")", 1)[1].split()
+            totals[f"{role}:{name}"] += (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+def _cpu_figures(before: Counter, sent: Counter, drained: Counter, messages: int) -> dict:
+    """ms per message: the receiver while mail arrives, the drainer over arrival and catch-up."""
+    def role(counter: Counter, name: str) -> float:
+        return sum(v for k, v in counter.items() if k.startswith(name + ":"))
+
+    receiver = role(sent, "receiver") - role(before, "receiver")
+    drainer = role(drained, "drainer") - role(before, "drainer")
+    threads = {k: round((drained[k] - before.get(k, 0)) * 1000 / messages, 3) for k in drained}
+    return {"receiver_ms_per_msg": round(receiver * 1000 / messages, 3),
+            "drainer_ms_per_msg": round(drainer * 1000 / messages, 3),
+            "total_ms_per_msg": round((receiver + drainer) * 1000 / messages, 3),
+            "per_thread_ms_per_msg": dict(sorted(threads.items(), key=lambda kv: -kv[1]))}
+
+
 def run_smtp_bench(messages: int = 3000, connections: int = 10, workdir: Path | None = None) -> dict:
     """Run the benchmark and return its figures (also written to bench/results/smtp-*.json)."""
     workdir = Path(workdir or tempfile.mkdtemp(prefix="smtp-bench-"))
     data_dir = workdir / f"smtp-data-{os.getpid()}-{int(time.time())}"
     wire = make_messages(messages)
+    yardstick = durable_write_loop(wire, connections, data_dir.with_name(data_dir.name + "-yardstick"))
     _enable_archiving(data_dir)
     port = free_port()
     proc = _start_receiver(data_dir, port)
     try:
+        time.sleep(1.0)  # the drainer's start-up (imports, replay of an empty spool) is not the messages' cost
+        before, client_began = _thread_cpu(proc.pid), time.process_time()
         seconds, latencies, transactions = asyncio.run(_drive(port, wire, connections))
+        sent, client_cpu = _thread_cpu(proc.pid), time.process_time() - client_began
         drain_seconds = _wait_drained(data_dir / "spool" / "new")
+        drained = _thread_cpu(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
@@ -188,6 +277,11 @@ def run_smtp_bench(messages: int = 3000, connections: int = 10, workdir: Path | 
         "latency_250_ms": {k: round(v, 2) for k, v in _percentiles(latencies).items()},
         "transaction_ms": {k: round(v, 2) for k, v in _percentiles(transactions).items()},
         "store_caught_up_after_s": round(drain_seconds, 2),
+        "cpu": {**_cpu_figures(before, sent, drained, messages),
+                "client_ms_per_msg": round(client_cpu * 1000 / messages, 3)},
+        "yardstick": yardstick,
+        "ratio_to_yardstick": round(messages / seconds / yardstick["messages_per_s"], 3),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "archived": _archived(data_dir),
         "cpus": os.cpu_count(),
     }

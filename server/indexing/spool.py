@@ -3,7 +3,9 @@
 The receiver may answer ``250`` only when the message can no longer be lost (DESIGN.md §1). Storing
 synchronously would tie the SMTP reply latency to parsing and indexing; instead each message is
 written to ``tmp/``, fsynced, renamed into ``new/`` and the directory fsynced — from then on a crash
-(even SIGKILL or power loss) cannot lose it. The drainer (``SpoolDrainer``) hands the spooled files
+(even SIGKILL or power loss) cannot lose it. The directory fsync is a group commit (``DirectorySync``):
+with several connections delivering at once, one fsync of ``new/`` covers every rename that finished
+before it began, and each writer still returns only once a fsync covering its own rename is done. The drainer (``SpoolDrainer``) hands the spooled files
 to the ingestion pipeline in batches and deletes a file only after the store holds it durably; it runs
 in a process of its own (``DrainerProcess``), so parsing and indexing never take the receiver's GIL or
 delay a ``250``. After a crash, whatever is still in ``new/`` is simply ingested again: the store's
@@ -39,6 +41,7 @@ from server.private_files import private_dir
 log = logging.getLogger(__name__)
 
 MAGIC = b"MAILARCHIVE-SPOOL 1\n"
+GATHER = float(os.environ.get("MAILARCHIVE_SPOOL_GATHER", "0.25"))  # seconds; see SpoolDrainer
 
 
 class SpoolError(RuntimeError):
@@ -63,6 +66,63 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _write_all(fd: int, pieces: list[bytes | bytearray]) -> None:
+    """One ``writev`` for the usual case (a regular file takes it all); the rest written if it did not."""
+    written = os.writev(fd, pieces)
+    rest = b"".join(pieces)[written:] if written < sum(len(p) for p in pieces) else b""
+    while rest:
+        rest = rest[os.write(fd, rest) :]
+
+
+class DirectorySync:
+    """Group commit of a directory's entries: ``sync()`` returns once a fsync of the directory that
+    began after the caller's rename has finished.
+
+    Why: every spooled message needs its directory entry durable before its ``250``, and with ten
+    connections writing at once ten back-to-back fsyncs of the same directory mostly redo each
+    other's work while holding its lock. Here one caller (the leader) fsyncs for everyone who
+    arrived before it started; those who arrive meanwhile wait and the next leader covers them.
+    A failed fsync raises in the leader; each waiter it would have covered then fsyncs itself.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._changed = threading.Condition()
+        self._requested = 0  # tickets handed out: one per caller, taken after its rename
+        self._covered = 0  # every ticket up to this one is durable
+        self._running = False
+        self.fsyncs = 0
+
+    def sync(self) -> None:
+        with self._changed:
+            self._requested += 1
+            ticket = self._requested
+            while self._running and self._covered < ticket:
+                self._changed.wait()
+            if self._covered >= ticket:
+                return
+            self._running = True
+            covers = self._requested  # renames of all these tickets finished before this fsync starts
+        try:
+            self._fsync()
+        except BaseException:
+            self._finish(None)
+            raise
+        self._finish(covers)
+
+    def _fsync(self) -> None:
+        _fsync_dir(self.path)
+
+    def _finish(self, covers: int | None) -> None:
+        """The leader is done: hand the lead on, and wake those it covered (none when it failed)."""
+        with self._changed:
+            self._running = False
+            if covers is not None:
+                self._covered = max(self._covered, covers)
+                self.fsyncs += 1
+            self._changed.notify_all()
+
+
 class Spool:
     """A directory of durably written messages waiting to be stored. Thread-safe."""
 
@@ -76,6 +136,7 @@ class Spool:
         for leftover in self.tmp.iterdir() if recover else ():
             leftover.unlink(missing_ok=True)
         self._seq = itertools.count()
+        self._new_entries = DirectorySync(self.new)
 
     def _next_name(self) -> str:
         # Time first so that a sorted listing is arrival order; pid + counter make it unique.
@@ -96,15 +157,12 @@ class Spool:
         tmp_path = self.tmp / name
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            with os.fdopen(fd, "wb", closefd=False) as fh:
-                fh.write(MAGIC)
-                fh.write(json.dumps(header).encode("ascii") + b"\n")
-                fh.write(raw)
+            _write_all(fd, [MAGIC, json.dumps(header).encode("ascii") + b"\n", raw])
             os.fsync(fd)
         finally:
             os.close(fd)
         os.rename(tmp_path, self.new / name)
-        _fsync_dir(self.new)
+        self._new_entries.sync()
         return name
 
     def pending(self) -> list[str]:
@@ -184,12 +242,21 @@ class SpoolDrainer:
         batch_size: int = 200,
         max_attempts: int = 5,
         idle_wait: float = 1.0,
+        gather: float = 0.0,
     ) -> None:
+        """``gather``: when fewer than a batch are waiting, wait this long for more before storing them.
+
+        Why: under a stream of journal mail the drainer would otherwise wake for every few messages
+        and store each handful in a transaction of its own (a commit, a checkpoint of the batch, the
+        per-batch overhead of the pipeline); a fraction of a second of patience makes full batches.
+        The ``250`` does not wait for the drainer, so this delays only when mail becomes searchable.
+        """
         self.spool = spool
         self.ingest_batch = ingest_batch
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.idle_wait = idle_wait
+        self.gather = gather
         self.stats = DrainStats()
         self._attempts: dict[str, int] = {}
         self._wake = wake or threading.Event()
@@ -215,6 +282,8 @@ class SpoolDrainer:
             if not names:
                 self._wake.wait(self.idle_wait)
                 continue
+            if len(names) < self.batch_size and self.gather and self._stopping.wait(self.gather) is False:
+                names = self.spool.pending()
             for start in range(0, len(names), self.batch_size):
                 if self._stopping.is_set():
                     return
@@ -352,7 +421,7 @@ def drainer_main() -> None:
     threading.Thread(target=_listen, args=(stdin, wake, stopping), daemon=True).start()
     sink = make_sink()
     try:
-        SpoolDrainer(Spool(spool_root, recover=False), sink, wake=wake, stopping=stopping, idle_wait=0.2).run()
+        SpoolDrainer(Spool(spool_root, recover=False), sink, wake=wake, stopping=stopping, idle_wait=0.2, gather=GATHER).run()
     finally:
         close = getattr(sink, "close", None)
         if close is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from server.indexing.spool import Spool, SpoolError
+from server.indexing.spool import DirectorySync, Spool, SpoolError
 
 
 def test_put_then_load_gives_back_bytes_and_envelope(tmp_path: Path) -> None:
@@ -53,3 +55,66 @@ def test_hold_parks_a_file_without_losing_it(tmp_path: Path) -> None:
     spool.hold(name)
     assert spool.pending() == [] and spool.held() == [name]
     assert (spool.hold_dir / name).read_bytes().endswith(b"poison")
+
+
+class _WatchedSync(DirectorySync):
+    """The real group commit, with the times each caller entered and left ``sync`` and each fsync ran."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.calls: list[tuple[float, float]] = []
+        self.windows: list[tuple[float, float]] = []
+        self._guard = threading.Lock()
+
+    def sync(self) -> None:
+        entered = time.monotonic()  # the caller's rename is done by now
+        super().sync()
+        with self._guard:
+            self.calls.append((entered, time.monotonic()))
+
+    def _fsync(self) -> None:
+        began = time.monotonic()
+        super()._fsync()
+        with self._guard:
+            self.windows.append((began, time.monotonic()))
+
+
+def test_every_put_returns_after_a_directory_fsync_that_began_after_its_rename(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    watched = spool._new_entries = _WatchedSync(spool.new)
+
+    def deliver(n: int) -> None:
+        for i in range(40):
+            spool.put(f"m{n}-{i}".encode(), "a@x.example", ["b@x.example"])
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(spool.pending()) == 400 and len(watched.calls) == 400
+    # Some fsync of new/ must lie wholly inside each caller's wait: it began after the rename.
+    uncovered = [c for c in watched.calls if not any(c[0] <= began and ended <= c[1] for began, ended in watched.windows)]
+    assert not uncovered
+    assert watched.fsyncs == len(watched.windows) <= 400
+
+
+class _FailingOnce(DirectorySync):
+    """The real group commit whose first fsync fails, as an I/O error would make it."""
+
+    failed = False
+
+    def _fsync(self) -> None:
+        if not self.failed:
+            self.failed = True
+            raise OSError(5, "Input/output error")
+        super()._fsync()
+
+
+def test_a_failed_directory_fsync_fails_its_put_and_the_next_put_syncs_again(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool._new_entries = _FailingOnce(spool.new)
+    with pytest.raises(OSError, match="Input/output"):
+        spool.put(b"first", "a@x.example", ["b@x.example"])  # the receiver answers 451: the client retries
+    spool.put(b"second", "a@x.example", ["b@x.example"])
+    assert spool._new_entries.fsyncs == 1
