@@ -211,7 +211,7 @@ def durable_write_loop(wire: list[tuple[str, str, bytes]], threads: int, directo
 
 
 def _thread_cpu(pid: int) -> Counter:
-    """CPU seconds so far per (process role, thread name without its number) of ``pid``'s tree."""
+    """CPU seconds so far of ``pid``'s tree per process role, main thread or other threads, user or system."""
     from bench.rss import tree
 
     ticks = os.sysconf("SC_CLK_TCK")
@@ -223,9 +223,10 @@ def _thread_cpu(pid: int) -> Counter:
                 text = stat.read_text()
             except OSError:
                 continue
-            name = re.sub(r"[_-]?\d+$", "", text[text.index("(") + 1 : text.rindex(")")])
+            thread = "main" if stat.parent.name == str(member) else "threads"
             fields = text.rsplit(")", 1)[1].split()
-            totals[f"{role}:{name}"] += (int(fields[11]) + int(fields[12])) / ticks
+            totals[f"{role}:{thread}:user"] += int(fields[11]) / ticks
+            totals[f"{role}:{thread}:system"] += int(fields[12]) / ticks
     return totals
 
 

@@ -41,7 +41,6 @@ from server.private_files import private_dir
 log = logging.getLogger(__name__)
 
 MAGIC = b"MAILARCHIVE-SPOOL 1\n"
-GATHER = float(os.environ.get("MAILARCHIVE_SPOOL_GATHER", "0.25"))  # seconds; see SpoolDrainer
 
 
 class SpoolError(RuntimeError):
@@ -242,21 +241,12 @@ class SpoolDrainer:
         batch_size: int = 200,
         max_attempts: int = 5,
         idle_wait: float = 1.0,
-        gather: float = 0.0,
     ) -> None:
-        """``gather``: when fewer than a batch are waiting, wait this long for more before storing them.
-
-        Why: under a stream of journal mail the drainer would otherwise wake for every few messages
-        and store each handful in a transaction of its own (a commit, a checkpoint of the batch, the
-        per-batch overhead of the pipeline); a fraction of a second of patience makes full batches.
-        The ``250`` does not wait for the drainer, so this delays only when mail becomes searchable.
-        """
         self.spool = spool
         self.ingest_batch = ingest_batch
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.idle_wait = idle_wait
-        self.gather = gather
         self.stats = DrainStats()
         self._attempts: dict[str, int] = {}
         self._wake = wake or threading.Event()
@@ -282,8 +272,6 @@ class SpoolDrainer:
             if not names:
                 self._wake.wait(self.idle_wait)
                 continue
-            if len(names) < self.batch_size and self.gather and self._stopping.wait(self.gather) is False:
-                names = self.spool.pending()
             for start in range(0, len(names), self.batch_size):
                 if self._stopping.is_set():
                     return
@@ -421,7 +409,7 @@ def drainer_main() -> None:
     threading.Thread(target=_listen, args=(stdin, wake, stopping), daemon=True).start()
     sink = make_sink()
     try:
-        SpoolDrainer(Spool(spool_root, recover=False), sink, wake=wake, stopping=stopping, idle_wait=0.2, gather=GATHER).run()
+        SpoolDrainer(Spool(spool_root, recover=False), sink, wake=wake, stopping=stopping, idle_wait=0.2).run()
     finally:
         close = getattr(sink, "close", None)
         if close is not None:
