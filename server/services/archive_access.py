@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from server.archiving import INTEGRITY_FAILURES, archive_settings
+from server.archiving import INTEGRITY_FAILURES, archive_timezone
 from server.audit.operations import Op, Result
 from server.logs import logger
 from server.model import Message, format_time, now_utc
@@ -72,7 +72,7 @@ class ArchiveAccess:
 
     def timezone(self) -> str:
         """The archive's time zone: dates typed in forms, the API and the CLI are in it."""
-        return archive_settings(self.store, self.svc.config).timezone
+        return archive_timezone(self.store, self.svc.config)
 
     # --- searching ----------------------------------------------------------------------------
     def search(self, actor: Actor, params: Mapping[str, Any], *, limit: Any = None, cursor: str | None = None,

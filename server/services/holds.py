@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from server.archiving import archive_settings
+from server.archiving import archive_timezone
 from server.audit.operations import Op
 from server.model import format_time, now_utc
 from server.query.criteria import Criteria, parse_criteria
@@ -156,7 +156,7 @@ class Holds:
         flat = {k: (v if isinstance(v, bool) else str(v).strip()) for k, v in params.items() if v not in (None, "")}
         if not any(flat.get(k) for k in SELECTING):
             raise InvalidInput("a hold needs at least one criterion: mailbox, department, time range, keyword, sender or recipient")
-        tz = archive_settings(self.store, self.svc.config).timezone
+        tz = archive_timezone(self.store, self.svc.config)
         return parse_criteria({**flat, "from": flat.get("from") or EARLIEST, "to": flat.get("to") or LATEST}, tz)
 
     # --- internals ----------------------------------------------------------------------------

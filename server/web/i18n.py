@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Flask, abort, g, redirect, request, url_for
 
-from server.archiving import archive_settings
+from server.archiving import archive_timezone
 from server.model import parse_time
 from server.web.context import local_path, services
 from server.web.roles import public
@@ -86,7 +86,7 @@ def role_label(role: str) -> str:
 
 def timezone() -> ZoneInfo:
     if "tz" not in g:
-        name = archive_settings(services().store, services().config).timezone
+        name = archive_timezone(services().store, services().config)
         try:
             g.tz = ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
