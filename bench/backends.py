@@ -41,6 +41,19 @@ def store_url(backend: str, args: argparse.Namespace, data_dir: Path) -> Iterato
         node.close()
 
 
+def archive_prefix(url: str) -> str:
+    """The index prefix of the one archive on a cluster (``--archive`` of an Elasticsearch data
+    dir kept by ``--keep-data``: each run made its own prefix, ``bench<size>t<time>``)."""
+    from elasticsearch import Elasticsearch
+
+    with Elasticsearch(url, request_timeout=60) as es:
+        aliases = es.indices.get_alias(index="*-messages-*")
+    prefixes = sorted({a[: -len("-messages")] for idx in aliases.values() for a in idx["aliases"] if a.endswith("-messages")})
+    if len(prefixes) != 1:
+        raise Unavailable(f"--archive needs exactly one archive on {url}; it holds {prefixes or 'none'}")
+    return prefixes[0]
+
+
 def node_cpu_seconds(url: str) -> float | None:
     """CPU seconds the Elasticsearch node processes have used so far (``_nodes/stats/process``,
     summed over the nodes), or None when the cluster does not say. The import's own CPU figures

@@ -54,5 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="profile the pipeline on the first N messages (default 3000, --quick 0)")
     parser.add_argument("--keep-data", action="store_true", help="keep the imported data dirs under --work")
     parser.add_argument("--archive", type=Path, default=None, metavar="DATA_DIR",
-                        help="measure the search, API and CLI stages on this existing SQLite archive instead of "
-                             "importing a corpus (adds a 'bench' user and audit entries to it)")
+                        help="measure the search, API and CLI stages on this existing archive instead of importing a "
+                             "corpus: a SQLite data dir, or an Elasticsearch one kept by --keep-data (its node is "
+                             "started on DATA_DIR/engine; with --es-url, that cluster); adds a 'bench' user and "
+                             "audit entries to it")

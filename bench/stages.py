@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import latency
-from bench.backends import Unavailable, node_cpu_seconds, store_url, with_node_cpu
+from bench.backends import Unavailable, archive_prefix, node_cpu_seconds, store_url, with_node_cpu
 from bench.corpus import cached_corpus, describe
 from bench.importrun import bench_env, fresh_data_dir, run_import
 from bench.notmuch_bench import notmuch_stage
@@ -43,16 +43,20 @@ def archive_run(args: argparse.Namespace, skip: set[str]) -> list[dict]:
     on a shared machine, the queries against it a few minutes, and code changes to the search
     path are measured on the same data."""
     data_dir = args.archive.resolve()
-    env = bench_env(data_dir, "sqlite")
-    config = load_config(env=env)
-    store = open_store(config)
-    try:
-        size = store.count()
-    finally:
-        store.close()
-    _say(f"existing archive {data_dir} ({size:,} messages): search stages only")
-    return [{"size": size, "backend": "sqlite", "reused_archive": str(data_dir),
-             "search": _search_stages(config, env, args, skip, data_dir)}]  # fmt: skip
+    backend = "elasticsearch" if (data_dir / "engine").is_dir() or args.es_url else "sqlite"
+    with store_url(backend, args, data_dir) as url:
+        env = bench_env(data_dir, url)
+        if backend == "elasticsearch":
+            env["MAILARCHIVE_ES_INDEX_PREFIX"] = archive_prefix(url)
+        config = load_config(env=env)
+        store = open_store(config)
+        try:
+            size = store.count()
+        finally:
+            store.close()
+        _say(f"existing {backend} archive {data_dir} ({size:,} messages): search stages only")
+        return [{"size": size, "backend": backend, "reused_archive": str(data_dir),
+                 "search": _search_stages(config, env, args, skip, data_dir)}]  # fmt: skip
 
 
 def run_size(size: int, args: argparse.Namespace, skip: set[str]) -> list[dict]:
@@ -268,7 +272,7 @@ def _report_cli(result: dict) -> None:
 
 def _api_search(env: dict[str, str], seed: int, rounds: int, data_dir: Path) -> dict:
     with web_server(env, data_dir.parent / "web.log") as (base, pid):
-        token = api_token(env, base)
+        token = api_token(env, base, name=f"bench-{int(time.time())}")  # a reused archive has its "bench" already
         return latency.api_latency(base, token, seed, rounds, server_pid=pid)
 
 
