@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import NamedTuple
 
 from server.logs import logger
@@ -110,9 +111,42 @@ def count_export_bytes(store: Store, size: int) -> None:
         log.warning("export bytes not counted: %s", exc)
 
 
+# Latency writes collected in this context instead of written at once (``defer_latency``).
+_DEFERRED: ContextVar[list[tuple[Store, dict[str, int]]] | None] = ContextVar("deferred_latency", default=None)
+
+
 def record_latency(store: Store, op: str, seconds: float) -> None:
-    store.incr_counters({latency_key(op, bucket_of(seconds)): 1, latency_key(op, "count"): 1,
-                         latency_key(op, "sum_us"): int(seconds * 1_000_000)})  # fmt: skip
+    amounts = {latency_key(op, bucket_of(seconds)): 1, latency_key(op, "count"): 1,
+               latency_key(op, "sum_us"): int(seconds * 1_000_000)}  # fmt: skip
+    pending = _DEFERRED.get()
+    if pending is None:
+        store.incr_counters(amounts)
+    else:
+        pending.append((store, amounts))
+
+
+def defer_latency() -> Callable[[], None]:
+    """Collect this context's latency writes from now on; returns the function that writes them.
+
+    The web app calls it once a response has been sent: the histogram is best effort and read at
+    scrape time, so its write need not be part of the request's latency — on Elasticsearch it is
+    two round trips (a read and a conditional write, fsync'd) on every search. Without this (the
+    command line, the workers) each timed call writes its own increments, as before."""
+    pending: list[tuple[Store, dict[str, int]]] = []
+    _DEFERRED.set(pending)
+
+    def write() -> None:
+        by_store: dict[int, tuple[Store, Counter[str]]] = {}
+        for store, amounts in pending:
+            by_store.setdefault(id(store), (store, Counter()))[1].update(amounts)
+        pending.clear()
+        for store, amounts in by_store.values():
+            try:
+                store.incr_counters(dict(amounts))
+            except StoreError as exc:
+                log.warning("store latency not recorded: %s", exc)
+
+    return write
 
 
 @contextmanager

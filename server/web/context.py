@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 
+from server.ops.counters import defer_latency
 from server.services.actor import Actor
 from server.services.context import Services
 from server.web.throttle import LoginThrottle
@@ -24,6 +25,20 @@ THROTTLE = "mailarchive.throttle"
 def init_app(app: Flask, svc: Services) -> None:
     app.extensions[EXTENSION] = svc
     app.extensions[THROTTLE] = LoginThrottle()
+    app.before_request(_defer_latency)
+    app.after_request(_latency_after_response)
+
+
+def _defer_latency() -> None:
+    """The store latency histogram is written after the response has gone (server.ops.counters)."""
+    g.write_latency = defer_latency()
+
+
+def _latency_after_response(response: Response) -> Response:
+    write = g.pop("write_latency", None)
+    if write is not None:
+        response.call_on_close(write)
+    return response
 
 
 def services() -> Services:
