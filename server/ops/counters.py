@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import NamedTuple
@@ -111,7 +111,7 @@ def count_export_bytes(store: Store, size: int) -> None:
         log.warning("export bytes not counted: %s", exc)
 
 
-# Latency writes collected in this context instead of written at once (``defer_latency``).
+# Latency writes collected in this context instead of written at once (``DeferredLatency``).
 _DEFERRED: ContextVar[list[tuple[Store, dict[str, int]]] | None] = ContextVar("deferred_latency", default=None)
 
 
@@ -125,28 +125,35 @@ def record_latency(store: Store, op: str, seconds: float) -> None:
         pending.append((store, amounts))
 
 
-def defer_latency() -> Callable[[], None]:
-    """Collect this context's latency writes from now on; returns the function that writes them.
+class DeferredLatency:
+    """Collects this context's latency writes from its creation until ``stop``; ``write`` writes them.
 
-    The web app calls it once a response has been sent: the histogram is best effort and read at
-    scrape time, so its write need not be part of the request's latency — on Elasticsearch it is
-    two round trips (a read and a conditional write, fsync'd) on every search. Without this (the
-    command line, the workers) each timed call writes its own increments, as before."""
-    pending: list[tuple[Store, dict[str, int]]] = []
-    _DEFERRED.set(pending)
+    The web app makes one per request and writes once the response has been sent: the histogram
+    is best effort and read at scrape time, so its write need not be part of the request's
+    latency — on Elasticsearch it is two round trips (a read and a conditional write, fsync'd) on
+    every search. ``stop`` at the end of the request matters: a thread's context outlives the
+    request (the same thread runs other work), and a write recorded after it must go out at once,
+    not into a list nobody writes. Without one (the command line, the workers) each timed call
+    writes its own increments, as before."""
 
-    def write() -> None:
+    def __init__(self) -> None:
+        self.pending: list[tuple[Store, dict[str, int]]] = []
+        _DEFERRED.set(self.pending)
+
+    def stop(self) -> None:
+        if _DEFERRED.get() is self.pending:
+            _DEFERRED.set(None)
+
+    def write(self) -> None:
         by_store: dict[int, tuple[Store, Counter[str]]] = {}
-        for store, amounts in pending:
+        for store, amounts in self.pending:
             by_store.setdefault(id(store), (store, Counter()))[1].update(amounts)
-        pending.clear()
+        self.pending.clear()
         for store, amounts in by_store.values():
             try:
                 store.incr_counters(dict(amounts))
             except StoreError as exc:
                 log.warning("store latency not recorded: %s", exc)
-
-    return write
 
 
 @contextmanager

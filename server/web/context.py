@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 
-from server.ops.counters import defer_latency
+from server.ops.counters import DeferredLatency
 from server.services.actor import Actor
 from server.services.context import Services
 from server.web.throttle import LoginThrottle
@@ -27,18 +27,25 @@ def init_app(app: Flask, svc: Services) -> None:
     app.extensions[THROTTLE] = LoginThrottle()
     app.before_request(_defer_latency)
     app.after_request(_latency_after_response)
+    app.teardown_request(_stop_deferring)
 
 
 def _defer_latency() -> None:
     """The store latency histogram is written after the response has gone (server.ops.counters)."""
-    g.write_latency = defer_latency()
+    g.latency = DeferredLatency()
 
 
 def _latency_after_response(response: Response) -> Response:
-    write = g.pop("write_latency", None)
-    if write is not None:
-        response.call_on_close(write)
+    if "latency" in g:
+        response.call_on_close(g.latency.write)
     return response
+
+
+def _stop_deferring(exc: BaseException | None) -> None:
+    if "latency" in g:
+        g.latency.stop()
+        if exc is not None:  # no response will be closed: write now
+            g.latency.write()
 
 
 def services() -> Services:
