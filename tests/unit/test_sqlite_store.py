@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server.store.sqlite import SqliteStore, query
+from server.store.sqlite import SqliteStore, connection, query
 from server.store.sqlite.schema import MIGRATIONS
 from tests.conformance.factory import all_pages, crit, day, make
 from tests.conformance.test_cross_backend import CRITERIA, DATA
@@ -128,6 +128,36 @@ def test_bulk_import_relaxes_only_its_own_connection_and_only_inside(tmp_path: P
         assert other._conn().execute(pragmas[0]).fetchone()[0] == 2
     assert [store._conn().execute(p).fetchone()[0] for p in pragmas] == [2, 256 * 1024 * 1024]
     assert other.get_message("bulk") is not None and other.get_counter("store.bulk_imports") == 1
+    store.close()
+    other.close()
+
+
+def test_bulk_import_groups_many_writes_into_one_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the block the importer's writes share one transaction (others see nothing until it
+    commits, the importer reads its own writes), a failing write undoes only itself, and the
+    group commits once it has changed ``GROUP_CHANGES`` rows and at the end of the block."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    other = SqliteStore(tmp_path / "archive.sqlite3")
+    with store.bulk_import():
+        store.put_messages([make("first")])
+        store.put_doc("import_checkpoint", "f1", {"messages": 1})
+        assert other.get_message("first") is None and other.get_doc("import_checkpoint", "f1") is None
+        assert store.get_message("first") is not None  # a read inside the open group sees it
+        with pytest.raises(RuntimeError), store._write() as conn:
+            conn.execute("INSERT INTO settings (key, value) VALUES ('undone', '1')")
+            raise RuntimeError("this write fails")
+        undone = store._conn().execute("SELECT value FROM settings WHERE key = 'undone'").fetchone()
+        assert store._conn().in_transaction and undone is None and store.get_message("first") is not None
+        monkeypatch.setattr(connection, "GROUP_CHANGES", 1)
+        store.put_messages([make("second")])  # the group is now large enough: committed
+        assert other.get_message("first") is not None and other.get_message("second") is not None
+        monkeypatch.setattr(connection, "GROUP_CHANGES", 10**9)
+        store.put_messages([make("third")])
+        assert other.get_message("third") is None
+    assert other.get_message("third") is not None and other.get_doc("import_checkpoint", "f1") == {"messages": 1}
+    with store._write() as conn:  # outside the block a write commits on its own again
+        conn.execute("INSERT INTO settings (key, value) VALUES ('alone', '1')")
+    assert other._conn().execute("SELECT value FROM settings WHERE key = 'alone'").fetchone() == ("1",)
     store.close()
     other.close()
 

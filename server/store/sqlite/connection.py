@@ -14,7 +14,16 @@ commit, and commits are per batch (~500 messages), so the price is small.
 ``bulk_import`` (``mailarchive import`` only) switches this process's connection to NORMAL and
 fsyncs the WAL once at the end: an import is idempotent, so what a crash loses is stored again by
 the re-run, and WAL commits are ordered, so a crash never keeps a later commit (the file
-checkpoint) without the earlier ones (its messages). The mmap window is closed for the import: it
+checkpoint) without the earlier ones (its messages). Inside the block the importer's writes are
+also grouped: one transaction spans many ``put_messages`` (each in a savepoint, so one failing
+call still undoes only itself) and commits after ``GROUP_CHANGES`` changed rows (about 10,000
+messages) or ``GROUP_SECONDS``, whichever comes first. Why: every commit writes each page it
+dirtied to the WAL, and a batch's ~6,000 filter-key rows land on as many scattered leaves of
+``message_keys`` (and its random SHA-256 and id inserts on as many index leaves), so with a
+commit per 500-message batch the WAL got 2.4 pages for every page of the final file at 20 k, and
+more as the archive grows. The price: the write lock is held up to ``GROUP_SECONDS`` at a time
+(other writers wait; the SMTP receiver's 250 does not, it answers after its spool's fsync) and a
+crash or a failed commit loses up to one group, which the re-run stores again. The mmap window is closed for the import: it
 only reads a few index pages per message, and mapped pages count in its RSS. The SMTP receiver's
 connections keep FULL whatever an import in another process does (the setting is per connection).
 """
@@ -23,8 +32,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from server.private_files import private_dir, private_file, restrict_existing
@@ -47,12 +58,24 @@ PRAGMAS = (
     f"PRAGMA mmap_size = {MMAP_BYTES}",
     f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}",
 )
-# wal_autocheckpoint: a page changed by several batches is copied into the database file once per
-# 40 MB of WAL instead of once per 4 MB (measured on 2,000 bench messages: 2.98x -> 2.64x the
-# database size written; with batches of 500 instead of 200, 2.23x).
-BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0", "PRAGMA wal_autocheckpoint = 10000")
+# wal_autocheckpoint: a page changed by several commits is copied into the database file once per
+# 400 MB of WAL instead of once per 4 MB. With the grouped commits a commit writes tens of
+# thousands of pages, so a checkpoint every 10,000 pages followed each commit and copied every
+# page it wrote (bench/wal_pages.py at 100 k: checkpoints copied 554 k pages for 555 k WAL
+# frames; one checkpoint per 250 k frames would copy 317 k).
+BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0", "PRAGMA wal_autocheckpoint = 100000")
 BULK_IMPORTS = "store.bulk_imports"  # counter: bulk imports ended (its commit is the durable one)
 UNBULK_PRAGMAS = ("PRAGMA synchronous = FULL", f"PRAGMA mmap_size = {MMAP_BYTES}", "PRAGMA wal_autocheckpoint = 1000")
+GROUP_CHANGES = 200_000  # rows changed per commit of a bulk import (a message changes ~20)
+GROUP_SECONDS = 30.0  # the longest a bulk import holds the write lock (others wait up to BUSY_TIMEOUT_MS)
+
+
+@dataclass
+class _Group:
+    """The bulk import's open transaction: since when, and the connection's change count then."""
+
+    opened: float = 0.0
+    changes: int = 0
 
 
 class ConnectionBase:
@@ -103,17 +126,29 @@ class ConnectionBase:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction holding the database write lock; committed (durably) on exit."""
+        """A write transaction holding the database write lock; committed (durably) on exit.
+        Inside ``bulk_import``, on the importer's thread: a savepoint of the grouped transaction."""
         conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {self.path} is not writable: {exc}") from exc
+        group = getattr(self._local, "group", None)
+        if group is not None:
+            with self._grouped(conn, group):
+                yield conn
+            return
+        self._begin(conn)
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._commit(conn)
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path} is not writable: {exc}") from exc
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -122,15 +157,39 @@ class ConnectionBase:
             raise StoreError(f"commit to SQLite store {self.path} failed: {exc}") from exc
 
     @contextmanager
+    def _grouped(self, conn: sqlite3.Connection, group: _Group) -> Iterator[None]:
+        """One write of a bulk import: a savepoint inside the open group transaction (begun here
+        if none is open), which commits once it is large or old enough."""
+        if not conn.in_transaction:
+            self._begin(conn)
+            group.opened, group.changes = time.monotonic(), conn.total_changes
+        conn.execute("SAVEPOINT bulk_write")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # SQLite rolls a whole transaction back itself after some errors
+                conn.execute("ROLLBACK TO bulk_write")
+                conn.execute("RELEASE bulk_write")
+            raise
+        conn.execute("RELEASE bulk_write")
+        if conn.total_changes - group.changes >= GROUP_CHANGES or time.monotonic() - group.opened >= GROUP_SECONDS:
+            self._commit(conn)
+
+    @contextmanager
     def bulk_import(self) -> Iterator[None]:
         """This thread's connection (and those opened meanwhile) commit without fsync. The block
         ends with one FULL commit (the count of bulk imports): in WAL mode it syncs the WAL file,
         so everything committed inside is durable when the block ends. (Not an fsync of the -wal
         from Python: opening and closing a file SQLite has open drops this process's locks.)"""
         self._set_bulk(True)
+        self._local.group = _Group()
         try:
             yield
         finally:
+            self._local.group = None
+            conn = self._conn()
+            if conn.in_transaction:  # the last group (also when the block failed: what it holds is whole)
+                self._commit(conn)
             self._set_bulk(False)
             with self._write() as conn:
                 conn.execute("INSERT INTO counters (key, value) VALUES (?, 1) "
@@ -146,6 +205,9 @@ class ConnectionBase:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """One consistent snapshot for several statements (a count and its page agree)."""
         conn = self._conn()
+        if conn.in_transaction:  # a bulk import's open group: read it, writes included
+            yield conn
+            return
         try:
             conn.execute("BEGIN")
             try:
