@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from server.store.protocol import StoreError
 from server.store.sqlite import SqliteStore, connection, query
 from server.store.sqlite.schema import MIGRATIONS
 from tests.conformance.factory import all_pages, crit, day, make
@@ -155,6 +156,12 @@ def test_bulk_import_groups_many_writes_into_one_commit(tmp_path: Path, monkeypa
         store.put_messages([make("third")])
         assert other.get_message("third") is None
     assert other.get_message("third") is not None and other.get_doc("import_checkpoint", "f1") == {"messages": 1}
+    with store.bulk_import():  # a failed put (no savepoint: it stops the import) rolls the whole group back
+        store.put_messages([make("fourth")])
+        with pytest.raises(StoreError, match="rolled back: run the import again"), store._write(all_or_group=True):
+            raise sqlite3.OperationalError("disk I/O error")
+        assert not store._conn().in_transaction
+    assert other.get_message("fourth") is None and other.get_message("third") is not None
     with store._write() as conn:  # outside the block a write commits on its own again
         conn.execute("INSERT INTO settings (key, value) VALUES ('alone', '1')")
     assert other._conn().execute("SELECT value FROM settings WHERE key = 'alone'").fetchone() == ("1",)

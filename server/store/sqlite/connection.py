@@ -125,13 +125,14 @@ class ConnectionBase:
         return conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, *, all_or_group: bool = False) -> Iterator[sqlite3.Connection]:
         """A write transaction holding the database write lock; committed (durably) on exit.
-        Inside ``bulk_import``, on the importer's thread: a savepoint of the grouped transaction."""
+        Inside ``bulk_import``, on the importer's thread: a savepoint of the grouped transaction,
+        or with ``all_or_group`` no savepoint: a failure rolls back the whole group (see _grouped)."""
         conn = self._conn()
         group = getattr(self._local, "group", None)
         if group is not None:
-            with self._grouped(conn, group):
+            with self._grouped(conn, group, savepoint=not all_or_group):
                 yield conn
             return
         self._begin(conn)
@@ -157,21 +158,34 @@ class ConnectionBase:
             raise StoreError(f"commit to SQLite store {self.path} failed: {exc}") from exc
 
     @contextmanager
-    def _grouped(self, conn: sqlite3.Connection, group: _Group) -> Iterator[None]:
-        """One write of a bulk import: a savepoint inside the open group transaction (begun here
-        if none is open), which commits once it is large or old enough."""
+    def _grouped(self, conn: sqlite3.Connection, group: _Group, *, savepoint: bool) -> Iterator[None]:
+        """One write of a bulk import inside the open group transaction (begun here if none is
+        open), which commits once it is large or old enough.
+
+        Small writes (documents, counters) run in a savepoint, so one that fails undoes only
+        itself. ``put_messages`` does not: a savepoint keeps, in memory, the prior content of every
+        page it changes, and a batch changes thousands of scattered pages (+60 MB of RSS at 250 k
+        messages). Its failure is a database failure that stops the import anyway, so the whole
+        group is rolled back and the error says so; the re-run stores the group again."""
         if not conn.in_transaction:
             self._begin(conn)
             group.opened, group.changes = time.monotonic(), conn.total_changes
-        conn.execute("SAVEPOINT bulk_write")
+        if savepoint:
+            conn.execute("SAVEPOINT bulk_write")
         try:
             yield
-        except BaseException:
-            if conn.in_transaction:  # SQLite rolls a whole transaction back itself after some errors
+        except BaseException as exc:
+            if conn.in_transaction and savepoint:  # SQLite rolls a whole transaction back itself after some errors
                 conn.execute("ROLLBACK TO bulk_write")
                 conn.execute("RELEASE bulk_write")
+            elif conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if not savepoint:
+                raise StoreError(f"{exc}; the import's writes since its last commit were rolled back: "
+                                 "run the import again") from exc  # fmt: skip
             raise
-        conn.execute("RELEASE bulk_write")
+        if savepoint:
+            conn.execute("RELEASE bulk_write")
         if conn.total_changes - group.changes >= GROUP_CHANGES or time.monotonic() - group.opened >= GROUP_SECONDS:
             self._commit(conn)
 

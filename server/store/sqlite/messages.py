@@ -122,7 +122,7 @@ class MessagesMixin:
                 results.append(PutResult(getattr(message, "id", ""), "failed", str(exc)))
         if rows:
             try:
-                with self._write() as conn:
+                with self._write(all_or_group=True) as conn:  # a failure stops an import: no savepoint
                     for index, item in rows:
                         results[index] = _put_one(conn, item)
             except sqlite3.Error as exc:
