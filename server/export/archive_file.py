@@ -48,10 +48,12 @@ def write_zip(
     progress: Callable[[ZipStats], None] = lambda stats: None,
     verified: bool = False,
     compress: bool = False,
+    crc_of: Callable[[Exported], int] | None = None,
 ) -> WrittenZip:
     """Write the zip of ``messages`` to ``path``. ``progress`` is called after every chunk with
     the counts so far; whatever it raises (a cancel, say) stops the export and removes the partial
-    file, as does any other error. ``verified``: ``raw_of`` checks each message's SHA-256 itself.
+    file, as does any other error. ``verified``: ``raw_of`` checks each message's SHA-256 itself;
+    ``crc_of`` (optional) gives the CRC-32 of the bytes it returned.
 
     Entries are stored, not deflated, by default: deflate is nearly all the CPU of a zip and runs
     at a fraction of the rate the store delivers mail (docs/performance.md, Export All), while an
@@ -60,7 +62,8 @@ def write_zip(
     stats = ZipStats()
     try:
         with partial.open("wb") as fh, _HashingFile(fh) as out:
-            for chunk in iter_zip(messages, raw_of, stats=stats, verified=verified, compress=compress):
+            for chunk in iter_zip(messages, raw_of, stats=stats, verified=verified, compress=compress,
+                                  crc_of=crc_of):
                 out.write(chunk)
                 progress(stats)
             size, sha256 = out.finish()

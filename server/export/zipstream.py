@@ -84,11 +84,14 @@ class ZipWriter:
         self.directory = directory
         self._records = bytearray()  # central records not yet spooled: one spool write per CHUNK, not per entry
 
-    def add(self, name: str, data: bytes, moment: datetime, *, compress: bool = True) -> tuple[bytes, bytes]:
+    def add(self, name: str, data: bytes, moment: datetime, *, compress: bool = True,
+            crc: int | None = None) -> tuple[bytes, bytes]:  # fmt: skip
         """The entry's local header and its (compressed) data, to be written in that order. They are
-        handed out apart so the caller can gather many entries into one chunk with one copy."""
+        handed out apart so the caller can gather many entries into one chunk with one copy.
+        ``crc``: the CRC-32 of ``data`` when the caller has it already."""
         body = _deflate(data) if compress else data
-        return self.header(name, _DEFLATED if compress else _STORED, moment, zlib.crc32(data), len(body), len(data)), body
+        crc = zlib.crc32(data) if crc is None else crc
+        return self.header(name, _DEFLATED if compress else _STORED, moment, crc, len(body), len(data)), body
 
     def add_stream(self, name: str, blocks: Iterable[bytes], size: int, crc: int, moment: datetime) -> Iterator[bytes]:
         """A stored (uncompressed) entry whose CRC and size are known beforehand, yielded in blocks."""
@@ -210,25 +213,27 @@ def iter_zip(
     force_zip64: bool = False,
     compress: bool = True,
     verified: bool = False,
+    crc_of: Callable[[Exported], int] | None = None,
 ) -> Iterator[bytes]:
     """Yield the zip in chunks of about ``CHUNK`` bytes. ``raw_of`` returns a message's original bytes.
 
     ``compress=False`` stores the messages as they are: deflate is most of the CPU of an export
     (about 2/3), so a bulk job bound by CPU rather than bandwidth may prefer that. ``verified=True``:
     ``raw_of`` has already checked the bytes against ``Message.sha256`` (the services' reads do), so
-    they are not hashed a second time."""
+    they are not hashed a second time. ``crc_of``: the CRC-32 of the bytes ``raw_of`` has just
+    returned for a message, when the caller computed it elsewhere (``BatchedReads.crc_of``)."""
     stats = stats if stats is not None else ZipStats()
     with tempfile.SpooledTemporaryFile(max_size=SPOOL) as directory, \
             tempfile.SpooledTemporaryFile(max_size=SPOOL) as manifest_file:  # closed even if the client goes away
         writer, manifest = ZipWriter(directory, force_zip64=force_zip64), _Manifest(manifest_file)
-        yield from _entries(messages, raw_of, stats, writer, manifest, compress, verified)
+        yield from _entries(messages, raw_of, crc_of, stats, writer, manifest, compress, verified)
         manifest.flush()
         yield from writer.add_stream(MANIFEST_NAME, manifest.blocks(), manifest.size, manifest.crc, now_utc())
         yield from writer.finish()
 
 
-def _entries(messages: Iterable[Exported], raw_of: Callable[[Exported], bytes], stats: ZipStats, writer: ZipWriter,
-             manifest: _Manifest, compress: bool, verified: bool) -> Iterator[bytes]:
+def _entries(messages: Iterable[Exported], raw_of: Callable[[Exported], bytes], crc_of: Callable[[Exported], int] | None,
+             stats: ZipStats, writer: ZipWriter, manifest: _Manifest, compress: bool, verified: bool) -> Iterator[bytes]:
     """Each message's header and bytes, gathered into chunks of about ``CHUNK`` (one copy of the
     mail, at the join)."""
     pending: list[bytes] = []
@@ -241,7 +246,7 @@ def _entries(messages: Iterable[Exported], raw_of: Callable[[Exported], bytes], 
         stats.messages += 1
         stats.bytes_in += len(raw)
         name = entry_name(stats.messages, message)
-        head, body = writer.add(name, raw, message.date, compress=compress)
+        head, body = writer.add(name, raw, message.date, compress=compress, crc=crc_of(message) if crc_of else None)
         pending += (head, body)
         size += len(head) + len(body)
         manifest.message(message, name, len(raw))

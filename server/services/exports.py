@@ -275,7 +275,7 @@ class Exports:
                              lambda batch: self.svc.archive.verified_raws(batch, actor=actor, purpose="export_all"),
                              ahead=True, thread_setup=self.svc.store.streaming_reads)  # one pass: memory stays flat
         return write_zip(reads, reads.raw_of, self.directory / _file_name(task.id, task.attempt), progress=progress,
-                         verified=True)  # fmt: skip
+                         verified=True, crc_of=reads.crc_of)  # fmt: skip
 
     def _progress(self, task_id: str, token: str, stats: ZipStats) -> None:
         def report(t: ExportTask) -> None:
