@@ -190,6 +190,8 @@ def test_keyboard_review_with_the_preview_pane(desk, server: Server) -> None:  #
     frame.locator("text=Budget review 01").first.wait_for()
     assert frame.locator("nav.sidenav").count() == 0
     assert desk.locator("#results").is_visible()  # the list stays beside it
+    cut = desk.eval_on_selector_all("#results td.date", "cells => cells.filter(c => c.scrollWidth > c.clientWidth).length")
+    assert cut == 0, desk.eval_on_selector("#results td.date", "c => [c.scrollWidth, c.clientWidth]")  # every time shown whole
     screenshot(desk, "search-review-pane-1366", full_page=False)
     desk.keyboard.press("j")  # the pane follows the focus row
     frame.locator("text=Budget review 02").first.wait_for()
