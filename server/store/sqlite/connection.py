@@ -67,7 +67,7 @@ BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0", "PRAGMA w
 BULK_IMPORTS = "store.bulk_imports"  # counter: bulk imports ended (its commit is the durable one)
 UNBULK_PRAGMAS = ("PRAGMA synchronous = FULL", f"PRAGMA mmap_size = {MMAP_BYTES}", "PRAGMA wal_autocheckpoint = 1000")
 GROUP_CHANGES = 200_000  # rows changed per commit of a bulk import (a message changes ~20)
-GROUP_SECONDS = 30.0  # the longest a bulk import holds the write lock (others wait up to BUSY_TIMEOUT_MS)
+GROUP_SECONDS = 5.0  # the longest a bulk import holds the write lock: a console search, audited, waits at most this
 
 
 @dataclass
