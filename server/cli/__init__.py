@@ -133,7 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(argv).parse_args(argv)
         if getattr(args, "needs_archive", True) and not isinstance(args.func, _Help):  # serve creates one
             _require_archive()
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit, so a reader that went away is handled below
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except UsageError as exc:
         return _fail(str(exc), 2)
     except KeyboardInterrupt:
@@ -141,6 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return _known_failure(exc)
+
+
+def _reader_gone() -> int:
+    """The reader of stdout closed it early (``mailarchive search --all --jsonl | head``): it has what
+    it wanted, so this is no error; stdout goes to /dev/null so the exit's flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
 
 
 def _require_archive() -> None:

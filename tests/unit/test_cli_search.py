@@ -164,6 +164,16 @@ def test_search_sort_through_the_real_command(data_dir: Path, order: str) -> Non
     assert entry.details.get("sort") == (None if order == "-date" else order)
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(data_dir: Path) -> None:
+    """``mailarchive search --all --jsonl | head -1``: the pipe's reader is gone before the output."""
+    child = subprocess.Popen([sys.executable, "-m", "server", "search", "--from", "2024-03-01", "--to", "2024-03-31",
+                              "--all", "--jsonl"], cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)  # fmt: skip
+    child.stdout.close()  # no reader left: every write of the child fails with EPIPE
+    _, stderr = child.communicate(timeout=120)
+    assert (child.returncode, stderr.decode()) == (0, "")
+
+
 def test_search_bad_sort_is_one_line_and_exit_2(data_dir: Path) -> None:
     done = run("search", "--from", "2024-03-01", "--to", "2024-03-31", "--sort", "newest")
     assert (done.returncode, done.stdout) == (2, "")
