@@ -5,9 +5,34 @@ time-range quick picks, the department tree. No Flask here, so they are tested d
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from html import escape, unescape
 from zoneinfo import ZoneInfo
 
 QUICK_PICKS = (7, 30, 90)  # "last N days" links on the search form
+ROW_LEAD_CHARS = 20  # columns of text a result row shows before a fragment's first match (CJK: 2 each)
+
+
+def near_match(fragment: str, lead: int = ROW_LEAD_CHARS) -> str:
+    """A highlight fragment (escaped text with ``<mark>`` tags) cut to at most ``lead`` columns of text
+    before its first match. Why: a result row is one line, and the fragment's own context (60
+    characters, 800 px of Chinese) pushed the match out of sight, so the row did not show why it
+    matched. The cut is made on the unescaped text, so no entity is split."""
+    at = fragment.find("<mark>")
+    before = unescape(fragment[:at]).lstrip("…")
+    start, width = len(before), 0
+    while start > 0 and width + _columns(before[start - 1]) <= lead:
+        start -= 1
+        width += _columns(before[start])
+    if at < 0 or start == 0:
+        return fragment
+    kept = before[start:]
+    space = kept.find(" ", 0, len(kept) // 2)  # in spaced scripts start at a word
+    return "…" + escape(kept[space + 1 :] if space >= 0 else kept, quote=False) + fragment[at:]
+
+
+def _columns(char: str) -> int:
+    """Display width in Latin letters: CJK and fullwidth characters take two."""
+    return 2 if char >= "\u2e80" else 1
 
 
 def human_size(size: int) -> str:

@@ -27,7 +27,7 @@ from server.services.errors import InvalidInput
 from server.web.context import actor, services
 from server.web.i18n import _
 from server.web.mail_access import criteria_params, run_search, timezone, zip_response
-from server.web.render import criteria_summary, department_options, human_size, today_in
+from server.web.render import criteria_summary, department_options, human_size, near_match, today_in
 from server.web.roles import Role, require_role
 from server.web.search_form import PAGE_SIZES, FieldError, check_form, local_day, presets
 
@@ -124,7 +124,7 @@ def search() -> ResponseReturnValue:
     context: dict[str, Any] = {
         "form": form, "presets": picks, "bounds": bounds, "scopes": SCOPES,
         "departments": department_options(services().store.list_departments()), "errors": {},
-        "page": None, "criteria": None, "human_size": human_size, "keyword_limits": (MAX_KEYWORD_CHARS, MAX_TERMS),
+        "page": None, "criteria": None, "human_size": human_size, "near_match": near_match, "keyword_limits": (MAX_KEYWORD_CHARS, MAX_TERMS),
         "archiving_enabled": services().archiving.state()["enabled"],  # the banner when journal mail is dropped
         "limit": limit, "page_sizes": sorted({*PAGE_SIZES, limit}), "sort": sort,
         "summary": criteria_summary(form), "page_url": _page_url,

@@ -12,7 +12,7 @@ import pytest
 
 from server.audit.operations import Op
 from server.web.i18n import catalog
-from server.web.render import department_options, human_size, quick_ranges
+from server.web.render import department_options, human_size, near_match, quick_ranges
 from tests.support.web import api_token
 from tests.support.webdata import (  # noqa: F401 - fixtures
     WHEN,
@@ -180,3 +180,13 @@ def test_keyword_help_panel_in_both_languages(admin) -> None:  # noqa: ANN001
     chinese = admin.get("/search").get_data(as_text=True)
     assert "搜索语法" in chinese and "按子串匹配" in chinese
 
+
+
+def test_a_result_row_shows_the_match_near_its_start() -> None:
+    """The row is one line: at most 20 columns (10 Chinese characters) before the first match, entities never split."""
+    chinese = "…你们意见今天发布对于行动周报质量服务器报价反馈？ 各位截止及时合规机票价格付款市场华南， 总结法务<mark>合同</mark>各位。"
+    assert near_match(chinese) == "…市场华南， 总结法务<mark>合同</mark>各位。"
+    english = "…the quarterly figures &amp; the signed &lt;draft&gt; of the <mark>contract</mark> for Q3"
+    assert near_match(english) == "…&lt;draft&gt; of the <mark>contract</mark> for Q3"
+    short = "…of the <mark>contract</mark>"
+    assert near_match(short) == short and near_match("no match here") == "no match here"
