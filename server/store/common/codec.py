@@ -46,22 +46,25 @@ def unpack_doc(blob: bytes) -> dict[str, Any]:
     (a 240 KB extension, plus uuid and platform), more than it saves on a page or two of results:
     a process decodes its first ``FEW_DOCS`` documents with json (the same dicts) and then orjson.
     Not thread-safe counting, on purpose: a lost increment only delays the switch."""
-    global _decoded, _fast_loads
+    global _decoded
     if _fast_loads is not None:
         return _fast_loads(decompress(blob))
     _decoded += 1
     if _decoded > FEW_DOCS:
-        import orjson
-
-        _fast_loads = orjson.loads
+        _use_orjson()
     return json.loads(decompress(blob))
 
 
 def decode_doc(blob: bytes) -> dict[str, Any]:
     """``unpack_doc`` for a bulk read (an export's scan): orjson from the first document on."""
+    return (_fast_loads or _use_orjson())(decompress(blob))
+
+
+def _use_orjson() -> Callable[[bytes], Any]:
+    """Import orjson (once) and make it the decoder of every later document of this process."""
     global _fast_loads
     if _fast_loads is None:
         import orjson
 
         _fast_loads = orjson.loads
-    return _fast_loads(decompress(blob))
+    return _fast_loads
