@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from html import escape, unescape
+from unicodedata import east_asian_width
 from zoneinfo import ZoneInfo
 
 QUICK_PICKS = (7, 30, 90)  # "last N days" links on the search form
@@ -18,12 +19,14 @@ def near_match(fragment: str, lead: int = ROW_LEAD_CHARS) -> str:
     characters, 800 px of Chinese) pushed the match out of sight, so the row did not show why it
     matched. The cut is made on the unescaped text, so no entity is split."""
     at = fragment.find("<mark>")
+    if at < 0:
+        return fragment
     before = unescape(fragment[:at]).lstrip("…")
     start, width = len(before), 0
     while start > 0 and width + _columns(before[start - 1]) <= lead:
         start -= 1
         width += _columns(before[start])
-    if at < 0 or start == 0:
+    if start == 0:
         return fragment
     kept = before[start:]
     space = kept.find(" ", 0, len(kept) // 2)  # in spaced scripts start at a word
@@ -31,8 +34,8 @@ def near_match(fragment: str, lead: int = ROW_LEAD_CHARS) -> str:
 
 
 def _columns(char: str) -> int:
-    """Display width in Latin letters: CJK and fullwidth characters take two."""
-    return 2 if char >= "\u2e80" else 1
+    """Display width in Latin letters: East Asian wide and fullwidth characters take two."""
+    return 2 if east_asian_width(char) in "WF" else 1
 
 
 def human_size(size: int) -> str:
