@@ -196,3 +196,27 @@ def test_processes_starting_at_once_prepare_the_layout_once(request: pytest.Fixt
     store = ElasticsearchStore(client, prefix)
     assert put(store, [make("after-race", date=MAY)]) == ["created"]
     assert store.es.indices.exists(index=store.names.docs)
+
+
+def _template_meta(store: ElasticsearchStore) -> dict:
+    found = store.es.indices.get_index_template(name=store.names.template)["index_templates"][0]
+    return found["index_template"].get("_meta") or {}
+
+
+def test_opening_again_leaves_a_current_template_alone(store: ElasticsearchStore) -> None:
+    """A second open (a read-only ``mailarchive search``, say) reads the template and does not write
+    it: a mark put beside the digest survives the open. Then a template that differs from this
+    release's (an older release wrote it, without the digest) is replaced by the next open."""
+    names = store.names
+    found = store.es.indices.get_index_template(name=names.template)["index_templates"][0]["index_template"]
+    found = {k: found[k] for k in ("index_patterns", "template", "version", "priority")}
+    digest = _template_meta(store)["mailarchive_digest"]
+    store.es.indices.put_index_template(name=names.template, **{**found, "_meta": {"mailarchive_digest": digest, "mark": "kept"}})
+    ElasticsearchStore(store.es, names.prefix)  # shares the client: not closed here
+    assert _template_meta(store) == {"mailarchive_digest": digest, "mark": "kept"}
+
+    store.es.indices.put_index_template(name=names.template, **{**found, "_meta": {"mark": "older release"}})
+    reopened = ElasticsearchStore(store.es, names.prefix)
+    assert _template_meta(store) == {"mailarchive_digest": digest}
+    assert put(reopened, [make("after-reopen", date=MAY)]) == ["created"]
+    assert store.es.get(index=names.month(2024, 5), id="after-reopen")["found"]

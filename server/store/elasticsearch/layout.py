@@ -33,6 +33,8 @@ copy sets on every message it moves to v3.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 import time
@@ -137,9 +139,28 @@ def _plan(es: Elasticsearch, names: Indices) -> _Plan:
 
 
 def _template(names: Indices, *, with_alias: bool) -> dict[str, Any]:
+    """The messages template as sent, with a digest of itself in ``_meta``: a later open compares the
+    digest instead of writing the template again (see ``_ensure_template``)."""
     template = load_mapping(f"messages-v{MESSAGES_VERSION}.json")
     template["template"]["aliases"] = {names.messages: {}} if with_alias else {}
+    body = json.dumps([names.pattern, template], sort_keys=True, ensure_ascii=False).encode()
+    template["_meta"] = {"mailarchive_digest": hashlib.sha256(body).hexdigest()}
     return template
+
+
+def _ensure_template(es: Elasticsearch, names: Indices) -> None:
+    """Write the messages template only when it is missing or differs from this release's.
+
+    Every process opens the store, a read-only ``mailarchive search`` too: an unconditional PUT
+    was a cluster-state update per open, and it needed the right to manage index templates just
+    to read. A GET is a read; the digest covers the pattern, mapping, settings and read alias, so a
+    template left without its alias by an interrupted migration is written again."""
+    template = _template(names, with_alias=True)
+    found = es.options(ignore_status=404).indices.get_index_template(name=names.template).body
+    current = [t["index_template"] for t in found.get("index_templates", []) if t.get("name") == names.template]
+    if current and (current[0].get("_meta") or {}).get("mailarchive_digest") == template["_meta"]["mailarchive_digest"]:
+        return
+    es.indices.put_index_template(name=names.template, index_patterns=[names.pattern], **template)
 
 
 def ensure_layout(es: Elasticsearch, names: Indices) -> None:
@@ -149,7 +170,7 @@ def ensure_layout(es: Elasticsearch, names: Indices) -> None:
         if not plan.current(names):
             _migrate_once(es, names)
             plan = _plan(es, names)
-        es.indices.put_index_template(name=names.template, index_patterns=[names.pattern], **_template(names, with_alias=True))
+        _ensure_template(es, names)
         for kind, index in plan.fixed.items():
             if index is None:
                 _create(es, names.versioned(kind), kind, alias=names.alias(kind))
