@@ -86,13 +86,16 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged_and_stores_nothing_twice(
     receiver = receiver_for(data_dir, free_port())
     acked: list[str] = []
     spooled_at_kill = []
-    for round_ in range(2):
+    try:
+        for round_ in range(2):
+            receiver.start()
+            kill_mid_stream(receiver, round_, acked)
+            spooled_at_kill.append(len(list((data_dir / "spool" / "new").iterdir())))
         receiver.start()
-        kill_mid_stream(receiver, round_, acked)
-        spooled_at_kill.append(len(list((data_dir / "spool" / "new").iterdir())))
-    receiver.start()
-    wait_for(lambda: not any((data_dir / "spool" / "new").iterdir()), timeout=120, what="the spool to drain")
-    receiver.signal(signal.SIGTERM)
+        wait_for(lambda: not any((data_dir / "spool" / "new").iterdir()), timeout=120, what="the spool to drain")
+        receiver.signal(signal.SIGTERM)
+    finally:
+        receiver.stop()  # a failed wait above must not leave the receiver running
 
     archived = archived_message_ids(config)
     missing = [mid for mid in acked if mid.strip("<>") not in archived]
