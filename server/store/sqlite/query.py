@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 
 from server.query.criteria import SCOPES, Criteria
 from server.query.keywords import And, Node, Not, Or, Term
@@ -95,13 +94,19 @@ PAGE_VISITS = 20  # a page walk without a driver count first probes this many dr
 PROBE_COST_RATIO = 5  # a row probed costs about as much as five rows of a set loaded (1.3 vs 0.26 us)
 
 
-@dataclass
-class KeyFilter:
-    """Messages having any of ``keys``; ``probe``: look each driver row up instead of loading the set."""
+ALL_ROWS = "FROM messages d WHERE 1"  # a plan's driver when only the time range is asked for
 
-    keys: list[str]
-    probe: bool = False
-    rows: int | None = None  # rows of the set in the range, when planning counted them exactly
+
+class KeyFilter:
+    """Messages having any of ``keys``; ``probe``: look each driver row up instead of loading the set.
+    A slots class, not a dataclass: building one costs a command-line search ~1 ms of start-up."""
+
+    __slots__ = ("keys", "probe", "rows")
+
+    def __init__(self, keys: list[str], probe: bool = False, rows: int | None = None) -> None:
+        self.keys = keys
+        self.probe = probe
+        self.rows = rows  # rows of the set in the range, when planning counted them exactly
 
     def sql(self, rid: str, lo: int, hi: int) -> tuple[str, list]:
         marks = ",".join("?" * len(self.keys))
@@ -110,25 +115,29 @@ class KeyFilter:
         return f"+{rid} IN (SELECT rid FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ?)", [*self.keys, lo, hi]
 
 
-@dataclass
 class Plan:
-    """``source`` is ``FROM ... d WHERE <driver condition>``; ``rid`` is the driver's rid column."""
+    """``source`` is ``FROM ... d WHERE <driver condition>``; ``rid`` is the driver's rid column.
+    A slots class like ``KeyFilter``; ``_but`` is its ``dataclasses.replace``."""
 
-    lo: int
-    hi: int
-    source: str = "FROM messages d WHERE 1"
-    rid: str = "d.rid"
-    params: list = field(default_factory=list)
-    filters: list[KeyFilter] = field(default_factory=list)
+    __slots__ = ("lo", "hi", "source", "rid", "params", "filters", "driver_rows", "count_first", "visit_cap", "fallback")
 
-    driver_rows: int | None = None  # keyword matches in the range, when planning counted them all
-    count_first: bool = False  # a large set is loaded: the total is likely large, count before the page
-    visit_cap: int | None = None  # walk at most this many driver rows (see for_page)
-    fallback: Plan | None = None  # the plan to walk again if the capped walk found too few
+    def __init__(self, lo: int, hi: int, source: str = ALL_ROWS, rid: str = "d.rid", params: list | None = None,
+                 filters: list[KeyFilter] | None = None, driver_rows: int | None = None, count_first: bool = False,
+                 visit_cap: int | None = None, fallback: Plan | None = None) -> None:  # fmt: skip
+        self.lo, self.hi, self.source, self.rid = lo, hi, source, rid
+        self.params = [] if params is None else params
+        self.filters = [] if filters is None else filters
+        self.driver_rows = driver_rows  # keyword matches in the range, when planning counted them all
+        self.count_first = count_first  # a large set is loaded: the total is likely large, count before the page
+        self.visit_cap = visit_cap  # walk at most this many driver rows (see for_page)
+        self.fallback = fallback  # the plan to walk again if the capped walk found too few
+
+    def _but(self, **changes: object) -> Plan:
+        return Plan(**{name: getattr(self, name) for name in self.__slots__} | changes)  # type: ignore[arg-type]
 
     @property
     def range_only(self) -> bool:
-        return self.source == Plan.source and not self.filters
+        return self.source == ALL_ROWS and not self.filters
 
     def where(self, lo: int, hi: int) -> tuple[str, list]:
         """Driver condition, the rid range [lo, hi] and every filter, with their parameters."""
@@ -162,8 +171,8 @@ class Plan:
         large share of the driver), where building a large set in memory costs more than the walk."""
         if all(flt.probe or not probe(flt) for flt in self.filters) and self.visit_cap is None:
             return self
-        return replace(self, filters=[replace(flt, probe=flt.probe or probe(flt)) for flt in self.filters],
-                       visit_cap=None, fallback=None)  # fmt: skip
+        filters = [KeyFilter(flt.keys, flt.probe or probe(flt), flt.rows) for flt in self.filters]
+        return self._but(filters=filters, visit_cap=None, fallback=None)
 
     def for_page(self, total: int, limit: int) -> Plan:
         """The plan of the page walk once the exact total is known.
@@ -184,7 +193,7 @@ class Plan:
         if self.driver_rows is None:
             if not self.filters:
                 return self
-            return replace(self.probing(), visit_cap=PAGE_VISITS * limit, fallback=self)
+            return self.probing()._but(visit_cap=PAGE_VISITS * limit, fallback=self)
         visits = limit * self.driver_rows / total
         return self.probing(lambda flt: flt.rows is not None and visits * PROBE_COST_RATIO < flt.rows)
 
