@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from server.model import normalize_department, utc_ms
+from server.query.frozen import Frozen
 from server.query.keywords import KeywordError, Node, parse_keyword, positive_terms
 from server.timezones import zone
 
@@ -28,19 +28,30 @@ class CriteriaError(ValueError):
     """Bad search input; ``str(error)`` is a one-line message for the user."""
 
 
-@dataclass(frozen=True)
-class Criteria:
+class Criteria(Frozen):
+    """Compared, hashed and shown like the frozen dataclass it was (a ``Frozen`` slots class: the
+    dataclass cost every command-line search start-up to build)."""
+
+    __slots__ = ("start", "end", "mailboxes", "sender", "recipient", "keyword", "query", "phrases", "scope",
+                 "department", "include_subdepartments")  # fmt: skip
     start: datetime  # inclusive, aware UTC
     end: datetime  # inclusive, aware UTC
-    mailboxes: tuple[str, ...] = ()  # any of these (lower-case addresses)
-    sender: str | None = None  # a full address, or "@example.com" for a whole domain
-    recipient: str | None = None  # the same
-    keyword: str = ""  # as typed, for display and audit
-    query: Node | None = None  # the parsed keyword (server.query.keywords), what the backends translate
-    phrases: tuple[tuple[str, ...], ...] = ()  # tokens of the query's positive terms (what may be highlighted)
-    scope: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
-    department: str | None = None
-    include_subdepartments: bool = False
+    mailboxes: tuple[str, ...]  # any of these (lower-case addresses)
+    sender: str | None  # a full address, or "@example.com" for a whole domain
+    recipient: str | None  # the same
+    keyword: str  # as typed, for display and audit
+    query: Node | None  # the parsed keyword (server.query.keywords), what the backends translate
+    phrases: tuple[tuple[str, ...], ...]  # tokens of the query's positive terms (what may be highlighted)
+    scope: frozenset[str]
+    department: str | None
+    include_subdepartments: bool
+
+    def __init__(self, start: datetime, end: datetime, mailboxes: tuple[str, ...] = (), sender: str | None = None,
+                 recipient: str | None = None, keyword: str = "", query: Node | None = None,
+                 phrases: tuple[tuple[str, ...], ...] = (), scope: frozenset[str] = frozenset(SCOPES),
+                 department: str | None = None, include_subdepartments: bool = False) -> None:  # fmt: skip
+        super().__init__(start, end, mailboxes, sender, recipient, keyword, query, phrases, scope, department,
+                         include_subdepartments)  # fmt: skip
 
     def as_params(self) -> dict[str, str]:
         """The flat form again (for URLs, audit details and Export All tasks)."""

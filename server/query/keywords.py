@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from server.query.frozen import Frozen
 from server.query.tokenize import is_cjk, tokens
 
 MAX_KEYWORD_CHARS = 1000
@@ -56,36 +57,7 @@ class KeywordError(ValueError):
         super().__init__(template % self.values if values else template)
 
 
-class _Node:
-    """Immutable, compared and hashed by type and fields, like the frozen dataclasses these were:
-    plain classes because a dataclass costs a command-line search ~2 ms of start-up to build."""
-
-    __slots__ = ()
-
-    def __init__(self, *values: object) -> None:
-        for name, value in zip(self.__slots__, values, strict=True):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def _fields(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((type(self), self._fields()))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
-
-    def __reduce__(self) -> tuple:  # pickle and copy rebuild through __init__ (__setattr__ refuses)
-        return type(self), self._fields()
-
-
-class Term(_Node):
+class Term(Frozen):
     """A word or a quoted phrase: its tokens in order; ``prefix``: the one token is a prefix."""
 
     __slots__ = ("tokens", "prefix")
@@ -101,7 +73,7 @@ class Term(_Node):
         return self.tokens[0] if len(self.tokens) == 1 else '"' + " ".join(self.tokens) + '"'
 
 
-class Not(_Node):
+class Not(Frozen):
     __slots__ = ("child",)
     child: Node
 
@@ -109,7 +81,7 @@ class Not(_Node):
         return f"-{_grouped(self.child)}"
 
 
-class And(_Node):
+class And(Frozen):
     """Every positive child matches and no ``Not`` child does (at least one child is positive)."""
 
     __slots__ = ("children",)
@@ -119,7 +91,7 @@ class And(_Node):
         return " ".join(_grouped(c) for c in self.children)
 
 
-class Or(_Node):
+class Or(Frozen):
     """At least one child matches (no child is a ``Not``)."""
 
     __slots__ = ("children",)
