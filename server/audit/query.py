@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from typing import Any
 
 from server.audit.chain import canonical_json, record_to_dict
@@ -62,7 +61,7 @@ def query_page(store: Store, query: AuditQuery, *, redacted: bool = False) -> di
     """
     if redacted and query.keyword:
         return _shown_page(store, query)
-    total, records = store.audit_query(replace(query, limit=query.limit + 1))  # one extra: is there more?
+    total, records = store.audit_query(query._replace(limit=query.limit + 1))  # one extra: is there more?
     return _page(total, records, query.limit)
 
 
@@ -88,13 +87,13 @@ def count_matches(store: Store, query: AuditQuery, *, redacted: bool = False) ->
     """How many entries ``iter_matches`` yields (the CSV download's count)."""
     if redacted and query.keyword:
         return sum(1 for _ in iter_matches(store, query, redacted=True))
-    return store.audit_query(replace(query, limit=0))[0]
+    return store.audit_query(query._replace(limit=0))[0]
 
 
 def iter_matches(store: Store, query: AuditQuery, *, redacted: bool = False) -> Iterator[AuditRecord]:
     """Every entry matching ``query`` (its paging ignored), newest first, fetched in batches;
     ``redacted``: the keyword matched against the redacted details only (see ``query_page``)."""
-    page = replace(query, limit=EXPORT_BATCH, after_seq=None)
+    page = query._replace(limit=EXPORT_BATCH, after_seq=None)
     keyword = query.keyword if redacted else None
     while True:
         _, records = store.audit_query(page)
@@ -103,7 +102,7 @@ def iter_matches(store: Store, query: AuditQuery, *, redacted: bool = False) -> 
                 yield record
         if len(records) < EXPORT_BATCH:
             return
-        page = replace(page, after_seq=records[-1].seq)
+        page = page._replace(after_seq=records[-1].seq)
 
 
 def csv_lines(records: Iterator[AuditRecord], *, redact: bool = False) -> Iterator[str]:

@@ -72,8 +72,9 @@ class AuditRecord:
     hash: str
 
 
-@dataclass
-class AuditQuery:
+class AuditQuery(NamedTuple):
+    """A NamedTuple, not a dataclass (a command-line search would build it at start-up); ``_replace`` pages it."""
+
     start: datetime
     end: datetime
     actor: str | None = None

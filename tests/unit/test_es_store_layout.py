@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,7 +85,7 @@ def test_an_archive_of_the_first_layout_is_migrated(base: ElasticsearchStore) ->
     # audit-v1 -> v2: the copy computed the values-only keyword text, so key names do not match
     wide = AuditQuery(start=MAY - timedelta(days=1), end=MAY + timedelta(days=1), keyword="合同")
     assert [r.seq for r in store.audit_query(wide)[1]] == [1]
-    assert store.audit_query(replace(wide, keyword="subject"))[0] == 0
+    assert store.audit_query(wide._replace(keyword="subject"))[0] == 0
     assert store.get_accounts([ALICE]) == {ALICE: Account(ALICE, "Alice", "/Sales", "active")}
     assert store.audit_last().hash == "h1"
     # and it goes on: merges keep their number, new mail is numbered after the old
