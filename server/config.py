@@ -9,8 +9,8 @@ and a one-line meaning; ``docs/configuration.md`` lists every one of them (a tes
 step). A malformed value raises ``ConfigError`` with one line naming where it came from (the variable
 or the TOML key), so a typo never surfaces as a traceback deep inside a service.
 
-Stdlib only (``dataclasses`` + ``tomllib``): the loader is small, and a settings library would add
-a compiled dependency to every install for the same ~150 lines.
+Stdlib only (``tomllib``, and ``Section`` below instead of ``dataclasses``): the loader is small, and a
+settings library would add a compiled dependency to every install for the same ~150 lines.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import os
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +49,7 @@ def setting(
     choices: tuple[str, ...] = (),
     default_doc: str | None = None,
 ) -> Any:
-    """A dataclass field carrying what the loader and the docs need.
+    """A section's field carrying what the loader and the docs need.
 
     ``env``: the variable's name without ``MAILARCHIVE_`` when it is not ``SECTION_FIELD`` (names
     kept from earlier releases, e.g. ``MAILARCHIVE_STORE``). ``parse`` turns a string or TOML value
@@ -59,9 +58,68 @@ def setting(
     """
     meta = {"help": help, "env": env, "parse": parse, "minimum": minimum, "maximum": maximum,
             "choices": choices, "default_doc": default_doc}  # fmt: skip
-    if isinstance(default, tuple | list | dict):
-        return field(default_factory=lambda: default, metadata=meta)
-    return field(default=default, metadata=meta)
+    return _Field(default, meta)
+
+
+class _Field:
+    """A declared setting of a ``Section``: its default and its metadata (``setting``'s keywords)."""
+
+    __slots__ = ("default", "metadata")
+
+    def __init__(self, default: Any, metadata: Mapping[str, Any]) -> None:
+        self.default, self.metadata = default, metadata
+
+
+_NO_METADATA: Mapping[str, Any] = types.MappingProxyType({})
+
+
+class Section:
+    """A frozen record of settings, declared like a frozen dataclass (annotated class attributes whose
+    values are ``setting(...)`` or a plain default; keyword arguments only), but built without
+    ``dataclasses``: as frozen dataclasses, the ten sections (``Config`` included) cost every command,
+    a ``mailarchive search`` too, ~4 M instructions (~2 ms) each to build, since every generated method
+    is compiled from source. Compared, hashed, shown, copied and pickled like the frozen dataclass it
+    was (the values live in the instance ``__dict__``); ``replace`` is its ``dataclasses.replace``."""
+
+    _fields: dict = {}  # name -> _Field, in declaration order (set per subclass)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = {}
+        for name in cls.__dict__.get("__annotations__", {}):
+            value = cls.__dict__.get(name)
+            declared[name] = value if isinstance(value, _Field) else _Field(value, _NO_METADATA)
+            setattr(cls, name, declared[name].default)  # as on a dataclass: the class attribute is the default
+        cls._fields = declared
+
+    def __init__(self, **values: Any) -> None:
+        unknown = values.keys() - self._fields.keys()
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {min(unknown)!r}")
+        own = self.__dict__
+        for name, declared in self._fields.items():
+            own[name] = values.get(name, declared.default)
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes`` (field names), like ``dataclasses.replace``."""
+        return type(self)(**{**self.__dict__, **changes})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.__dict__.values()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
 
 
 def _items(value: Any) -> list[str]:
@@ -96,8 +154,7 @@ LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")
 MB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class StoreConfig:
+class StoreConfig(Section):
     """Where the archive lives: the embedded SQLite file under the data directory, or Elasticsearch."""
 
     url: str = setting("sqlite", "`sqlite`, or an Elasticsearch URL (`https://es.example.com:9200`)", env="STORE")
@@ -112,8 +169,7 @@ class StoreConfig:
         return self.url.startswith(("http://", "https://"))
 
 
-@dataclass(frozen=True)
-class WebConfig:
+class WebConfig(Section):
     """The web console and JSON API (waitress)."""
 
     bind: str = setting("127.0.0.1", "address the web console listens on (`0.0.0.0` for all)", env="BIND")
@@ -125,8 +181,7 @@ class WebConfig:
     trusted_proxies: int = setting(0, "reverse proxies in front whose X-Forwarded-For/-Proto are believed", minimum=0)
 
 
-@dataclass(frozen=True)
-class SmtpConfig:
+class SmtpConfig(Section):
     """The SMTP journal receiver (docs/journaling.md)."""
 
     bind: str = setting("127.0.0.1", "address the SMTP receiver listens on (`0.0.0.0` for all)")
@@ -148,8 +203,7 @@ class SmtpConfig:
     spool_dir: Path | None = setting(None, "the spool: same disk as the data, never tmpfs", default_doc="DATA_DIR/spool")
 
 
-@dataclass(frozen=True)
-class Pop3Config:
+class Pop3Config(Section):
     """The POP3 archive account that third-party tools download the archive from."""
 
     bind: str = setting("127.0.0.1", "address the POP3 server listens on")
@@ -163,8 +217,7 @@ class Pop3Config:
     max_sessions: int = setting(50, "POP3 sessions at once (10 at most from one address)", minimum=1)
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
+class WorkerConfig(Section):
     """Background jobs (RQ): Export All, retention purge, re-index."""
 
     redis_url: str | None = setting(
@@ -173,15 +226,13 @@ class WorkerConfig:
     )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class RetentionConfig:
+class RetentionConfig(Section):
     """How long archived mail is kept (a saved archive setting wins)."""
 
     years: int = setting(6, "retention period in years, counted from arrival", env="RETENTION_YEARS", minimum=1)
 
 
-@dataclass(frozen=True)
-class ArchivingConfig:
+class ArchivingConfig(Section):
     """Archiving rules (DESIGN.md §5): defaults for the settings saved in the archive."""
 
     internal_domains: tuple[str, ...] = setting(
@@ -200,8 +251,7 @@ class ArchivingConfig:
     )
 
 
-@dataclass(frozen=True)
-class SecurityConfig:
+class SecurityConfig(Section):
     """Secrets and tamper evidence."""
 
     secret_key: str | None = setting(
@@ -212,8 +262,7 @@ class SecurityConfig:
     )
 
 
-@dataclass(frozen=True)
-class OpsConfig:
+class OpsConfig(Section):
     """Monitoring: the Prometheus scrape, readiness and the daily reconcile (docs/operations.md)."""
 
     metrics_token: str | None = setting(
@@ -229,21 +278,20 @@ class OpsConfig:
     )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(Section):
     """Everything a process needs to know; sections are TOML tables (``[web]``, ``[smtp]``, ...)."""
 
     data_dir: Path = setting(Path("./data"), "where the archive keeps its files", default_doc="./data")
     timezone: str = setting("UTC", "time zone of dates given and shown (a saved archive setting wins)")
-    store: StoreConfig = field(default_factory=StoreConfig)
-    web: WebConfig = field(default_factory=WebConfig)
-    smtp: SmtpConfig = field(default_factory=SmtpConfig)
-    pop3: Pop3Config = field(default_factory=Pop3Config)
-    worker: WorkerConfig = field(default_factory=WorkerConfig)
-    retention: RetentionConfig = field(default_factory=RetentionConfig)
-    archiving: ArchivingConfig = field(default_factory=ArchivingConfig)
-    security: SecurityConfig = field(default_factory=SecurityConfig)
-    ops: OpsConfig = field(default_factory=OpsConfig)
+    store: StoreConfig = StoreConfig()
+    web: WebConfig = WebConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    pop3: Pop3Config = Pop3Config()
+    worker: WorkerConfig = WorkerConfig()
+    retention: RetentionConfig = RetentionConfig()
+    archiving: ArchivingConfig = ArchivingConfig()
+    security: SecurityConfig = SecurityConfig()
+    ops: OpsConfig = OpsConfig()
 
     @property
     def sqlite_path(self) -> Path:
@@ -254,19 +302,27 @@ class Config:
         return self.smtp.spool_dir or self.data_dir / "spool"
 
 
-SECTIONS: dict[str, type] = {f.name: f.default_factory for f in fields(Config) if f.default_factory is not MISSING}
+SECTIONS: dict[str, type] = {name: type(f.default) for name, f in Config._fields.items()
+                            if isinstance(f.default, Section)}  # fmt: skip
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity: a dict key of the loader
 class Setting:
-    """One setting as the loader and docs/configuration.md see it."""
+    """One setting as the loader and docs/configuration.md see it; hashed by identity (a dict key of
+    the loader)."""
 
-    section: str | None  # None: top level
-    name: str
-    variable: str
-    owner: Any  # the dataclass declaring it (its annotation is read only when a value is parsed)
-    default: Any
-    meta: Mapping[str, Any]
+    __slots__ = ("section", "name", "variable", "owner", "default", "meta")
+
+    def __init__(self, section: str | None, name: str, variable: str, owner: type, default: Any,
+                 meta: Mapping[str, Any]) -> None:  # fmt: skip
+        self.section = section  # None: top level
+        self.name = name
+        self.variable = variable
+        self.owner = owner  # the Section declaring it (its annotation is read only when a value is parsed)
+        self.default = default
+        self.meta = meta
+
+    def __repr__(self) -> str:
+        return f"Setting({self.variable})"
 
     @property
     def type(self) -> Any:
@@ -302,14 +358,13 @@ def _type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _settings_of(cls: type, section: str | None) -> list[Setting]:
+def _settings_of(cls: type[Section], section: str | None) -> list[Setting]:
     result = []
-    for f in fields(cls):
-        if f.name in SECTIONS and section is None:
+    for name, f in cls._fields.items():
+        if name in SECTIONS and section is None:
             continue
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        env = f.metadata.get("env") or (f"{section}_{f.name}" if section else f.name).upper()
-        result.append(Setting(section, f.name, ENV_PREFIX + env, cls, default, f.metadata))
+        env = f.metadata.get("env") or (f"{section}_{name}" if section else name).upper()
+        result.append(Setting(section, name, ENV_PREFIX + env, cls, f.default, f.metadata))
     return result
 
 
@@ -407,8 +462,8 @@ def _build(values: Mapping[Setting, Any], base: Config | None = None) -> Config:
     for name in SECTIONS:
         changed = {s.name: v for s, v in values.items() if s.section == name}
         if changed:
-            sections[name] = replace(getattr(base, name), **changed)
-    config = replace(base, **top, **sections)
+            sections[name] = getattr(base, name).replace(**changed)
+    config = base.replace(**top, **sections)
     _check_pairs(config)
     return config
 

@@ -29,7 +29,6 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -378,7 +377,7 @@ class JournalService:
     def __init__(self, config: Config, settings: SmtpConfig | None = None) -> None:
         """``settings``: the receiver's section when not ``config.smtp`` (tests run it on a free port)."""
         if settings is not None:
-            config = replace(config, smtp=settings)
+            config = config.replace(smtp=settings)
         self.config = config
         self.settings = settings = config.smtp
         self.socket = listen(settings.bind, settings.port, what="the SMTP journal receiver",

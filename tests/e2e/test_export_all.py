@@ -10,7 +10,6 @@ import io
 import zipfile
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -171,7 +170,7 @@ def test_a_worker_killed_mid_job_is_retried_without_duplicates_or_a_corrupt_file
 def test_both_redis_paths_run_the_job(archive: Config, tmp_path: Path, path: str) -> None:
     params = {"from": "2025-03-10", "to": "2025-03-10"}
     with redis_server(tmp_path / "redis") if path == "redis-server" else nullcontext() as url:
-        config = replace(archive, worker=replace(archive.worker, redis_url=url)) if url else archive
+        config = archive.replace(worker=archive.worker.replace(redis_url=url)) if url else archive
         with Services.open(config) as svc:
             task = svc.exports.submit(ADMIN, params)
             with running_worker(config, tmp_path / "worker.log", redis_url=url, burst=True) as worker:

@@ -9,7 +9,6 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -33,7 +32,7 @@ RECENT = {"from": (WHEN - timedelta(days=3)).date().isoformat(), "to": (WHEN + t
 
 @pytest.fixture
 def service(config: Config) -> Iterator[WebService]:
-    service = WebService(replace(config, web=replace(config.web, port=0))).start()
+    service = WebService(config.replace(web=config.web.replace(port=0))).start()
     svc = services_of(service.app)
     svc.users.add("alice", "archive-admin", PASSWORD)
     load_samples(svc.store, config)

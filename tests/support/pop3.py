@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -37,7 +36,7 @@ FAST_THROTTLE = ThrottlePolicy(base_delay=0.01, max_delay=0.05, address_limit=5,
 
 def pop3_config(config: Config, **pop3: Any) -> Config:
     """``config`` with POP3 on a free port (0) and any other POP3 settings given."""
-    return replace(config, pop3=replace(config.pop3, **{"port": 0, **pop3}))
+    return config.replace(pop3=config.pop3.replace(**{"port": 0, **pop3}))
 
 
 def archive(config: Config, raws: Sequence[bytes]) -> list[Message]:

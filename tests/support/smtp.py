@@ -12,7 +12,6 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,7 +29,7 @@ def free_port() -> int:
 
 def receiver_settings(config: Config, **overrides: object) -> SmtpConfig:
     """The test config's SMTP section (no MAILARCHIVE_* variables) on a free port."""
-    return replace(config.smtp, port=free_port(), hostname="archive.test", **overrides)
+    return config.smtp.replace(port=free_port(), hostname="archive.test", **overrides)
 
 
 @contextmanager

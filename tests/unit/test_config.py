@@ -117,3 +117,22 @@ def test_with_overrides_uses_the_variable_names(config: Config) -> None:
     assert changed.data_dir == config.data_dir and config.web.port == 8080  # the original is unchanged
     with pytest.raises(TypeError, match="web_prot"):
         with_overrides(config, web_prot=1)
+
+
+def test_sections_behave_like_the_frozen_dataclasses_they_were() -> None:
+    """Equality, hashing, repr, pickling and ``replace`` of the ``Section`` records (not dataclasses:
+    building those cost every command's start-up)."""
+    import copy
+    import pickle
+
+    config = load_config({"MAILARCHIVE_CONFIG": "none", "MAILARCHIVE_INTERNAL_DOMAINS": "a.example"})
+    assert pickle.loads(pickle.dumps(config)) == config and copy.deepcopy(config) == config
+    assert hash(pickle.loads(pickle.dumps(config))) == hash(config)
+    moved = config.replace(web=config.web.replace(port=0))
+    assert (moved.web.port, config.web.port, moved.smtp) == (0, 8080, config.smtp) and moved != config
+    assert repr(config.web) == "WebConfig(bind='127.0.0.1', port=8080, secure_cookies='auto', trusted_proxies=0)"
+    assert Config().web == config.web and Config().archiving != config.archiving
+    with pytest.raises(AttributeError, match="cannot assign to field 'port'"):
+        config.web.port = 1  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'prot'"):
+        config.web.replace(prot=1)

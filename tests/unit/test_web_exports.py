@@ -168,11 +168,9 @@ def test_every_exports_api_route_is_in_the_openapi_file(app: Flask) -> None:
 
 def test_a_refused_or_unreachable_queue_keeps_the_task_queued(app: Flask, config, tmp_path: Path) -> None:  # noqa: ANN001
     """Redis down at submission: the task is kept (queued) and a worker's maintenance queues it later."""
-    from dataclasses import replace
-
     from server.services.context import Services
 
-    dead = replace(config, worker=replace(config.worker, redis_url="redis://127.0.0.1:1/0"))
+    dead = config.replace(worker=config.worker.replace(redis_url="redis://127.0.0.1:1/0"))
     with Services.open(dead) as svc:
         task = svc.exports.submit(Actor("archie", "archive-admin"), RECENT)
     assert TaskDocs(services_of(app).store).get(task.id).status == "queued"
