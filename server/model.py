@@ -6,10 +6,11 @@ backends (SQLite and Elasticsearch's ``date`` type) sort and compare them identi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
+
+from server.record import Record
 
 
 class Flag(StrEnum):
@@ -65,55 +66,75 @@ def now_utc() -> datetime:
 TIME_FIELDS = ("date", "archived_at", "received_at", "retention_until")
 
 
-@dataclass
-class Attachment:
-    name: str
-    type: str
-    size: int
-    sha256: str
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else utc_ms(value)
 
 
-@dataclass
-class Message:
-    """One archived message. ``id`` is derived from the dedupe key, so copies of one message share it."""
+class Attachment(Record):
+    def __init__(self, name: str, type: str, size: int, sha256: str) -> None:
+        self.name, self.type, self.size, self.sha256 = name, type, size, sha256
 
-    id: str
-    sha256: str
-    date: datetime
-    archived_at: datetime
-    size: int
-    message_id: str = ""
-    subject: str = ""
-    sender: str = ""
-    sender_name: str = ""
-    recipients: list[str] = field(default_factory=list)
-    to: list[str] = field(default_factory=list)
-    cc: list[str] = field(default_factory=list)
-    bcc: list[str] = field(default_factory=list)
-    body_text: str = ""
-    attachment_names: list[str] = field(default_factory=list)
-    attachments: list[Attachment] = field(default_factory=list)
-    mailboxes: list[str] = field(default_factory=list)
-    departments: list[str] = field(default_factory=list)
-    department_paths: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    retention_until: datetime | None = None
-    legal_hold: bool = False  # derived: bool(legal_holds), kept for readers of the older documents
-    parse_errors: list[str] = field(default_factory=list)
-    archive_seq: int = 0  # arrival order, assigned by the store when first archived (0: not yet)
-    received_at: datetime | None = None  # archive-side arrival time set by ingestion (not the sender's Date)
-    legal_holds: list[str] = field(default_factory=list)  # ids of the active holds on this message
 
-    def __post_init__(self) -> None:
-        for key in TIME_FIELDS:
-            value = getattr(self, key)
-            if value is not None:
-                setattr(self, key, utc_ms(value))
-        self.legal_hold = bool(self.legal_holds)
+class Message(Record):
+    """One archived message. ``id`` is derived from the dedupe key, so copies of one message share it.
+
+    A ``Record`` (not a dataclass: see ``server.record``); the list fields default to new empty lists."""
+
+    def __init__(
+        self,
+        id: str,
+        sha256: str,
+        date: datetime,
+        archived_at: datetime,
+        size: int,
+        message_id: str = "",
+        subject: str = "",
+        sender: str = "",
+        sender_name: str = "",
+        recipients: list[str] | None = None,
+        to: list[str] | None = None,
+        cc: list[str] | None = None,
+        bcc: list[str] | None = None,
+        body_text: str = "",
+        attachment_names: list[str] | None = None,
+        attachments: list[Attachment] | None = None,
+        mailboxes: list[str] | None = None,
+        departments: list[str] | None = None,
+        department_paths: list[str] | None = None,
+        flags: list[str] | None = None,
+        retention_until: datetime | None = None,
+        legal_hold: bool = False,  # derived: bool(legal_holds), kept for readers of the older documents
+        parse_errors: list[str] | None = None,
+        archive_seq: int = 0,  # arrival order, assigned by the store when first archived (0: not yet)
+        received_at: datetime | None = None,  # archive-side arrival time set by ingestion (not the sender's Date)
+        legal_holds: list[str] | None = None,  # ids of the active holds on this message
+    ) -> None:
+        # in field order (``to_dict`` and the stored documents keep it); times normalised (``utc_ms``)
+        self.id, self.sha256, self.date, self.archived_at = id, sha256, _utc(date), _utc(archived_at)
+        self.size, self.message_id, self.subject, self.sender = size, message_id, subject, sender
+        self.sender_name = sender_name
+        self.recipients = [] if recipients is None else recipients
+        self.to = [] if to is None else to
+        self.cc = [] if cc is None else cc
+        self.bcc = [] if bcc is None else bcc
+        self.body_text = body_text
+        self.attachment_names = [] if attachment_names is None else attachment_names
+        self.attachments = [] if attachments is None else attachments
+        self.mailboxes = [] if mailboxes is None else mailboxes
+        self.departments = [] if departments is None else departments
+        self.department_paths = [] if department_paths is None else department_paths
+        self.flags = [] if flags is None else flags
+        self.retention_until = _utc(retention_until)
+        self.legal_hold = bool(legal_holds)  # derived: the argument is ignored, as it always was
+        self.parse_errors = [] if parse_errors is None else parse_errors
+        self.archive_seq = archive_seq
+        self.received_at = _utc(received_at)
+        self.legal_holds = [] if legal_holds is None else legal_holds
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready document: times as ISO strings."""
-        doc = asdict(self)
+        doc = {name: list(value) if isinstance(value, list) else value for name, value in self._asdict().items()}
+        doc["attachments"] = [a._asdict() if isinstance(a, Attachment) else dict(a) for a in self.attachments]
         doc["legal_hold"] = bool(self.legal_holds)  # in sync even if legal_holds changed in place
         for key in TIME_FIELDS:
             if doc[key] is not None:
@@ -146,8 +167,7 @@ class Message:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class MessageHead:
+class MessageHead(NamedTuple):
     """What a bulk export writes of a message beside its bytes (entry name, manifest row, the
     SHA-256 to check): ``Store.scan_heads`` reads only this, without building the whole ``Message``
     (body text, address lists, attachments), which was the largest part of an export's scan."""
@@ -170,14 +190,12 @@ def head_of(doc: dict[str, Any]) -> MessageHead:
                        doc.get("subject") or "", doc.get("sender") or "")  # fmt: skip
 
 
-@dataclass
-class Account:
+class Account(Record):
     """A mailbox of the company directory. Its status never affects archived mail."""
 
-    address: str
-    name: str = ""
-    department: str = ""  # exact department path such as "/Sales/East"; "" = none
-    status: str = AccountStatus.ACTIVE
+    def __init__(self, address: str, name: str = "", department: str = "", status: str = AccountStatus.ACTIVE) -> None:
+        self.address, self.name, self.status = address, name, status
+        self.department = department  # exact department path such as "/Sales/East"; "" = none
 
 
 def department_ancestors(path: str) -> list[str]:

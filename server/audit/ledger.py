@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from server.audit.chain import canonical_json
@@ -49,7 +49,7 @@ LEDGER_ACTOR, LEDGER_ROLE = "archive", "system"
 LEDGER_FAILURES = "ledger_failures"  # counter: batches archived without their ledger entry (verify reports them)
 # Fields a later copy, the retention or the hold use cases legitimately change; not in the digest.
 MUTABLE_FIELDS = frozenset({*MERGED_FIELDS, "retention_until", "legal_hold", "legal_holds", "archive_seq"})
-_FIXED = tuple(f.name for f in fields(Message) if f.name not in MUTABLE_FIELDS)
+_FIXED = tuple(name for name in Message._fields if name not in MUTABLE_FIELDS)
 _FIXED_TIMES = tuple(name for name in TIME_FIELDS if name in _FIXED)
 
 

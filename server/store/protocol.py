@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 from server.model import Account, Message, MessageHead
 from server.query.criteria import Criteria
+from server.record import Record
 
 
 class StoreError(RuntimeError):
@@ -55,21 +55,15 @@ class PartitionMember(NamedTuple):
     sha256: str
 
 
-@dataclass
-class AuditRecord:
-    """One audit entry as stored. ``seq`` is assigned by the log, contiguous from 1."""
+class AuditRecord(Record):
+    """One audit entry as stored. ``seq`` is assigned by the log, contiguous from 1 (a ``Record``, not
+    a dataclass: a command-line search writes one and would build the class at start-up)."""
 
-    seq: int
-    time: datetime
-    actor: str
-    role: str
-    source_ip: str
-    operation: str
-    target: str
-    details: dict[str, Any]
-    result: str
-    prev_hash: str
-    hash: str
+    def __init__(self, seq: int, time: datetime, actor: str, role: str, source_ip: str, operation: str, target: str,
+                 details: dict[str, Any], result: str, prev_hash: str, hash: str) -> None:  # fmt: skip
+        self.seq, self.time, self.actor, self.role, self.source_ip = seq, time, actor, role, source_ip
+        self.operation, self.target, self.details, self.result = operation, target, details, result
+        self.prev_hash, self.hash = prev_hash, hash
 
 
 class AuditQuery(NamedTuple):
@@ -84,9 +78,9 @@ class AuditQuery(NamedTuple):
     after_seq: int | None = None  # paging: newest first, entries with seq < after_seq
 
 
-@dataclass
-class Aggregation:
-    buckets: dict[str, int] = field(default_factory=dict)  # key -> count, key order as the backend sorts it
+class Aggregation(Record):
+    def __init__(self, buckets: dict[str, int] | None = None) -> None:
+        self.buckets = {} if buckets is None else buckets  # key -> count, key order as the backend sorts it
 
 
 AggregateBy = Literal["day", "department", "mailbox"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
-from dataclasses import replace
 from typing import Any
 
 from server.audit.chain import entry_hash
@@ -25,7 +24,7 @@ class Tamper:
 
     def edit_details(self, seq: int) -> None:
         record = self.entry(seq)
-        self.put(replace(record, details={**record.details, "hits": 0}))
+        self.put(record._replace(details={**record.details, "hits": 0}))
 
     def delete(self, *seqs: int) -> None:
         for seq in seqs:
@@ -33,14 +32,14 @@ class Tamper:
 
     def swap(self, a: int, b: int) -> None:
         first, second = self.entry(a), self.entry(b)
-        self.put(replace(second, seq=a))
-        self.put(replace(first, seq=b))
+        self.put(second._replace(seq=a))
+        self.put(first._replace(seq=b))
 
     def rewrite_from(self, seq: int, **changes: Any) -> None:
         """Change entries from ``seq`` on and recompute every hash: a chain valid in itself."""
         prev = self.entry(seq - 1).hash if seq > 1 else None
         for record in list(self.store.audit_scan(from_seq=seq)):
-            forged = replace(record, **changes, prev_hash=prev or record.prev_hash)
+            forged = record._replace(**changes, prev_hash=prev or record.prev_hash)
             forged.hash = entry_hash(forged)
             self.put(forged)
             prev = forged.hash

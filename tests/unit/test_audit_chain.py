@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,7 +30,7 @@ def _record(**changes: object) -> AuditRecord:
         source_ip="10.0.0.7", operation="search", target="", details={"hits": 3, "keyword": "合同"},
         result="success", prev_hash=GENESIS, hash="",
     )  # fmt: skip
-    return replace(base, **changes)
+    return base._replace(**changes)
 
 
 def test_canonical_json_is_sorted_compact_utf8() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from server.audit.detail_fields import detail_fields
@@ -20,7 +19,7 @@ from tests.conformance.factory import make
 def msg(subject: str = "", body: str = "", **fields: object) -> Message:
     """A message with a Message-ID unless told otherwise (the factory always gives one)."""
     message = make(subject=subject, body=body)[0]
-    return replace(message, **fields) if fields else message
+    return message._replace(**fields) if fields else message
 
 
 def test_source_shows_each_line_in_its_own_charset_and_controls_as_pictures() -> None:

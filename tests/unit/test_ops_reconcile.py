@@ -5,7 +5,6 @@ what the raw bytes allow repaired."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import sqlite3
 from collections.abc import Iterator
@@ -90,7 +89,7 @@ def test_each_broken_invariant_is_found_and_the_index_repaired_from_raw_bytes(sv
     lost, altered, copied = (store.get_message(ids[s]) for s in ("lost bytes", "altered bytes", "copied"))
     tamper.delete_blob(lost.sha256)
     tamper.put_blob(altered.sha256, b"Subject: forged\r\n\r\nnot what was archived\r\n")
-    store.put_messages([(dataclasses.replace(copied, id="f" * 64), store.get_raw(copied.sha256))])  # indexed twice
+    store.put_messages([(copied._replace(id="f" * 64), store.get_raw(copied.sha256))])  # indexed twice
     never_indexed = make_mail(subject="written to the raw store, its document lost")
     tamper.put_blob(hashlib.sha256(never_indexed).hexdigest(), never_indexed)
     tamper.put_blob("0" * 64, b"Subject: not these bytes\r\n\r\nx\r\n")  # key does not match the bytes

@@ -7,7 +7,6 @@ import multiprocessing
 import os
 import sqlite3
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -194,7 +193,7 @@ def test_identical_raw_bytes_are_stored_once(tmp_path: Path) -> None:
 def test_raw_bytes_must_match_the_sha256(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "archive.sqlite3")
     message, raw = make("liar")
-    [result] = store.put_messages([(replace(message, sha256="0" * 64), raw)])
+    [result] = store.put_messages([(message._replace(sha256="0" * 64), raw)])
     assert result.status == "failed" and "sha256" in result.error
     assert store.get_message("liar") is None
     store.close()

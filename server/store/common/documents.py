@@ -7,7 +7,6 @@ A copy of an archived message (same id) adds only to the union fields (``MERGED_
 from __future__ import annotations
 
 import hashlib
-from dataclasses import fields
 from typing import Any
 
 from server.model import TIME_FIELDS, Message, format_time
@@ -35,7 +34,7 @@ def message_document(message: Message) -> dict[str, Any]:
 
     ``legal_hold`` is recomputed from ``legal_holds`` so the two never disagree in storage.
     """
-    doc = {f.name: getattr(message, f.name) for f in fields(message)}
+    doc = message._asdict()
     doc["attachments"] = [a if isinstance(a, dict) else vars(a).copy() for a in doc["attachments"] or []]
     if isinstance(doc.get("legal_holds"), list):
         doc["legal_hold"] = bool(doc["legal_holds"])
