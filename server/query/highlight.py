@@ -22,9 +22,8 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
 
@@ -48,8 +47,7 @@ FIELDS = (("subject", "subject"), ("body", "body"), ("attachment", "attachment_n
 _ASTRAL = "\U00010000-\U0001ffff\U0002f800-\U0002ffff\U00031350-\U0010ffff"  # outside the CJK extensions: not tabulated
 
 
-@dataclass(frozen=True)
-class _Tables:
+class _Tables(NamedTuple):
     """What normalisation does to each character, so that most text is matched as it is stored.
 
     ``sources``: a one-character form -> the (escaped) characters that normalise to it, other than
@@ -416,10 +414,11 @@ def mark_html(html: str, query: Node | None) -> str:
     return "".join(parts)
 
 
-@dataclass(frozen=True)
-class Marker:
+class Marker(NamedTuple):
     """Marks one search's keyword in a message being read (the message view): its text or HTML
-    body, subject and attachment names, each only when that field was searched."""
+    body, subject and attachment names, each only when that field was searched. NamedTuples, this
+    and ``_Tables``, not dataclasses: ``search --json`` imports this module, and the dataclasses
+    module with two classes built cost its start-up ~33 M instructions."""
 
     query: Node | None = None
     scope: frozenset[str] = frozenset(SCOPES)
