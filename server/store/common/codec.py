@@ -1,7 +1,9 @@
 """zstd compression of raw messages and documents, with one (de)compressor per thread.
 
 zstandard's contexts are not thread-safe, and making a new one per call costs more than the
-compression of a typical 10 KB message, so each thread keeps its own.
+compression of a typical 10 KB message, so each thread keeps its own. zstandard is imported with the
+first context: its import (it imports ``platform``) costs ~11 M instructions (~5 ms), which a command
+that reads and writes no document, such as a search without matches, need not pay.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import zstandard
+if TYPE_CHECKING:
+    import zstandard
 
 LEVEL = 3  # zstd's default: ~3x on mail at several hundred MB/s per core
 FEW_DOCS = 2000  # documents a process decodes with json before it switches to orjson (see unpack_doc)
@@ -23,6 +26,8 @@ _fast_loads: Callable[[bytes], Any] | None = None
 def _contexts() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
     ctx = getattr(_local, "ctx", None)
     if ctx is None:
+        import zstandard
+
         ctx = _local.ctx = (zstandard.ZstdCompressor(level=LEVEL), zstandard.ZstdDecompressor())
     return ctx
 
