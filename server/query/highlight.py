@@ -80,7 +80,23 @@ def _char_class(chars: Iterable[str]) -> str:
 
 @lru_cache(maxsize=1)
 def _tables() -> _Tables:
-    """Built once per process from ``unicodedata`` over the Basic Multilingual Plane (~0.1 s)."""
+    """Built once per process: from the stored ``normtables`` when they were generated with this
+    interpreter's Unicode version, else from ``unicodedata`` over the BMP (~0.1 s of CPU, which every
+    command-line ``search --json`` over mail with a character not in NFKC form, such as full-width
+    punctuation, paid; the stored ones cost the regex compiles, ~20 ms)."""
+    from server.query import normtables
+
+    data = normtables.DATA if unicodedata.unidata_version == normtables.UNIDATA_VERSION else table_data()
+    slow, special, odd, joiners = data["slow"], data["special"], data["odd"], data["joiners"]
+    return _Tables(
+        sources=data["sources"], forms=data["forms"], slow=re.compile(f"[{slow}{_ASTRAL}]"),
+        special=re.compile(f"[{special}]"), unusual=re.compile(f"[{slow}{special}{_ASTRAL}]"),
+        odd=re.compile(f"[{odd}{_ASTRAL}]"), clusters=re.compile(f"(?s).?[{joiners}]+"),
+    )  # fmt: skip
+
+
+def table_data() -> dict[str, Any]:
+    """What ``_Tables`` is made of (character classes as pattern text), from ``unicodedata``."""
     bmp = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
     # starters composed with the character before them: Indic vowel signs, Hangul vowel and final jamo
     seconds = {chr(c) for c in [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]}
@@ -108,12 +124,22 @@ def _tables() -> _Tables:
             sources.setdefault(form, []).append(char)
             if form != char.lower() and _kind(form) != "gap":
                 special.append(char)
-    return _Tables(
-        sources={form: _char_class(chars) for form, chars in sources.items()}, forms=forms,
-        slow=re.compile(f"[{_char_class(slow)}{_ASTRAL}]"), special=re.compile(f"[{_char_class(special)}]"),
-        unusual=re.compile(f"[{_char_class(slow)}{_char_class(special)}{_ASTRAL}]"), odd=re.compile(f"[{_char_class(odd)}{_ASTRAL}]"),
-        clusters=re.compile(f"(?s).?[{_char_class(joiners)}]+"),
-    )  # fmt: skip
+    return {"sources": {form: _char_class(chars) for form, chars in sources.items()}, "forms": forms,
+            "slow": _char_class(slow), "special": _char_class(special), "odd": _char_class(odd),
+            "joiners": _char_class(joiners)}  # fmt: skip
+
+
+def table_module() -> str:
+    """The text of ``server/query/normtables.py`` (a test compares the two)."""
+    return (f'"""{NORMTABLES_HEADER}"""\n\nUNIDATA_VERSION = {unicodedata.unidata_version!r}\n'
+            f"DATA = {ascii(table_data())}\n")  # fmt: skip
+
+
+NORMTABLES_HEADER = (
+    "What server.query.highlight's character tables are made of, for the Unicode version below.\n\n"
+    "Generated, do not edit: python -c 'from server.query.highlight import table_module; \\\n"
+    "open(\"server/query/normtables.py\", \"w\").write(table_module())'\n"
+)
 
 
 def _literal(token: str, *, plain: bool) -> str:

@@ -177,3 +177,18 @@ def test_stored_text_is_matched_as_normalised_without_normalising_it() -> None:
 def test_private_use_characters_in_the_text_cannot_become_tags() -> None:
     assert str(mark_all("a \ue000budget\ue001 <b>", parse_keyword("budget"))) == "a \ufffd<mark>budget</mark>\ufffd &lt;b&gt;"
     assert hl("budget", body="\ue001 budget \ue000")["body"] == ["\ufffd <mark>budget</mark> \ufffd"]
+
+
+def test_the_stored_character_tables_are_what_unicodedata_gives() -> None:
+    """``server/query/normtables.py`` (what a command-line ``search --json`` builds its tables from,
+    instead of scanning the BMP) is the generated text, and the data of this interpreter's Unicode
+    version; on another version ``_tables`` computes them."""
+    import unicodedata
+    from pathlib import Path
+
+    from server.query import highlight, normtables
+
+    if unicodedata.unidata_version != normtables.UNIDATA_VERSION:
+        pytest.skip(f"tables generated for Unicode {normtables.UNIDATA_VERSION}, this is {unicodedata.unidata_version}")
+    assert Path(normtables.__file__).read_text() == highlight.table_module()
+    assert highlight.table_data() == normtables.DATA
