@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from server.model import Account, Message, MessageHead
+from server.model import Account, ArrivalHead, Message, MessageHead
 from server.query.criteria import Criteria
 from server.record import Record
 
@@ -179,6 +179,10 @@ class Store(Protocol):
         the last seq returned), never one read after it: numbers committed in between would be
         skipped.
         """
+
+    def scan_archived_heads(self, after_seq: int, limit: int) -> list[ArrivalHead]:
+        """``scan_archived`` reading only each message's ``ArrivalHead`` (a POP3 window): the same
+        messages in the same order under the same watermark rule, each field as it has it."""
 
     def max_archive_seq(self) -> int:
         """The stable watermark: the highest S such that every seq <= S is committed or abandoned.

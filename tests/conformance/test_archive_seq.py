@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from server.model import ArrivalHead, Message
 from server.store import Store
 from tests.conformance.factory import ALICE, BOB, day, make, put
 
@@ -13,9 +17,15 @@ def seqs(store: Store, ids: list[str]) -> list[int]:
     return [m.archive_seq for m in store.get_messages(ids)]
 
 
+def heads_of(messages: Sequence[Message]) -> list[ArrivalHead]:
+    """What ``scan_archived_heads`` must return for these messages of ``scan_archived``."""
+    return [ArrivalHead(m.archive_seq, m.id, m.sha256, m.size) for m in messages]
+
+
 def test_an_empty_archive_has_watermark_zero(store: Store) -> None:
     assert store.max_archive_seq() == 0
     assert store.scan_archived(0, 10) == []
+    assert store.scan_archived_heads(0, 10) == []
 
 
 def test_numbers_follow_arrival_not_the_date(store: Store) -> None:
@@ -88,4 +98,28 @@ def test_a_large_window_comes_back_whole_and_in_order(store: Store) -> None:
     assert len(walked) == 1200 and [m.archive_seq for m in walked] == sorted(m.archive_seq for m in walked)
     assert [m.id for m in walked[:2]] == ["big-0-000", "big-0-001"] and walked[-1].id == "big-2-399"
     assert [m.id for m in store.scan_archived(0, 1100)] == [m.id for m in walked[:1100]]
+    assert store.scan_archived_heads(0, 5000) == heads_of(walked)
+    assert store.scan_archived_heads(0, 1100) == heads_of(walked[:1100])
+    assert store.scan_archived_heads(walked[999].archive_seq, 150) == heads_of(walked[1000:1150])
     assert [m.id for m in store.scan_expired(until + timedelta(days=1), 1150)] == [m.id for m in walked[:1150]]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 7, 1000])
+def test_arrival_heads_are_the_archived_messages_fields_in_order(store: Store, limit: int) -> None:
+    """A POP3 window reads heads: from every position and page by page, they are ``scan_archived``'s
+    messages with its sequence, id, SHA-256 and size, across a merged copy, one blob shared by two
+    messages, a purged gap and an old Date that arrived last."""
+    put(store, [make(f"h-{n}", date=day(1 + n % 5), body="x" * 37 * n) for n in range(9)])
+    shared = b"Subject: one blob\r\n\r\ntwo messages\r\n"
+    put(store, [make("shared-a", raw=shared), make("shared-b", raw=shared)])
+    assert put(store, [make("h-3", mailboxes=[BOB], body="x" * 37 * 3)]) == ["merged"]
+    assert store.delete_messages(["h-5"]) == 1
+    put(store, [make("old-late", date=datetime(1999, 1, 1, tzinfo=UTC))])
+    archived = store.scan_archived(0, 1000)
+    assert len(archived) == 11 and len({m.size for m in archived}) > 5
+    for after in [0, *(m.archive_seq for m in archived)]:
+        assert store.scan_archived_heads(after, limit) == heads_of(store.scan_archived(after, limit))
+    walked: list[ArrivalHead] = []
+    while page := store.scan_archived_heads(walked[-1].archive_seq if walked else 0, limit):
+        walked += page
+    assert walked == heads_of(archived)

@@ -339,8 +339,10 @@ def test_the_watermark_never_passes_a_write_still_in_its_transaction(tmp_path: P
             _put_one(conn, _prepare(*make("in-flight")))
             assert reader.max_archive_seq() == 1
             assert [m.id for m in reader.scan_archived(0, 10)] == ["committed"]
+            assert [h.id for h in reader.scan_archived_heads(0, 10)] == ["committed"]
         assert reader.max_archive_seq() == 2
         assert [m.id for m in reader.scan_archived(1, 10)] == ["in-flight"]
+        assert [h.id for h in reader.scan_archived_heads(1, 10)] == ["in-flight"]
     finally:
         reader.close()
         writer.close()

@@ -24,7 +24,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from server.model import Message, format_time
+from server.model import ArrivalHead, Message, format_time
 from server.store.common.documents import set_holds
 from server.store.elasticsearch.bulk import Action, bulk
 from server.store.elasticsearch.connection import ERRORS
@@ -36,6 +36,8 @@ from server.store.protocol import PartitionMember, StoreError
 
 BY_SEQ = [{"archive_seq": {"order": "asc"}}]
 SEQ_PAGE = 1000
+MESSAGE_SOURCE = {"excludes": SOURCE_EXCLUDES}  # what building a Message reads
+HEAD_SOURCE = {"includes": list(ArrivalHead._fields)}  # an arrival head's four fields, nothing else
 
 
 class ArchiveMixin:
@@ -49,27 +51,37 @@ class ArchiveMixin:
         return self.sequence.watermark()
 
     def scan_archived(self, after_seq: int, limit: int) -> list[Message]:
+        return [from_document(s) for s in self._archived(after_seq, limit, MESSAGE_SOURCE)]
+
+    def scan_archived_heads(self, after_seq: int, limit: int) -> list[ArrivalHead]:
+        """Only the four fields leave the cluster: a window's pages are a fraction of the size."""
+        return [ArrivalHead(s["archive_seq"], s["id"], s["sha256"], s["size"]) for s in self._archived(after_seq, limit, HEAD_SOURCE)]
+
+    def _archived(self, after_seq: int, limit: int, source: dict[str, Any]) -> list[dict[str, Any]]:
         """Read the watermark first, then search below it: whatever the search sees above it is
         left for the next call (it may be part of a block whose lower numbers are still in flight)."""
         top = self.sequence.watermark()
-        return self._by_seq([{"range": {"archive_seq": {"lte": top}}}], [], after_seq, limit) if top > after_seq else []
+        return self._by_seq([{"range": {"archive_seq": {"lte": top}}}], [], after_seq, limit, source) if top > after_seq else []
 
     def scan_expired(self, now: datetime, limit: int, after_seq: int = 0) -> list[Message]:
         expired = [{"range": {"retention_until": {"lt": format_time(now)}}}]
-        return self._by_seq(expired, [{"exists": {"field": "legal_holds"}}], after_seq, limit)
+        must_not = [{"exists": {"field": "legal_holds"}}]
+        return [from_document(s) for s in self._by_seq(expired, must_not, after_seq, limit, MESSAGE_SOURCE)]
 
-    def _by_seq(self, filters: list[dict[str, Any]], must_not: list[dict[str, Any]], after_seq: int, limit: int) -> list[Message]:
-        """Matches above ``after_seq`` in ascending seq, ``limit`` at most, in pages (the numbers are
-        unique, so each page starts above the last one; any ``limit`` stays under the result window)."""
-        out: list[Message] = []
+    def _by_seq(self, filters: list[dict[str, Any]], must_not: list[dict[str, Any]], after_seq: int, limit: int,
+                source: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+        """The ``source`` of the matches above ``after_seq`` in ascending seq, ``limit`` at most, in
+        pages (the numbers are unique, so each page starts above the last one; any ``limit`` stays
+        under the result window)."""
+        out: list[dict[str, Any]] = []
         while len(out) < limit:
             size = min(SEQ_PAGE, limit - len(out))
             query = {"bool": {"filter": [*filters, {"range": {"archive_seq": {"gt": after_seq}}}], "must_not": must_not}}
-            hits = self._search_hits(query=query, sort=BY_SEQ, size=size, _source={"excludes": SOURCE_EXCLUDES})
-            out += [from_document(h["_source"]) for h in hits]
+            hits = self._search_hits(query=query, sort=BY_SEQ, size=size, _source=source)
+            out += [h["_source"] for h in hits]
             if len(hits) < size:
                 break
-            after_seq = out[-1].archive_seq
+            after_seq = out[-1]["archive_seq"]
         return out
 
     def delete_messages(self, ids: Sequence[str]) -> int:

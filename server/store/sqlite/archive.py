@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from server.model import Message, format_time
+from server.model import ArrivalHead, Message, format_time
 from server.store.common import codec
 from server.store.common.documents import set_holds
 from server.store.common.times import to_ms
@@ -33,6 +33,10 @@ from server.store.sqlite.messages import message_keys, text_columns, unpack_mess
 CHUNK = 500  # ids per statement batch (SQLite's bound-parameter limit)
 
 _SELECT_META = "SELECT a.seq, d.doc FROM message_meta a JOIN message_docs d ON d.rid = a.rid"
+# An arrival head from three key lookups, no document: the size is the raw blob's length (as
+# ``total_size`` reads it; ``Message.size`` is that length), NULL only where the blob is missing.
+_SELECT_HEADS = ("SELECT a.seq, m.id, a.sha256, r.size, a.rid FROM message_meta a JOIN messages m ON m.rid = a.rid "
+                 "LEFT JOIN raws r ON r.sha256 = a.sha256 WHERE a.seq > ? ORDER BY a.seq LIMIT ?")
 
 
 def _found(conn: sqlite3.Connection, ids: Sequence[str]) -> list[tuple[int, int, dict]]:
@@ -49,6 +53,12 @@ def _found(conn: sqlite3.Connection, ids: Sequence[str]) -> list[tuple[int, int,
         )
         out += [(rid, seq, codec.unpack_doc(doc)) for rid, seq, doc in rows]
     return out
+
+
+def _document_size(conn: sqlite3.Connection, rid: int) -> int:
+    """``size`` as the stored document of ``rid`` records it."""
+    (blob,) = conn.execute("SELECT doc FROM message_docs WHERE rid = ?", (rid,)).fetchone()
+    return codec.unpack_doc(blob)["size"]
 
 
 def _delete_one(conn: sqlite3.Connection, rid: int, doc: dict) -> None:
@@ -69,6 +79,14 @@ class ArchiveMixin:
     def scan_archived(self, after_seq: int, limit: int) -> list[Message]:
         rows = self._conn().execute(f"{_SELECT_META} WHERE a.seq > ? ORDER BY a.seq LIMIT ?", (after_seq, limit))
         return [unpack_message(doc, seq) for seq, doc in rows]
+
+    def scan_archived_heads(self, after_seq: int, limit: int) -> list[ArrivalHead]:
+        """A message whose blob is missing (a damaged archive) keeps its place in the window with the
+        size its document records, so RETR can report it unavailable rather than the window skip it."""
+        with self._read() as conn:
+            rows = conn.execute(_SELECT_HEADS, (after_seq, limit)).fetchall()
+            return [ArrivalHead(seq, id_, sha256, _document_size(conn, rid) if size is None else size)
+                    for seq, id_, sha256, size, rid in rows]  # fmt: skip
 
     def scan_expired(self, now: datetime, limit: int, after_seq: int = 0) -> list[Message]:
         """Walks the seq order from ``after_seq``: old mail arrived first, so the expired messages
