@@ -15,17 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.model import ArrivalHead
 from server.store.protocol import Store
 
 PAGE = 500  # messages read from the store per scan call while building the window
 
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    seq: int  # archive_seq
-    id: str  # archive id: the UIDL, stable forever
-    sha256: str
-    size: int  # octets as archived (RFC 1939 §11: line-end conventions may make RETR differ)
+# A window entry is the store's arrival head as it comes: ``archive_seq``, ``id`` (the UIDL, stable
+# forever), ``sha256``, ``size`` (octets as archived; RFC 1939 §11: line-end conventions may make
+# RETR differ). Nothing is decoded or copied per message to build the window.
+Entry = ArrivalHead
 
 
 @dataclass(frozen=True)
@@ -48,10 +46,10 @@ class Maildrop:
         entries: list[Entry] = []
         cursor = after_seq
         while len(entries) < limit:
-            page = store.scan_archived(cursor, min(PAGE, limit - len(entries)))
+            page = store.scan_archived_heads(cursor, min(PAGE, limit - len(entries)))
             if not page:
                 break
-            entries.extend(Entry(m.archive_seq, m.id, m.sha256, m.size) for m in page)
+            entries += page
             cursor = page[-1].archive_seq
         return cls(entries, after_seq=after_seq)
 
@@ -92,5 +90,5 @@ class Maildrop:
         count = 0
         while count + 1 in self._deleted:
             count += 1
-        upto = self.entries[count - 1].seq if count else self.after_seq
+        upto = self.entries[count - 1].archive_seq if count else self.after_seq
         return Acknowledgement(after=self.after_seq, upto=upto, count=count)

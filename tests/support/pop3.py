@@ -69,6 +69,12 @@ def corrupt_raw(config: Config, sha256: str, data: bytes = b"tampered") -> None:
         conn.execute("UPDATE raws SET data = ? WHERE sha256 = ?", (zstandard.ZstdCompressor().compress(data), sha256))
 
 
+def lose_raw(config: Config, sha256: str) -> None:
+    """Delete archived bytes behind the store's back (SQLite): a damaged archive whose message remains."""
+    with closing(sqlite3.connect(config.sqlite_path)) as conn, conn:
+        conn.execute("DELETE FROM raws WHERE sha256 = ?", (sha256,))
+
+
 @contextmanager
 def pop3_daemon(config: Config, *, limits: Limits | None = None, throttle: ThrottlePolicy = FAST_THROTTLE
                 ) -> Iterator[Pop3Daemon]:  # fmt: skip

@@ -25,7 +25,16 @@ from server.services.context import Services
 from server.services.pop3 import KIND, POSITION_KEY
 from server.store.protocol import AuditQuery
 from tests.support.mail import make_mail
-from tests.support.pop3 import ACCOUNT, FAST_THROTTLE, PASSWORD, archive, corrupt_raw, enable, pop3_config
+from tests.support.pop3 import (
+    ACCOUNT,
+    FAST_THROTTLE,
+    PASSWORD,
+    archive,
+    corrupt_raw,
+    enable,
+    lose_raw,
+    pop3_config,
+)
 
 
 class Buffer:
@@ -335,3 +344,16 @@ def test_integrity_failure_is_refused_and_audited(svc: Services, mails: list[Mes
     assert len(failures) >= 2 and {e.target for e in failures} == {bad}
     (entry,) = audit_entries(svc, Op.POP3_RETRIEVE)
     assert entry.details["not_sent"] == [bad, bad] and entry.details["retrieved"] == 1
+
+
+def test_a_message_whose_bytes_are_lost_keeps_its_place_in_the_window(svc: Services, mails: list[Message]) -> None:
+    """The window lists it with its archived size and UIDL, and RETR refuses it: a window that
+    skipped it would let the position pass it unnoticed."""
+    lose_raw(svc.config, mails[1].sha256)
+    pop = Harness(svc)
+    pop.login()
+    assert pop.say("LIST 2") == f"+OK 2 {mails[1].size}\r\n".encode()
+    assert pop.say("UIDL 2") == f"+OK 2 {mails[1].id}\r\n".encode()
+    assert pop.say("RETR 2").startswith(b"-ERR ")
+    assert pop.say("RETR 3").startswith(b"+OK ")
+    pop.say("QUIT")
