@@ -11,7 +11,6 @@ inside an operation they audit themselves (the export job, POP3 RETR).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -229,6 +228,8 @@ class ArchiveAccess:
         if raw is None:
             actual, why = "missing", f"the original bytes of message {message.id} are missing from the store"
         else:
+            import hashlib  # here: a search reads no original (OpenSSL's start-up, see audit.chain)
+
             actual = hashlib.sha256(raw).hexdigest()
             if actual == message.sha256:
                 return raw

@@ -127,3 +127,16 @@ def test_every_operation_has_english_and_chinese_labels() -> None:
     assert set(OPERATION_LABELS) == set(Op)
     assert operation_label("search", "zh-CN") == "查询邮件" and operation_label("search") == "Search"
     assert operation_label("future_op", "zh") == "future_op" and result_label("denied", "zh") == "拒绝"
+
+
+def test_the_chain_hash_is_hashlib_sha256_without_its_openssl_start_up() -> None:
+    """``entry_hash`` uses CPython's own SHA-256 where there is one (no OpenSSL to load at a
+    command's start-up): the same digest as ``hashlib.sha256`` over the documented payload."""
+    from server.audit import chain
+
+    record = _record(details={"keyword": "合同" * 500})
+    payload = record.prev_hash.encode() + b"\n" + chain.canonical_json(chain.content_of(record)).encode("utf-8")
+    assert chain.entry_hash(record) == hashlib.sha256(payload).hexdigest()
+    for size in (0, 1, 55, 56, 64, 1000, 100_000):
+        data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        assert chain.sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()

@@ -6,7 +6,6 @@ A copy of an archived message (same id) adds only to the union fields (``MERGED_
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from server.model import TIME_FIELDS, Message, format_time
@@ -25,6 +24,8 @@ def check_message(message: Message, raw: bytes, *, raw_sha256: str | None = None
     (an import's parser process), so they need not be hashed a second time here."""
     if not message.id:
         raise Rejected("message has no id")
+    import hashlib  # here: a search checks no message, and hashlib's OpenSSL costs start-up (see audit.chain)
+
     if (raw_sha256 or hashlib.sha256(raw).hexdigest()) != message.sha256:
         raise Rejected(f"sha256 {message.sha256!r} does not match the raw bytes")
 
