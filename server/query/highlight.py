@@ -22,7 +22,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
@@ -47,7 +47,7 @@ FIELDS = (("subject", "subject"), ("body", "body"), ("attachment", "attachment_n
 _ASTRAL = "\U00010000-\U0001ffff\U0002f800-\U0002ffff\U00031350-\U0010ffff"  # outside the CJK extensions: not tabulated
 
 
-class _Tables(NamedTuple):
+class _Tables:
     """What normalisation does to each character, so that most text is matched as it is stored.
 
     ``sources``: a one-character form -> the (escaped) characters that normalise to it, other than
@@ -55,18 +55,34 @@ class _Tables(NamedTuple):
     directly, in C, without normalising it. ``slow``: characters for which that is not exact (a form
     of several characters, a character that composes with its neighbour, one whose form is in another
     token class, and the astral planes outside the CJK extensions); a text holding one is normalised.
-    ``special``: a text without these (nor slow ones) normalises to its ``str.lower()``, so it is
-    matched lower-cased with plain literals, the fastest case. ``forms``, ``odd``, ``clusters``: for
-    the slow path.
+    ``special`` characters (normalising to a letter or digit other than their lower case: Ａ, ①): a
+    text without these nor slow ones normalises to its ``str.lower()``, so it is matched lower-cased
+    with plain literals, the fastest case. ``forms``, ``odd``, ``clusters``: for the slow path.
+
+    Each pattern is compiled when first used (2-7 ms each: most text needs only ``unusual``, a
+    command-line ``search --json`` often nothing else). Not a dataclass: see ``Marker``.
     """
 
-    sources: dict[str, str]
-    forms: dict[int, str]
-    slow: re.Pattern[str]
-    special: re.Pattern[str]  # normalises to a letter or digit other than its lower case (Ａ, ①)
-    unusual: re.Pattern[str]  # slow or special: one scan decides that most text is plain
-    odd: re.Pattern[str]
-    clusters: re.Pattern[str]  # a character followed by characters that combine with it
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.sources: dict[str, str] = data["sources"]
+        self.forms: dict[int, str] = data["forms"]
+        self._data = data
+
+    @cached_property
+    def slow(self) -> re.Pattern[str]:
+        return re.compile(f"[{self._data['slow']}{_ASTRAL}]")
+
+    @cached_property
+    def unusual(self) -> re.Pattern[str]:  # slow or special: one scan decides that most text is plain
+        return re.compile(f"[{self._data['slow']}{self._data['special']}{_ASTRAL}]")
+
+    @cached_property
+    def odd(self) -> re.Pattern[str]:
+        return re.compile(f"[{self._data['odd']}{_ASTRAL}]")
+
+    @cached_property
+    def clusters(self) -> re.Pattern[str]:  # a character followed by characters that combine with it
+        return re.compile(f"(?s).?[{self._data['joiners']}]+")
 
 
 def _kind(char: str) -> str:
@@ -83,16 +99,10 @@ def _tables() -> _Tables:
     """Built once per process: from the stored ``normtables`` when they were generated with this
     interpreter's Unicode version, else from ``unicodedata`` over the BMP (~0.1 s of CPU, which every
     command-line ``search --json`` over mail with a character not in NFKC form, such as full-width
-    punctuation, paid; the stored ones cost the regex compiles, ~20 ms)."""
+    punctuation, paid; the stored ones cost only the regex compiles each needs)."""
     from server.query import normtables
 
-    data = normtables.DATA if unicodedata.unidata_version == normtables.UNIDATA_VERSION else table_data()
-    slow, special, odd, joiners = data["slow"], data["special"], data["odd"], data["joiners"]
-    return _Tables(
-        sources=data["sources"], forms=data["forms"], slow=re.compile(f"[{slow}{_ASTRAL}]"),
-        special=re.compile(f"[{special}]"), unusual=re.compile(f"[{slow}{special}{_ASTRAL}]"),
-        odd=re.compile(f"[{odd}{_ASTRAL}]"), clusters=re.compile(f"(?s).?[{joiners}]+"),
-    )  # fmt: skip
+    return _Tables(normtables.DATA if unicodedata.unidata_version == normtables.UNIDATA_VERSION else table_data())
 
 
 def table_data() -> dict[str, Any]:
@@ -442,9 +452,9 @@ def mark_html(html: str, query: Node | None) -> str:
 
 class Marker(NamedTuple):
     """Marks one search's keyword in a message being read (the message view): its text or HTML
-    body, subject and attachment names, each only when that field was searched. NamedTuples, this
-    and ``_Tables``, not dataclasses: ``search --json`` imports this module, and the dataclasses
-    module with two classes built cost its start-up ~33 M instructions."""
+    body, subject and attachment names, each only when that field was searched. A NamedTuple (and
+    ``_Tables`` a plain class), not dataclasses: ``search --json`` imports this module, and the
+    dataclasses module with two classes built cost its start-up ~33 M instructions."""
 
     query: Node | None = None
     scope: frozenset[str] = frozenset(SCOPES)
