@@ -107,16 +107,15 @@ class Ledger:
         self.store = store
         self.audit_log = AuditLog.for_config(store, config)
 
-    def record_ingested(self, created: Sequence[tuple[Message, int]], *, source: str = "") -> int:
-        """Ledger the messages a batch just created, each with the seq the store gave it (read
-        back from the store when a backend did not say); returns how many."""
-        if not created:
+    def record_ingested(self, leaves: Sequence[Leaf], *, source: str = "") -> int:
+        """Ledger the messages a batch just created, each with the seq the store gave it and the
+        digest of its document (``document_digest``, made where it was parsed); a leaf with seq 0
+        (a backend that did not say) is read back from the store. Returns how many."""
+        if not leaves:
             return 0
-        if all(seq for _, seq in created):
-            leaves = [Leaf(seq, m.id, m.sha256, document_digest(m)) for m, seq in created]
-        else:
-            leaves = [leaf_of(m) for m in self.store.get_messages([m.id for m, _ in created])]
-        leaves.sort(key=lambda leaf: leaf.seq)
+        if not all(leaf.seq for leaf in leaves):
+            leaves = [leaf_of(m) for m in self.store.get_messages([leaf.id for leaf in leaves])]
+        leaves = sorted(leaves, key=lambda leaf: leaf.seq)
         if not leaves:
             return 0
         kind, operation = INGEST_KIND, Op.INGEST_BATCH

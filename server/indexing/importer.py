@@ -22,7 +22,7 @@ from typing import TextIO
 from server.config import Config
 from server.indexing.checkpoints import FileTracker
 from server.indexing.mailreaders import Source, discover, read_messages
-from server.indexing.pipeline import Ingestor, IngestOutcome, RawItem
+from server.indexing.pipeline import Ingestor, IngestOutcome, RawItem, start_worker
 from server.store.protocol import Store
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def run_import(paths: Sequence[str], store: Store, config: Config, *, mailbox: s
     ingestor = Ingestor(store, config, extra_mailboxes=[mailbox] if mailbox else ())
     workers = workers if workers is not None else (os.cpu_count() or 1)
     started = time.monotonic()
-    with store.bulk_import(), _pool(workers) as pool:
+    with store.bulk_import(), _pool(workers, store) as pool:
         for outcome in ingestor.ingest_many(_items(sources, summary, tracker, bar), pool=pool):
             summary.count(outcome)
             tracker.outcome(outcome)
@@ -106,10 +106,11 @@ def run_import(paths: Sequence[str], store: Store, config: Config, *, mailbox: s
     return summary
 
 
-def _pool(workers: int):  # noqa: ANN202 - a Pool or nullcontext(None)
+def _pool(workers: int, store: Store):  # noqa: ANN202 - a Pool or nullcontext(None)
+    """The parser processes, each with its own handle on ``store`` (``start_worker``)."""
     if workers < 2:
         return nullcontext(None)
-    return multiprocessing.get_context("fork").Pool(workers)
+    return multiprocessing.get_context("fork").Pool(workers, initializer=start_worker, initargs=(store,))
 
 
 def _items(sources: list[Source], summary: ImportSummary, tracker: FileTracker, bar: Progress) -> Iterator[RawItem]:

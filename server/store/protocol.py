@@ -89,8 +89,7 @@ AggregateBy = Literal["day", "department", "mailbox"]
 @runtime_checkable
 class Store(Protocol):
     # --- messages -------------------------------------------------------------------------
-    def put_messages(self, items: Sequence[tuple[Message, bytes]], *,
-                     prepared: Sequence[Any] | None = None) -> list[PutResult]:
+    def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
         """Store messages with their raw bytes, idempotently by ``Message.id``.
 
         A message whose id exists already is *merged*: the union of ``mailboxes``,
@@ -103,15 +102,23 @@ class Store(Protocol):
         is durable (inside ``bulk_import``: once that block ends). Never raises for one bad
         document: it is reported as "failed". Several copies of one id in one batch are fine:
         the first is created, the later ones merge into it, as if put one after the other.
-
-        ``prepared``: per item, what ``offline_prepare`` returned for its raw bytes and text (or
-        None), so the work that needs no database was done where the bytes were parsed.
+        (Every backend: ``server.store.common.prepared.put_messages``.)
         """
 
-    # A function with no database access (picklable, run in the parser processes of an import):
-    # ``offline_prepare(raw, sha256, subject, body_text, attachment_names)`` -> a value for
-    # ``put_messages(prepared=...)``; None when the backend has nothing to prepare.
-    offline_prepare: Callable[[bytes, str, str, str, Sequence[str]], Any] | None
+    # A function with no database access (picklable: an import's parser processes call it):
+    # ``prepare_message(message, raw, *, raw_sha256=None)`` -> this backend's prepared row for
+    # ``put_prepared``; raises for a message the backend cannot hold (``put_messages`` reports it as
+    # "failed"). ``raw_sha256``: the hash of ``raw`` when it was computed where the bytes were read.
+    prepare_message: Callable[..., Any]
+
+    def put_prepared(self, rows: Sequence[Any]) -> list[PutResult]:
+        """``put_messages`` of rows ``prepare_message`` made (the same results, merging and
+        durability), doing only what needs the database."""
+
+    def reopen(self) -> Store:
+        """A new handle on the same archive sharing no connection with this one: what a forked
+        parser process of an import reads the directory through (a connection or socket
+        inherited through fork must not be used by both processes)."""
 
     def bulk_import(self) -> AbstractContextManager[None]:
         """A block of many ``put_messages`` by one importer (``mailarchive import``): the backend

@@ -1,16 +1,20 @@
 """The import's fast path stores exactly what the plain path stores (issue 18 item 1).
 
-Fast: ``run_import`` as ``mailarchive import`` runs it: a parser pool that also does the store's
-``offline_prepare`` (compressed raw bytes, tokens), one ``put_messages`` transaction per batch with
-the journal copies of one message inside it, ``bulk_import`` durability. Plain: the same messages
-parsed in this process and put one per transaction, the store preparing everything itself (the
-shape of the import before these levers). The stored documents, raw bytes and search results
-must not differ; only the arrival bookkeeping (archived_at, archive_seq) may.
+Fast: ``run_import`` as ``mailarchive import`` runs it: a parser pool that also applies the rules,
+enriches and makes the store's rows (``prepare_message``: documents, compressed raw bytes, tokens),
+one ``put_prepared`` transaction per batch with the journal copies of one message inside it,
+``bulk_import`` durability. Plain: the same messages parsed in this process and put one per
+transaction, the store preparing everything itself (the shape of the import before these levers).
+The stored documents, raw bytes and search results must not differ; only the arrival bookkeeping
+(archived_at, archive_seq) may. With the same batches and one clock, not even that: every table
+of the archive holds the same bytes.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -61,12 +65,12 @@ def _config(root: Path, name: str) -> Config:
     return config
 
 
-def _plain_import(paths: list[Path], config: Config) -> None:
+def _plain_import(paths: list[Path], config: Config, batch_size: int = 1) -> None:
     sources, _ = discover(paths)
     items = [RawItem(raw, source="import", received_at=delivered) for s in sources for raw, delivered in read_messages(s)]
     store = open_store(config)
     try:
-        for _ in Ingestor(store, config).ingest_many(items, pool=None, batch_size=1):
+        for _ in Ingestor(store, config).ingest_many(items, pool=None, batch_size=batch_size):
             pass
     finally:
         store.close()
@@ -97,3 +101,38 @@ def test_fast_and_plain_imports_store_the_same(tmp_path: Path, synthetic: Path, 
     assert [i for i in fast_docs if fast_docs[i] != plain_docs[i]] == []
     assert fast_raws == plain_raws
     assert fast_hits == plain_hits and fast_hits
+
+
+MESSAGE_TABLES = ("messages", "message_docs", "message_meta", "message_holds", "message_keys", "mailbox_names", "raws",
+                  "text_terms", "sqlite_sequence")  # fmt: skip
+
+
+def _tables(config: Config) -> dict[str, list[tuple]]:
+    """Every row of the message tables (the text index as its terms, positions and rows), and the
+    ingest ledger's documents (leaves: seq, id, sha256, document digest)."""
+    conn = sqlite3.connect(config.sqlite_path)
+    try:
+        conn.execute("CREATE VIRTUAL TABLE temp.text_terms USING fts5vocab(main, message_text, instance)")
+        rows = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in MESSAGE_TABLES}
+        rows["ledger"] = conn.execute("SELECT key, doc FROM docs WHERE kind = 'ingest_ledger' ORDER BY key").fetchall()
+        return rows
+    finally:
+        conn.close()
+
+
+def test_rows_prepared_in_the_parser_processes_are_the_rows_the_writer_made(
+        tmp_path: Path, synthetic: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The same batches (500) under one clock: the pooled import, whose parser processes prepare
+    the rows, and the in-process path, where the writer prepares them, leave byte-identical tables."""
+    monkeypatch.setattr("server.indexing.pipeline.now_utc", lambda: datetime(2026, 12, 3, 10, 0, 0, 123000, UTC))
+    fast, plain = _config(tmp_path, "fast"), _config(tmp_path, "plain")
+    store = open_store(fast)
+    try:
+        summary = run_import([str(synthetic)], store, fast, workers=2)
+    finally:
+        store.close()
+    _plain_import([synthetic], plain, batch_size=500)
+    fast_rows, plain_rows = _tables(fast), _tables(plain)
+    assert summary.archived == len(plain_rows["messages"]) > 500 and summary.duplicates > 40
+    assert all(fast_rows[t] for t in fast_rows if t != "message_holds")
+    assert {t for t in fast_rows if fast_rows[t] != plain_rows[t]} == set()

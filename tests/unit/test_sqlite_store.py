@@ -3,6 +3,7 @@ single-instance raw storage, durability settings, the integrity check on raw byt
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import sqlite3
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from server.store.common.prepared import prepare_or_failure, put_all
 from server.store.protocol import StoreError
 from server.store.sqlite import SqliteStore, connection, query
 from server.store.sqlite.schema import MIGRATIONS
@@ -168,16 +170,30 @@ def test_bulk_import_groups_many_writes_into_one_commit(tmp_path: Path, monkeypa
     other.close()
 
 
-def test_prepared_rows_are_used_only_for_their_own_message(tmp_path: Path) -> None:
-    """A row prepared in a parser process for another text is ignored: the store prepares anew."""
-    store = SqliteStore(tmp_path / "archive.sqlite3")
-    (first, raw1), (second, raw2) = make("one", subject="alpha"), make("two", subject="beta gamma")
-    pre = store.offline_prepare(raw1, first.sha256, first.subject, first.body_text, first.attachment_names)
-    results = store.put_messages([(first, raw1), (second, raw2)], prepared=[pre, pre])
-    assert [r.status for r in results] == ["created", "created"]
-    assert store.get_raw(second.sha256) == raw2
-    assert [m.id for m in store.search(crit(keyword="gamma")).results] == ["two"]
-    store.close()
+def _tables(store: SqliteStore) -> dict[str, list[tuple]]:
+    conn = store._conn()
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.text_terms USING fts5vocab(main, message_text, instance)")
+    tables = ("messages", "message_docs", "message_meta", "message_holds", "message_keys", "mailbox_names", "raws",
+              "text_terms", "sqlite_sequence")  # fmt: skip
+    return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+
+
+def test_rows_prepared_in_another_process_store_what_put_messages_stores(tmp_path: Path) -> None:
+    """``put_prepared`` of rows a parser process made (pickled there and back) gives the same
+    bytes in every table as ``put_messages``, copies merged and bad documents refused alike."""
+    items = [make("one", subject="alpha 合同", mailboxes=["a@corp.example"]), make("two", subject="beta gamma"),
+             make("one", subject="alpha 合同", mailboxes=["b@corp.example"])]
+    liar, raw = make("liar")
+    items.append((liar._replace(sha256="0" * 64), raw))
+    direct, prepared = SqliteStore(tmp_path / "direct.sqlite3"), SqliteStore(tmp_path / "prepared.sqlite3")
+    expected = direct.put_messages(items)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        rows = pool.starmap(functools.partial(prepare_or_failure, SqliteStore.prepare_message), items)
+    assert [r.status for r in expected] == ["created", "created", "merged", "failed"]
+    assert put_all(prepared, rows) == expected
+    assert _tables(prepared) == _tables(direct) and _tables(direct)["text_terms"]
+    direct.close()
+    prepared.close()
 
 
 def test_identical_raw_bytes_are_stored_once(tmp_path: Path) -> None:
@@ -329,14 +345,14 @@ def test_an_archive_of_schema_version_3_is_migrated(tmp_path: Path) -> None:
 def test_the_watermark_never_passes_a_write_still_in_its_transaction(tmp_path: Path) -> None:
     """A second process is inside its write transaction with a new message: readers see neither
     the message nor its number until it commits, so acknowledging up to the watermark is safe."""
-    from server.store.sqlite.messages import _prepare, _put_one
+    from server.store.sqlite.messages import _put_one, prepare_message
 
     path = tmp_path / "archive.sqlite3"
     reader, writer = SqliteStore(path), SqliteStore(path)
     try:
         reader.put_messages([make("committed")])
         with writer._write() as conn:
-            _put_one(conn, _prepare(*make("in-flight")))
+            _put_one(conn, prepare_message(*make("in-flight")))
             assert reader.max_archive_seq() == 1
             assert [m.id for m in reader.scan_archived(0, 10)] == ["committed"]
             assert [h.id for h in reader.scan_archived_heads(0, 10)] == ["committed"]

@@ -21,12 +21,12 @@ def timestamp(source: dict[str, Any]) -> str:
     return source.get("received_at") or source["archived_at"]
 
 
-def to_document(message: Message, raw: bytes) -> dict[str, Any]:
+def to_document(message: Message, raw: bytes, *, raw_sha256: str | None = None) -> dict[str, Any]:
     """Every dataclass field (an unknown one is left for the strict mapping to refuse) plus the
     pre-tokenized search fields and ``@timestamp``; attachment names stay separate values, and the mapping's
     position gap keeps a phrase from matching across two names. ``archive_seq`` is set when
     the batch's numbers are allocated (messages.py)."""
-    check_message(message, raw)
+    check_message(message, raw, raw_sha256=raw_sha256)
     doc = message_document(message)
     doc["attachments"] = [dict(a) for a in doc["attachments"]]
     for name, value in doc.items():

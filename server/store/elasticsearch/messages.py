@@ -28,13 +28,14 @@ import base64
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from elasticsearch import Elasticsearch
 
 from server.model import Message
 from server.store.common import codec
 from server.store.common.documents import merge_into
+from server.store.common.prepared import put_messages
 from server.store.elasticsearch.bulk import Action, bulk
 from server.store.elasticsearch.connection import ERRORS
 from server.store.elasticsearch.documents import from_document, to_document
@@ -56,14 +57,29 @@ class _Stored:
 
 @dataclass
 class _Group:
-    """Every copy of one id in the batch: (position in results, document, raw bytes)."""
+    """Every copy of one id in the batch: (position in results, document, raw bytes as stored)."""
 
     id: str
-    copies: list[tuple[int, dict[str, Any], bytes]] = field(default_factory=list)
+    copies: list[tuple[int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # raw: its stored source
     statuses: list[str] = field(default_factory=list)
     action: Action | None = None
     known: _Stored | None = None  # read in real time after a conflict (search may not see it yet)
     seq: int = 0  # the archive_seq allocated for creating it (kept across rounds while it is a create)
+
+
+class PreparedMessage(NamedTuple):
+    """A message made ready with no cluster (``prepare_message``; an import's parser processes)."""
+
+    id: str
+    doc: dict[str, Any]  # the document, search tokens included
+    raw: dict[str, Any]  # the raw index's source: the bytes compressed, base64
+
+
+def prepare_message(message: Message, raw: bytes, *, raw_sha256: str | None = None) -> PreparedMessage:
+    """``Store.prepare_message`` of this backend: the document with its tokens, the compressed bytes."""
+    doc = to_document(message, raw, raw_sha256=raw_sha256)
+    data = base64.b64encode(codec.compress(raw)).decode("ascii")
+    return PreparedMessage(message.id, doc, {"size": len(raw), "compression": "zstd", "data": data})
 
 
 def _plan(group: _Group, stored: _Stored | None, names: Indices) -> None:
@@ -102,23 +118,20 @@ class MessagesMixin:
     names: Indices
     sequence: ArchiveSequence
 
-    offline_prepare = None  # the node tokenizes and stores; nothing to prepare in the parser processes
+    prepare_message = staticmethod(prepare_message)
 
     def bulk_import(self) -> AbstractContextManager[None]:
         """Every bulk request is already acknowledged only once written: nothing to relax."""
         return nullcontext()
 
-    def put_messages(self, items: Sequence[tuple[Message, bytes]], *,
-                     prepared: Sequence[Any] | None = None) -> list[PutResult]:
-        results: list[PutResult | None] = [None] * len(items)
+    def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
+        return put_messages(self, items)  # type: ignore[arg-type]
+
+    def put_prepared(self, rows: Sequence[PreparedMessage]) -> list[PutResult]:
+        results: list[PutResult | None] = [None] * len(rows)
         groups: dict[str, _Group] = {}
-        for position, (message, raw) in enumerate(items):
-            try:
-                doc = to_document(message, raw)
-            except Exception as exc:  # noqa: BLE001 - any bad document is reported, never raised
-                results[position] = PutResult(getattr(message, "id", ""), "failed", str(exc))
-                continue
-            groups.setdefault(message.id, _Group(message.id)).copies.append((position, doc, raw))
+        for position, row in enumerate(rows):
+            groups.setdefault(row.id, _Group(row.id)).copies.append((position, row.doc, row.raw))
         pending = list(groups.values())
         leases: list[Lease] = []
         try:
@@ -180,9 +193,7 @@ class MessagesMixin:
     def _put_raws(self, groups: list[_Group]) -> list[str | None]:
         actions = []
         for group in groups:
-            _, doc, raw = group.copies[0]
-            data = base64.b64encode(codec.compress(raw)).decode("ascii")
-            source = {"size": len(raw), "compression": "zstd", "data": data}
+            _, doc, source = group.copies[0]
             actions.append(Action("create", {"_index": self.names.versioned("raw"), "_id": doc["sha256"]}, source))
         outcomes = bulk(self.es, actions)
         return [None if o.get("status") == 409 else o.get("error") for o in outcomes]

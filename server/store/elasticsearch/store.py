@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from contextlib import AbstractContextManager
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -25,8 +26,10 @@ from server.store.protocol import StoreError
 
 
 class ElasticsearchStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixin, SettingsMixin, AuditMixin):
-    def __init__(self, es: Elasticsearch, prefix: str) -> None:
+    def __init__(self, es: Elasticsearch, prefix: str, *, options: dict[str, Any] | None = None) -> None:
+        """``options``: what ``es`` was made with, for ``reopen``."""
         self.es = es
+        self._options = options
         self.names = Indices(prefix)
         self.audit_index = self.names.audit
         self.sequence = ArchiveSequence(es, self.names.docs)
@@ -35,7 +38,16 @@ class ElasticsearchStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixi
     @classmethod
     def from_config(cls, config: Config, *, client: Elasticsearch | None = None) -> ElasticsearchStore:
         """``client``: an already configured client (tests put a proxy in front of the cluster)."""
-        return cls(client or Elasticsearch(**client_options(config)), config.store.index_prefix)
+        if client is not None:
+            return cls(client, config.store.index_prefix)
+        options = client_options(config)
+        return cls(Elasticsearch(**options), config.store.index_prefix, options=options)
+
+    def reopen(self) -> ElasticsearchStore:
+        """A new client: its pooled sockets are this process's own. A store made around a given
+        client (a test's proxy) reopens on that client's nodes."""
+        options = self._options or {"hosts": [node.config for node in self.es.transport.node_pool.all()]}
+        return type(self)(Elasticsearch(**options), self.names.prefix, options=options)
 
     def streaming_reads(self) -> AbstractContextManager[None]:
         """Nothing to do: the client keeps no cache of what it read."""

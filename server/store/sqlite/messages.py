@@ -10,15 +10,16 @@ of it (~0.45 ms a message), the other statements ~0.1 ms together.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple, TypeGuard
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 from server.model import Message
 from server.store.common import codec
-from server.store.common.documents import Rejected, check_message, merge_into, message_document
+from server.store.common.documents import MERGED_FIELDS, Rejected, check_message, merge_into, message_document
+from server.store.common.prepared import put_messages
 from server.store.common.times import to_ms, to_ms_or_none
 from server.store.protocol import PutResult, StoreError
-from server.store.sqlite.fts_text import NAME_GAP, text_columns
+from server.store.sqlite.fts_text import text_columns
 from server.store.sqlite.keys import (
     ARRAY_KINDS,
     RECIPIENT_DOMAIN,
@@ -33,43 +34,31 @@ from server.store.sqlite.schema import mistyped_fields, unknown_fields
 
 _ADDRESS_KINDS = {"mailboxes", "recipients"}
 
-class _Prepared(NamedTuple):
-    """A message checked and encoded outside the write transaction (keeps the lock short)."""
+class PreparedRow(NamedTuple):
+    """One message's rows, made with no database (``prepare_message``): in an import, by the
+    parser process that has just read and parsed the bytes, so the writing process only runs the
+    statements (``put_prepared``)."""
 
-    message: Message
-    doc: dict
-    packed: bytes  # the document, compressed
-    keys: set[str]  # its message_keys rows
-    raw: bytes  # compressed
-    raw_size: int
+    id: str
+    sha256: str
+    date_ms: int
+    date: str  # ISO text, for the one refusal only the write can find (a full millisecond)
+    doc: bytes  # the document, compressed
+    merged: dict[str, list[str]]  # its merged fields (MERGED_FIELDS): what it adds to a stored copy
+    keys: tuple[str, ...]  # message_keys rows
+    mailboxes: tuple[str, ...]  # lower-case, for mailbox_names
     text: tuple[str, str, str]  # subject, body, attachment names: pre-tokenized
-
-
-class OfflinePrepared(NamedTuple):
-    """The part of a row that needs no database, made in an import's parser process (which has
-    just read and hashed the bytes) so that the one writing process only encodes and writes."""
-
-    sha256: str  # of the raw bytes ``raw`` was compressed from
     raw: bytes  # compressed
     raw_size: int
-    text: tuple[str, str, str]
-    lengths: tuple[int, int, int]  # of the subject, body and names it was tokenized from
+    archived_ms: int
+    received_ms: int | None
+    retention_ms: int | None
+    holds: tuple[str, ...]
 
 
-def offline_prepare(raw: bytes, sha256: str, subject: str, body: str, attachment_names: Sequence[str]) -> OfflinePrepared:
-    """``Store.offline_prepare`` of this backend: compress the raw bytes and tokenize the text."""
-    names = list(attachment_names)
-    return OfflinePrepared(sha256, codec.compress(raw), len(raw), text_columns(subject, body, names),
-                           (len(subject), len(body), len(NAME_GAP.join(names))))  # fmt: skip
-
-
-def _fits(pre: object, message: Message) -> TypeGuard[OfflinePrepared]:
-    """Was ``pre`` made for this message's text? (A cheap guard: the caller pairs them up.)"""
-    return isinstance(pre, OfflinePrepared) and pre.lengths == (
-        len(message.subject), len(message.body_text), len(NAME_GAP.join(message.attachment_names)))
-
-
-def _prepare(message: Message, raw: bytes, pre: object = None) -> _Prepared:
+def prepare_message(message: Message, raw: bytes, *, raw_sha256: str | None = None) -> PreparedRow:
+    """``Store.prepare_message`` of this backend: the schema checks, the document, its keys and
+    tokens, the compressed bytes. Raises ``Rejected`` for what the schema cannot hold."""
     doc = message_document(message)
     doc["archive_seq"] = 0  # the seq lives in message_meta (assigned at commit), filled in on read
     extra = unknown_fields(doc)
@@ -78,14 +67,15 @@ def _prepare(message: Message, raw: bytes, pre: object = None) -> _Prepared:
     mistyped = mistyped_fields(doc)
     if mistyped:
         raise Rejected(f"field(s) {', '.join(mistyped)} have the wrong type for the archive schema")
-    if _fits(pre, message):
-        check_message(message, raw, raw_sha256=pre.sha256)
-        compressed, size, text = pre.raw, pre.raw_size, pre.text
-    else:
-        check_message(message, raw)
-        compressed, size = codec.compress(raw), len(raw)
-        text = text_columns(message.subject, message.body_text, message.attachment_names)
-    return _Prepared(message, doc, codec.pack_doc(doc), message_keys(doc), compressed, size, text)
+    check_message(message, raw, raw_sha256=raw_sha256)
+    return PreparedRow(
+        message.id, message.sha256, to_ms(message.date), message.date.isoformat(), codec.pack_doc(doc),
+        {name: doc[name] for name in MERGED_FIELDS}, tuple(sorted(message_keys(doc))),
+        tuple(m.lower() for m in doc["mailboxes"]),
+        text_columns(message.subject, message.body_text, message.attachment_names), codec.compress(raw), len(raw),
+        to_ms(message.archived_at), to_ms_or_none(message.received_at), to_ms_or_none(message.retention_until),
+        tuple(dict.fromkeys(message.legal_holds)),
+    )  # fmt: skip
 
 
 def message_keys(doc: dict) -> set[str]:
@@ -101,33 +91,25 @@ def message_keys(doc: dict) -> set[str]:
 
 
 class MessagesMixin:
-    offline_prepare = staticmethod(offline_prepare)
+    prepare_message = staticmethod(prepare_message)
 
-    def put_messages(self, items: Sequence[tuple[Message, bytes]], *,
-                     prepared: Sequence[object] | None = None) -> list[PutResult]:
+    def put_messages(self, items: Sequence[tuple[Message, bytes]]) -> list[PutResult]:
+        return put_messages(self, items)  # type: ignore[arg-type]
+
+    def put_prepared(self, rows: Sequence[PreparedRow]) -> list[PutResult]:
         """One write transaction per batch: when this returns, every non-failed result is durable.
 
-        A bad document is reported as "failed"; a failure of the database itself (disk full, lock
-        held past the busy timeout) raises StoreError and nothing of the batch is stored. Copies
-        of one id in the batch: the later ones find the first in the same transaction and merge.
+        A failure of the database itself (disk full, lock held past the busy timeout) raises
+        StoreError and nothing of the batch is stored. Copies of one id in the batch: the later
+        ones find the first in the same transaction and merge.
         """
-        results: list[PutResult | None] = []
-        rows: list[tuple[int, _Prepared]] = []
-        pres = prepared if prepared is not None else [None] * len(items)
-        for (message, raw), pre in zip(items, pres, strict=True):
-            try:
-                rows.append((len(results), _prepare(message, raw, pre)))
-                results.append(None)
-            except Exception as exc:  # noqa: BLE001 - any bad document is reported, never raised
-                results.append(PutResult(getattr(message, "id", ""), "failed", str(exc)))
-        if rows:
-            try:
-                with self._write(all_or_group=True) as conn:  # a failure stops an import: no savepoint
-                    for index, item in rows:
-                        results[index] = _put_one(conn, item)
-            except sqlite3.Error as exc:
-                raise StoreError(f"storing {len(rows)} messages in {self.path} failed: {exc}") from exc
-        return results  # type: ignore[return-value]
+        if not rows:
+            return []
+        try:
+            with self._write(all_or_group=True) as conn:  # a failure stops an import: no savepoint
+                return [_put_one(conn, row) for row in rows]
+        except sqlite3.Error as exc:
+            raise StoreError(f"storing {len(rows)} messages in {self.path} failed: {exc}") from exc
 
     def get_message(self, message_id: str) -> Message | None:
         found = self.get_messages([message_id])
@@ -173,46 +155,43 @@ class MessagesMixin:
             after = rows[-1][0]
 
 
-def _put_one(conn: sqlite3.Connection, item: _Prepared) -> PutResult:
-    message = item.message
-    row = conn.execute("SELECT rid FROM messages WHERE id = ?", (message.id,)).fetchone()
-    if row:
-        return _merge(conn, row[0], item)
-    date_ms = to_ms(message.date)
+def _put_one(conn: sqlite3.Connection, row: PreparedRow) -> PutResult:
+    found = conn.execute("SELECT rid FROM messages WHERE id = ?", (row.id,)).fetchone()
+    if found:
+        return _merge(conn, found[0], row)
+    date_ms = row.date_ms
     top = conn.execute("SELECT max(rid) FROM messages WHERE rid BETWEEN ? AND ?", (first_rid(date_ms), last_rid(date_ms))).fetchone()[0]
     if top == last_rid(date_ms):
-        return PutResult(message.id, "failed", f"more than {last_rid(0) + 1} messages dated {message.date.isoformat()}")
+        return PutResult(row.id, "failed", f"more than {last_rid(0) + 1} messages dated {row.date}")
     rid = first_rid(date_ms) if top is None else top + 1
-    conn.execute("INSERT INTO messages (rid, id, date_ms) VALUES (?, ?, ?)", (rid, message.id, date_ms))
-    conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, item.packed))
-    conn.execute("INSERT INTO message_text (rowid, subject, body, attachment) VALUES (?, ?, ?, ?)", (rid, *item.text))
-    conn.execute(
-        "INSERT OR IGNORE INTO raws (sha256, size, data) VALUES (?, ?, ?)", (message.sha256, item.raw_size, item.raw)
-    )
+    conn.execute("INSERT INTO messages (rid, id, date_ms) VALUES (?, ?, ?)", (rid, row.id, date_ms))
+    conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, row.doc))
+    conn.execute("INSERT INTO message_text (rowid, subject, body, attachment) VALUES (?, ?, ?, ?)", (rid, *row.text))
+    conn.execute("INSERT OR IGNORE INTO raws (sha256, size, data) VALUES (?, ?, ?)", (row.sha256, row.raw_size, row.raw))
     meta = conn.execute(
         "INSERT INTO message_meta (rid, sha256, archived_ms, received_ms, retention_ms) VALUES (?, ?, ?, ?, ?)",
-        (rid, message.sha256, to_ms(message.archived_at), to_ms_or_none(message.received_at),
-         to_ms_or_none(message.retention_until)),
-    )  # fmt: skip
-    conn.executemany("INSERT INTO message_holds (hold_id, rid) VALUES (?, ?)", [(h, rid) for h in dict.fromkeys(message.legal_holds)])
-    _add_keys(conn, rid, item.keys, item.doc["mailboxes"])
-    return PutResult(message.id, "created", archive_seq=meta.lastrowid or 0)  # seq is the table's rowid
+        (rid, row.sha256, row.archived_ms, row.received_ms, row.retention_ms),
+    )
+    conn.executemany("INSERT INTO message_holds (hold_id, rid) VALUES (?, ?)", [(h, rid) for h in row.holds])
+    _add_keys(conn, rid, row.keys, row.mailboxes)
+    return PutResult(row.id, "created", archive_seq=meta.lastrowid or 0)  # seq is the table's rowid
 
 
-def _merge(conn: sqlite3.Connection, rid: int, item: _Prepared) -> PutResult:
+def _merge(conn: sqlite3.Connection, rid: int, row: PreparedRow) -> PutResult:
     """Another copy of a stored message: keep the union of the merged fields, nothing else."""
     (blob,) = conn.execute("SELECT doc FROM message_docs WHERE rid = ?", (rid,)).fetchone()
     doc = codec.unpack_doc(blob)
-    if not merge_into(doc, item.doc):
-        return PutResult(item.message.id, "unchanged")
+    if not merge_into(doc, row.merged):
+        return PutResult(row.id, "unchanged")
     conn.execute("UPDATE message_docs SET doc = ? WHERE rid = ?", (codec.pack_doc(doc), rid))
-    _add_keys(conn, rid, message_keys(doc), doc.get("mailboxes") or [])
-    return PutResult(item.message.id, "merged")
+    _add_keys(conn, rid, message_keys(doc), [m.lower() for m in doc.get("mailboxes") or []])
+    return PutResult(row.id, "merged")
 
 
-def _add_keys(conn: sqlite3.Connection, rid: int, keys: set[str], mailboxes: list[str]) -> None:
+def _add_keys(conn: sqlite3.Connection, rid: int, keys: Iterable[str], mailboxes: Iterable[str]) -> None:
+    """``mailboxes``: lower-case already."""
     conn.executemany("INSERT OR IGNORE INTO message_keys (key, rid) VALUES (?, ?)", [(k, rid) for k in keys])
-    conn.executemany("INSERT OR IGNORE INTO mailbox_names (address) VALUES (?)", [(m.lower(),) for m in mailboxes])
+    conn.executemany("INSERT OR IGNORE INTO mailbox_names (address) VALUES (?)", [(m,) for m in mailboxes])
 
 
 def unpack_message(blob: bytes, seq: int) -> Message:

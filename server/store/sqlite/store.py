@@ -21,6 +21,9 @@ class SqliteStore(MessagesMixin, SearchMixin, ArchiveMixin, DirectoryMixin, Docu
     def from_config(cls, config: Config) -> SqliteStore:
         return cls(config.sqlite_path)
 
+    def reopen(self) -> SqliteStore:
+        return type(self)(self.path)
+
     def storage_bytes(self) -> int | None:
         files = (self.path, self.path.with_name(self.path.name + "-wal"))
         return sum(f.stat().st_size for f in files if f.exists())
