@@ -129,7 +129,7 @@ class ArchiveAccess:
         with self.svc.audited(actor, Op.MESSAGE_VIEW, message_id, details=details) as entry:
             opened = self._open(actor, message_id, Op.MESSAGE_VIEW)
             written = entry.done(target=opened.message.id, subject=opened.message.subject[:200])
-            return type(opened)(opened.message, opened.raw, entry_seq=written.seq)
+            return opened.recorded_by(written.seq)
 
     def view_part(self, actor: Actor, message_id: str, covered_by: str | None, **details: Any) -> Opened:
         """A part of a message page the reader just opened (its HTML body frame): not a new view.

@@ -8,7 +8,7 @@ start-up.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from server.model import Attachment, Message
@@ -24,6 +24,10 @@ class Opened:
     message: Message
     raw: bytes
     entry_seq: int = 0  # the audit entry that recorded this read (0: covered by an earlier entry)
+
+    def recorded_by(self, entry_seq: int) -> Opened:
+        """This read as audit entry ``entry_seq`` recorded it (every other field kept)."""
+        return replace(self, entry_seq=entry_seq)
 
     @property
     def filename(self) -> str:
