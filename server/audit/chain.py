@@ -29,8 +29,11 @@ GENESIS = "0" * 64  # prev_hash of entry 1
 try:  # CPython's own SHA-256: ``hashlib`` first loads OpenSSL, ~10 M instructions (~5 ms) of every
     # command's start-up (each command writes an entry), for a digest of a few hundred bytes
     from _sha256 import sha256
-except ImportError:  # another interpreter (3.12 renamed it): the same digest from hashlib
-    from hashlib import sha256
+except ImportError:
+    try:  # CPython 3.12 and later keep it in ``_sha2``
+        from _sha2 import sha256
+    except ImportError:  # another interpreter: the same digest from hashlib
+        from hashlib import sha256
 
 
 def plain_details(details: dict[str, Any] | None) -> dict[str, Any]:
