@@ -23,6 +23,8 @@ import re
 
 import eml_parser
 
+from server.indexing import boundaries
+
 MAX_MULTIPARTS = 300  # real mail has a handful of multipart containers; thousands are an attack
 MAX_SCANNED_FOR_BOUNDARIES = 4 * 1024 * 1024
 _BOUNDARY = re.compile(rb"(?i)boundary\s*=")
@@ -47,10 +49,11 @@ def eml_parser_instance() -> eml_parser.EmlParser:
 
 def message_tree(raw: bytes, errors: list[str]) -> email.message.Message | None:
     """The MIME tree of ``raw`` (None if no parser copes), problems appended to ``errors``."""
-    containers = len(_BOUNDARY.findall(raw, 0, MAX_SCANNED_FOR_BOUNDARIES))
+    containers = _containers_over_limit(raw)
     if containers > MAX_MULTIPARTS:  # hostile nesting: the stdlib needs seconds to give up on it
         errors.append(f"mime: {containers} multipart containers, more than {MAX_MULTIPARTS}; body not indexed")
         return None
+    boundaries.install()
     parser = eml_parser_instance()
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -66,6 +69,17 @@ def message_tree(raw: bytes, errors: list[str]) -> email.message.Message | None:
     except Exception as exc:  # noqa: BLE001
         errors.append(f"stdlib parser: {type(exc).__name__}: {str(exc)[:200]}; headers scanned from raw bytes")
         return None
+
+
+def _containers_over_limit(raw: bytes) -> int:
+    """How many ``boundary=`` parameters the first 4 MB hold if that is more than ``MAX_MULTIPARTS``,
+    else 0. The case-insensitive regex scan costs ~0.1 ms for a typical 11 KB message;
+    a count of the word in the lower-cased bytes (~0.02 ms) bounds it from above, so the scan runs
+    only when that count is over the limit."""
+    head = raw[:MAX_SCANNED_FOR_BOUNDARIES]
+    if head.lower().count(b"boundary") <= MAX_MULTIPARTS:
+        return 0
+    return len(_BOUNDARY.findall(head))
 
 
 def scan_headers(raw: bytes) -> list[tuple[str, str]]:
