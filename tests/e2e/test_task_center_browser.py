@@ -50,22 +50,27 @@ def test_selection_is_kept_across_pages_and_counted(page, service: WebService, t
     base = _sign_in(page, service)
     page.goto(f"{base}/search?" + urlencode({**RECENT, "limit": 2}))
     count, button = page.locator("#selection-count"), page.locator("#export-selected")
-    assert count.inner_text() == "0 selected" and button.is_disabled()
+    # selection.js fills the count after the page loads: assertions that wait, not one read
+    expect = sync_api.expect
+    expect(count).to_have_text("0 selected")
+    expect(button).to_be_disabled()
     page.locator("#bulk-form input[name=id]").first.check()
-    assert count.inner_text() == "1 selected" and button.is_enabled()
+    expect(count).to_have_text("1 selected")
+    expect(button).to_be_enabled()
     page.click("#next-page")
-    assert count.inner_text() == "1 selected"  # kept from page 1
+    expect(count).to_have_text("1 selected")  # kept from page 1
     page.locator("#bulk-form input[name=id]").first.check()
-    assert count.inner_text() == "2 selected"
+    expect(count).to_have_text("2 selected")
     screenshot(page, "task-center-selection")
     with page.expect_download() as download:
         button.click()
     archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
     assert len([n for n in archive.namelist() if n.endswith(".eml")]) == 2  # one from each page
     page.goto(f"{base}/search?" + urlencode({**RECENT, "limit": 2}))
-    assert page.locator("#bulk-form input[name=id]").first.is_checked()
+    expect(page.locator("#bulk-form input[name=id]").first).to_be_checked()
     page.click("#selection-clear")
-    assert count.inner_text() == "0 selected" and button.is_disabled()
+    expect(count).to_have_text("0 selected")
+    expect(button).to_be_disabled()
 
 
 def test_export_all_runs_shows_progress_and_downloads(page, service: WebService, config: Config,  # noqa: ANN001
