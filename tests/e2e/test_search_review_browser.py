@@ -33,7 +33,7 @@ from tests.support.mail import make_mail
 from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.e2e
-playwright_or_skip()
+sync_api = playwright_or_skip()
 NOW = datetime.now(UTC).replace(microsecond=0)
 OLDEST = NOW - timedelta(days=400)
 LONG_SUBJECT = "Quarterly reconciliation of the intercompany settlement accounts " * 4
@@ -180,7 +180,7 @@ def test_keyboard_review_with_the_preview_pane(desk, server: Server) -> None:  #
     assert rows.nth(1).get_attribute("class") == "focused"
     desk.keyboard.press("x")
     assert rows.nth(1).locator("input[type=checkbox]").is_checked()
-    assert desk.inner_text("#selection-count") == "1 selected"
+    sync_api.expect(desk.locator("#selection-count")).to_have_text("1 selected")  # filled by selection.js
     assert rows.nth(1).locator("input[type=checkbox]").get_attribute("aria-label") == "Select: Budget review 01"
     desk.keyboard.press("Enter")
     pane = desk.locator("#preview-pane")
