@@ -35,16 +35,19 @@ def _measure(run_one: Callable[[dict[str, str]], int], seed: int, rounds: int,
     CPU time is what an idle machine would take."""
     by_kind: dict[str, list[float]] = {}
     cpu_by_kind: dict[str, list[float]] = {}
+    by_round: list[list[float]] = []
     totals: dict[str, int] = {}
     deadline = time.monotonic() + BUDGET_SECONDS
     mix = query_mix(seed)
     for _ in range(rounds):
+        by_round.append([])
         for kind, params in mix:
             if time.monotonic() > deadline:
                 break
             started, cpu_started = time.perf_counter(), cpu()
             total = run_one(params)
             by_kind.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+            by_round[-1].append(by_kind[kind][-1])
             cpu_by_kind.setdefault(kind, []).append((cpu() - cpu_started) * 1000)
             totals[kind] = max(totals.get(kind, 0), total)
     return {
@@ -52,6 +55,9 @@ def _measure(run_one: Callable[[dict[str, str]], int], seed: int, rounds: int,
         "by_kind": {kind: {**percentiles(values), "max_total": totals[kind]} for kind, values in by_kind.items()},
         "cpu_overall": percentiles([v for values in cpu_by_kind.values() for v in values]),
         "cpu_by_kind": {kind: percentiles(values) for kind, values in cpu_by_kind.items()},
+        # a node the bench has just started compiles its search code while the first round runs:
+        # round 1 against the later ones shows how much of the pooled figure is that warm-up
+        "wall_by_round": [percentiles(values) for values in by_round if values],
     }
 
 

@@ -299,8 +299,9 @@ def _report_highlight(result: dict) -> None:
 def _report_latency(surface: str, result: dict) -> None:
     overall = result.get("overall")
     if overall and overall.get("n"):
+        rounds = " / ".join(f"{r['p95']:.0f}" for r in result.get("wall_by_round", []) if r.get("n"))
         _say(f"  search via {surface}: p50 {overall['p50']:.0f} ms, p95 {overall['p95']:.0f} ms, "
-             f"p99 {overall['p99']:.0f} ms over {overall['n']} queries")
+             f"p99 {overall['p99']:.0f} ms over {overall['n']} queries" + (f" (p95 by round {rounds})" if rounds else ""))
 
 
 def smtp_stage(args: argparse.Namespace, skip: set[str]) -> dict:
