@@ -8,6 +8,7 @@ naming the address and the variable to change, and the next attempt starts from 
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
 import threading
@@ -62,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
     except StartError as exc:
         print(f"mailarchive: error: {exc}", file=sys.stderr)
         return 1
+    # The start-up heap (~70 k objects: apps, store clients, tables) lives as long as the process:
+    # collected once and frozen, the cyclic collector's full passes no longer walk it. They landed
+    # on a request every hundred or so and cost it ~20-25 ms of CPU (issue 18 item 3).
+    gc.collect()
+    gc.freeze()
     print(f"mailarchive: data directory {config.data_dir.resolve()}", flush=True)
     print(f"  store  {store_line(config)}", flush=True)
     for daemon in daemons:

@@ -17,6 +17,7 @@ from waitress.server import create_server
 
 from server.config import Config
 from server.daemons import address_of, listen
+from server.query.highlight import compile_now
 from server.users import Credentials, bootstrap_first_start
 from server.web.app import create_app
 from server.web.context import services_of
@@ -48,6 +49,7 @@ class WebService:
             store.set_setting(UNSHOWN_KEY, [c.username for c in self.first_start])
         else:
             self.unshown = list(store.get_setting(UNSHOWN_KEY) or [])
+        compile_now()  # the highlighter's patterns, before the first keyword search rather than during it
         self.server = create_server(self.app, sockets=[self.socket], threads=THREADS, ident="mailarchive")
         self.thread = threading.Thread(target=self.server.run, name="web", daemon=True)
         self.thread.start()

@@ -192,3 +192,16 @@ def test_the_stored_character_tables_are_what_unicodedata_gives() -> None:
         pytest.skip(f"tables generated for Unicode {normtables.UNIDATA_VERSION}, this is {unicodedata.unidata_version}")
     assert Path(normtables.__file__).read_text() == highlight.table_module()
     assert highlight.table_data() == normtables.DATA
+
+
+def test_compile_now_leaves_nothing_for_the_first_keyword_search() -> None:
+    """``mailarchive serve`` compiles these at start (issue 18 item 3): the first search's marks
+    then need no table or class pattern compiled on its path."""
+    from server.query import highlight
+
+    highlight.compile_now()
+    assert {"slow", "unusual", "odd", "clusters"} <= set(vars(highlight._tables()))
+    hits = highlight._word_char.cache_info().hits
+    rows = highlight.highlight("Contract renewal", "the contract", [], parse_keyword("contract"),
+                               frozenset({"subject", "body"}))  # fmt: skip
+    assert rows["subject"] and highlight._word_char.cache_info().hits > hits
