@@ -30,7 +30,8 @@ def _results(results_dir: Path) -> Iterator[tuple[Path, dict]]:
             result = json.loads(path.read_text())
         except ValueError:
             continue
-        if isinstance(result, dict) and "runs" in result:
+        # bench runs only: the A/B files of other tools count their runs or key them by variant
+        if isinstance(result, dict) and isinstance(result.get("runs"), list):
             yield path, result
 
 
