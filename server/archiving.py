@@ -7,11 +7,13 @@ Archiving is disabled on a fresh install (DESIGN.md §4 rule 12).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from server.config import Config
 from server.model import format_time, now_utc
-from server.store.protocol import Store
+from server.tuples import NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from server.store.protocol import Store
 
 SWITCH_KEY = "archiving"
 SKIPPED_DISABLED = "journal_not_stored_disabled"  # counter: journal mail accepted while disabled

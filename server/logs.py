@@ -11,10 +11,11 @@ handler or a level, and an unconfigured root logger drops them, so the outcome i
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
 if TYPE_CHECKING:
     import logging
+    from typing import Any
 
 
 class LazyLogger:

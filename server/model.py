@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
 
 from server.record import Record
+from server.tuples import NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Flag(StrEnum):

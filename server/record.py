@@ -5,7 +5,10 @@ the message, attachment, account and audit records it may never build (issue #18
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 _VARKEYWORDS = 0x08  # inspect.CO_VARKEYWORDS (without importing inspect, one of the costs avoided here)
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
 
 from server.logs import logger
 from server.model import format_time, now_utc
 from server.private_files import FILE_MODE, private_dir
+from server.tuples import NamedTuple
 
 FILE_NAME = "anchors.log"
 log = logger("mailarchive.audit.anchor")

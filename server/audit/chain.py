@@ -9,7 +9,6 @@ auditor re-implementing this in a few lines, compute the same digest.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from server.store.common.audit_records import (  # the stored form lives below the store (no cycle)
     SEARCH_TEXT_CHARS,
@@ -20,6 +19,10 @@ from server.store.common.audit_records import (  # the stored form lives below t
     search_text,
 )
 from server.store.protocol import AuditRecord
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["GENESIS", "SEARCH_TEXT_CHARS", "canonical_json", "content_of", "entry_hash", "plain_details",
            "record_from_dict", "record_to_dict", "search_text"]  # fmt: skip

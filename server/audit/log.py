@@ -21,7 +21,11 @@ from server.audit.operations import Op, Result
 from server.config import Config
 from server.logs import logger
 from server.model import now_utc
-from server.store.protocol import AuditRecord, Store
+from server.store.protocol import AuditRecord
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from server.store.protocol import Store
 
 log = logger(__name__)
 

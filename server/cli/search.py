@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable
 from datetime import tzinfo
-from typing import TYPE_CHECKING
 
 from server.cli import UsageError
 from server.cli.common import add_criteria_arguments, criteria_params, opened_services
@@ -19,6 +18,7 @@ from server.cli.terminal import json_line, safe
 from server.query.criteria import MAX_LIMIT
 from server.timezones import zone as time_zone
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
 if TYPE_CHECKING:
     from server.model import Message
     from server.query.criteria import Criteria

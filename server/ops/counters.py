@@ -18,10 +18,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import NamedTuple
 
 from server.logs import logger
-from server.store.protocol import Store, StoreError
+from server.store.protocol import StoreError
+from server.tuples import NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from server.store.protocol import Store
 
 log = logger(__name__)
 

@@ -10,12 +10,15 @@ import base64
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
 
 from server.model import normalize_department, utc_ms
 from server.query.frozen import Frozen
 from server.query.keywords import KeywordError, Node, parse_keyword, positive_terms
 from server.timezones import zone
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 SCOPES = ("subject", "body", "attachment")
 MAX_LIMIT = 1000

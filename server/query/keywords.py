@@ -24,10 +24,10 @@ as the index ignores them.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from server.query.frozen import Frozen
 from server.query.tokenize import is_cjk, tokens
+from server.tuples import NamedTuple
 
 MAX_KEYWORD_CHARS = 1000
 MAX_TERMS = 64

@@ -7,9 +7,8 @@ RQ jobs from the actor that submitted the task (kept in the task document).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from server.roles import Role
+from server.tuples import NamedTuple
 
 OPERATOR = "operator"  # the role of commands run on the server itself (trusted like root)
 CLI_NAME = "cli"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from server.archiving import INTEGRITY_FAILURES, archive_timezone
 from server.audit.operations import Op, Result
@@ -33,26 +32,31 @@ from server.query.criteria import (
 from server.services.actor import ARCHIVE_READERS, Actor
 from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound, Unavailable
 from server.store.protocol import AuditQuery, AuditRecord, SearchPage
+from server.tuples import NamedTuple
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
     from server.services.context import Services
     from server.services.read_results import AttachmentFile, Opened, ZipExport
+
+    class Stored(Protocol):
+        """What ``verified_raw`` needs of a message: a ``Message``, or pop3d's slim window entry (for type
+        checkers only: a search loads no ``typing``)."""
+
+        @property
+        def id(self) -> str: ...
+
+        @property
+        def sha256(self) -> str: ...
+
 
 log = logger(__name__)
 
 VIEW_COVER_SECONDS = 600  # a page's body frame loaded this long after the page is part of that view
 MAX_BULK = 5000  # messages in one "download selected" zip; larger sets are for Export All
 INTEGRITY_COUNTER = INTEGRITY_FAILURES  # shown in the archive summary
-
-
-class Stored(Protocol):
-    """What ``verified_raw`` needs of a message: a ``Message``, or pop3d's slim window entry."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def sha256(self) -> str: ...
 
 
 class Matches(NamedTuple):

@@ -18,7 +18,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from server.audit.log import AuditLog, AuditUnavailable
 from server.audit.operations import Op, Result
@@ -27,10 +26,13 @@ from server.logs import logger
 from server.query.criteria import CriteriaError
 from server.services.actor import Actor
 from server.services.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, Unavailable
-from server.store import Store, open_store
+from server.store import open_store
 from server.store.protocol import AuditRecord, StoreError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from server.services.archive_access import ArchiveAccess
     from server.services.archiving import Archiving
     from server.services.audit_trail import AuditTrail
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from server.services.sessions import Sessions
     from server.services.users import Accounts
     from server.services.verify import ArchiveVerify
+    from server.store import Store
     from server.users import UserService
 
 log = logger(__name__)

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 from server.audit.operations import Op, Result
 from server.model import format_time, now_utc
 from server.services.actor import ARCHIVE_READERS, Actor
-from server.services.archive_access import Stored
 from server.services.errors import Forbidden, IntegrityFailure, InvalidInput, Unavailable
 from server.store.protocol import StoreError, VersionConflict
 from server.users import UserError, check_password, hash_password, verify_password
 
 if TYPE_CHECKING:
+    from server.services.archive_access import Stored
     from server.services.context import Services
 
 log = logging.getLogger(__name__)

@@ -136,3 +136,11 @@ def test_sections_behave_like_the_frozen_dataclasses_they_were() -> None:
         config.web.port = 1  # type: ignore[misc]
     with pytest.raises(TypeError, match="unexpected keyword argument 'prot'"):
         config.web.replace(prot=1)
+
+
+def test_each_settings_type_is_what_get_type_hints_gives() -> None:
+    """``Setting.type`` evaluates one annotation without ``typing`` (a search loads none)."""
+    import typing
+
+    for s in SETTINGS:
+        assert s.type == typing.get_type_hints(s.owner)[s.name], s

@@ -8,10 +8,13 @@ hashes (server.audit.chain), so what a backend stores is byte for byte what was 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from server.model import format_time, parse_time
 from server.store.protocol import AuditRecord
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 SEARCH_TEXT_CHARS = 8000  # keyword filter looks this far (Elasticsearch keyword terms are at most 32 KB)
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     import zstandard
 
 LEVEL = 3  # zstd's default: ~3x on mail at several hundred MB/s per core

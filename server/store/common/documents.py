@@ -6,9 +6,11 @@ A copy of an archived message (same id) adds only to the union fields (``MERGED_
 
 from __future__ import annotations
 
-from typing import Any
-
 from server.model import TIME_FIELDS, Message, format_time
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 MERGED_FIELDS = ("mailboxes", "recipients", "bcc", "departments", "department_paths", "flags")  # flags: verdicts are per copy
 

@@ -9,15 +9,17 @@ prepared row holds is the backend's own business; the pipeline only carries it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from server.model import Message
 from server.store.protocol import PutResult
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
 if TYPE_CHECKING:
+    from typing import Any
+
     from server.store.protocol import Store
 
-PrepareMessage = Callable[..., Any]  # (message, raw, *, raw_sha256=None) -> a backend's prepared row
+    PrepareMessage = Callable[..., Any]  # (message, raw, *, raw_sha256=None) -> a backend's prepared row
 
 
 def prepare_or_failure(prepare: PrepareMessage, message: Message, raw: bytes, *,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from typing import Any
 
 from server.model import format_time
 from server.store.common.audit_records import (
@@ -26,6 +25,10 @@ from server.store.common.audit_records import (
     search_text,
 )
 from server.store.protocol import AuditQuery, AuditRecord, StoreError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 # The migration (schema.py lists it as "append-only audit log").
 AUDIT_V1_SQL = """

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from server.store.protocol import VersionConflict
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _dump(value: Any) -> str:

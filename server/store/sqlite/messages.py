@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple
 
 from server.model import Message
 from server.store.common import codec
@@ -31,6 +30,7 @@ from server.store.sqlite.keys import (
     last_rid,
 )
 from server.store.sqlite.schema import mistyped_fields, unknown_fields
+from server.tuples import NamedTuple
 
 _ADDRESS_KINDS = {"mailboxes", "recipients"}
 

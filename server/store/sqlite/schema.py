@@ -30,7 +30,6 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from typing import NamedTuple
 
 from server.model import parse_time
 from server.store.common import codec
@@ -44,6 +43,7 @@ from server.store.sqlite.keys import (
     domain_of,
     prefix_bounds,
 )
+from server.tuples import NamedTuple
 
 
 class Migration(NamedTuple):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from typing import NamedTuple, TypeVar
 
 from server.model import Message, MessageHead, head_of
 from server.query.criteria import (
@@ -30,7 +29,7 @@ from server.query.criteria import (
 )
 from server.store.common import codec
 from server.store.common.times import from_ms
-from server.store.protocol import AggregateBy, Aggregation, SearchPage
+from server.store.protocol import Aggregation, SearchPage
 from server.store.sqlite.keys import (
     DEPARTMENT,
     MAILBOX,
@@ -43,10 +42,18 @@ from server.store.sqlite.keys import (
 )
 from server.store.sqlite.messages import unpack_message
 from server.store.sqlite.query import FULL_RANGE, Plan, plan
+from server.tuples import NamedTuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see server/tuples.py)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    from server.store.protocol import AggregateBy
+
+    T = TypeVar("T")
 
 DAY_MS = 86_400_000
 FEW = 2000
-T = TypeVar("T")
 
 
 class Row(NamedTuple):
