@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 SCOPES = ("subject", "body", "attachment")
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 50
-_DOMAIN = re.compile(r"^[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+$")  # labels of letters, digits, - and _
-_ADDRESS = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
+# patterns compiled (and cached by ``re``) on first use: ~1.5 M instructions a search without an
+# address criterion need not pay at start-up
+_DOMAIN = r"^[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+$"  # labels of letters, digits, - and _
+_ADDRESS = r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$"
 
 
 class CriteriaError(ValueError):
@@ -109,7 +111,7 @@ MAX_DEPARTMENT = 1000
 
 def parse_address(text: str, name: str) -> str:
     address = text.strip().lower()
-    if len(address) > MAX_ADDRESS or not _ADDRESS.match(address):
+    if len(address) > MAX_ADDRESS or not re.match(_ADDRESS, address):
         raise CriteriaError(f"'{name}' must be a full email address such as user@example.com, got {text!r}")
     return address
 
@@ -120,9 +122,9 @@ def parse_party(text: str, name: str) -> str:
     value = text.strip().lower()
     if len(value) > MAX_ADDRESS:
         raise CriteriaError(f"'{name}' is longer than {MAX_ADDRESS} characters, which no address is")
-    if value.startswith("@") and _DOMAIN.match(value[1:]):
+    if value.startswith("@") and re.match(_DOMAIN, value[1:]):
         return value
-    if not _ADDRESS.match(value):
+    if not re.match(_ADDRESS, value):
         raise CriteriaError(
             f"'{name}' must be a full email address such as user@example.com or a whole domain such as @example.com, "
             f"got {text!r}"

@@ -71,3 +71,17 @@ def test_a_thirty_thousand_word_keyword_is_refused_with_exit_2(data_dir: Path, c
     assert main(["search", "--from", "2024-03-01", "--to", "2024-03-31", "--keyword", keyword]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "keyword" in err
+
+
+def test_every_code_point_is_escaped_as_the_character_class_says() -> None:
+    """``safe`` (a translate table) and ``json_line`` (a regex compiled on first use) escape exactly
+    the characters of the class the table output used to compile at import."""
+    import re
+
+    from server.cli.terminal import json_line
+
+    unsafe = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+    text = "".join(chr(c) for c in range(0x3000)) + "合同\U0001f4ce"
+    escaped = unsafe.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+    assert safe(text) == escaped
+    assert json_line([text]) == unsafe.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps([text], ensure_ascii=False))
