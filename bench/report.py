@@ -25,14 +25,19 @@ def write_results(result: dict, results_dir: Path = RESULTS) -> Path:
 
 
 def _results(results_dir: Path) -> Iterator[tuple[Path, dict]]:
-    for path in sorted(results_dir.glob("*.json"), key=lambda p: p.stat().st_mtime):
+    """The bench runs in the order they were started (their ``started`` field, then the file name):
+    not by file time, which a fresh clone sets to the checkout's for every file."""
+    found = []
+    for path in results_dir.glob("*.json"):
         try:
             result = json.loads(path.read_text())
         except ValueError:
             continue
         # bench runs only: the A/B files of other tools count their runs or key them by variant
         if isinstance(result, dict) and isinstance(result.get("runs"), list):
-            yield path, result
+            found.append((str(result.get("started", "")), path.name, path, result))
+    for _, _, path, result in sorted(found, key=lambda row: row[:2]):
+        yield path, result
 
 
 def _latest_runs(results_dir: Path, *, reused: bool = False) -> list[dict]:
