@@ -357,10 +357,12 @@ class Setting:
 @functools.cache
 def _annotation(cls: type, name: str) -> Any:
     """The evaluated annotation of one field (``from __future__ import annotations`` leaves them
-    strings), as ``typing.get_type_hints(cls)[name]`` evaluates it (the declaring module's globals, the
-    class namespace as locals): evaluating all of them at import would cost every command ~3 ms, and
-    ``typing`` itself ~12 M instructions, which a command-line search otherwise never imports."""
-    return eval(cls.__dict__["__annotations__"][name], vars(sys.modules[cls.__module__]), dict(vars(cls)))  # noqa: S307
+    strings), as ``typing.get_type_hints(cls)[name]`` evaluates it: names are looked up in the declaring
+    module first, then in the class namespace (get_type_hints swaps the two for compatibility), then in
+    the builtins. Evaluating all of them at import would cost every command ~3 ms, and ``typing`` itself
+    ~12 M instructions, which a command-line search otherwise never imports."""
+    module = vars(sys.modules[cls.__module__])
+    return eval(cls.__dict__["__annotations__"][name], dict(vars(cls)), module)  # noqa: S307
 
 
 def _settings_of(cls: type[Section], section: str | None) -> list[Setting]:

@@ -144,3 +144,16 @@ def test_each_settings_type_is_what_get_type_hints_gives() -> None:
 
     for s in SETTINGS:
         assert s.type == typing.get_type_hints(s.owner)[s.name], s
+
+
+def test_an_annotation_is_looked_up_in_its_module_before_its_class() -> None:
+    """As ``get_type_hints`` does: a field named like a type does not shadow the module's type."""
+    import typing
+
+    from server.config import Section, _annotation
+
+    class Shadowing(Section):
+        Path: str = "a field named Path"
+        spool: Path | None = None
+
+    assert _annotation(Shadowing, "spool") == typing.get_type_hints(Shadowing)["spool"] == Path | None
