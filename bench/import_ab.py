@@ -26,20 +26,15 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
 
-from bench.importrun import bench_env, fresh_data_dir
+from bench.importrun import bench_env, fresh_data_dir, load_directory
 from bench.options import RESULTS
 from bench.rss import TreeMemorySampler
-from server.config import load_config
-from server.store import open_store
-from server.synthetic import build_directory
 
 
 def one_run(tree: Path, files: list[str], work: Path) -> dict:
     data = fresh_data_dir(work / f"ab-{tree.resolve().name}")
     env = {**bench_env(data, "sqlite"), "PYTHONPATH": str(tree.resolve())}
-    store = open_store(load_config(env=env))
-    store.upsert_accounts(build_directory(1).as_accounts())
-    store.close()
+    load_directory(tree, env)
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()

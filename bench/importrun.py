@@ -37,6 +37,18 @@ def mailarchive_command() -> list[str]:
     return list(COMMAND)
 
 
+# The bench directory (seed 1), loaded by the tree under test: a tree with an older schema would
+# refuse a file this checkout's store had created (and migrated).
+_LOAD_DIRECTORY = ("from server.config import load_config; from server.store import open_store; "
+                   "from server.synthetic import build_directory; store = open_store(load_config()); "
+                   "store.upsert_accounts(build_directory(1).as_accounts()); store.close()")  # fmt: skip
+
+
+def load_directory(tree: Path, env: dict[str, str]) -> None:
+    """A fresh data dir's directory, written with ``tree``'s code (A/B runs of two trees)."""
+    subprocess.run([sys.executable, "-c", _LOAD_DIRECTORY], env=env, cwd=tree, check=True)
+
+
 def fresh_data_dir(path: Path) -> Path:
     if path.exists():
         shutil.rmtree(path)

@@ -29,30 +29,32 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path[:1] = [str(Path(__file__).resolve().parents[1])]
 
-from bench.importrun import bench_env, fresh_data_dir
+from bench.importrun import bench_env, fresh_data_dir, load_directory
 from bench.options import RESULTS
-from server.config import load_config
-from server.store import open_store
-from server.synthetic import build_directory
 
 WAL_HEADER = 32
 FRAME_HEADER = 24
 
 
-def wal_frames(path: Path) -> tuple[int, list[tuple[int, bool]]]:
-    """(page size, [(page number, is the last frame of a commit)]) of a WAL file, in order."""
+def wal_frames(path: Path) -> tuple[int, list[tuple[int, bool]], Counter]:
+    """(page size, [(page number, is the last frame of a commit)], pages written as all zeros
+    and how often) of a WAL file, in order. A page of zeros is a freed page overwritten by
+    ``secure_delete``: a write that stores nothing."""
+    zeros: Counter = Counter()
     with path.open("rb") as wal:
         header = wal.read(WAL_HEADER)
         page_size = struct.unpack(">I", header[8:12])[0]
         salts = header[16:24]
         frames = []
+        blank = bytes(page_size)
         while len(head := wal.read(FRAME_HEADER)) == FRAME_HEADER:
             page, commit_size = struct.unpack(">II", head[:8])
             if head[8:16] != salts:  # a frame left from before a WAL reset: the log ends here
                 break
             frames.append((page, commit_size != 0))
-            wal.seek(page_size, 1)
-    return page_size, frames
+            if wal.read(page_size) == blank:
+                zeros[page] += 1
+    return page_size, frames, zeros
 
 
 def simulate_checkpoints(frames: list[tuple[int, bool]], every: int) -> tuple[int, int]:
@@ -111,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = fresh_data_dir(args.work / "wal-pages")
     env = {**bench_env(data, "sqlite"), "PYTHONPATH": str(args.tree.resolve())}
-    store = open_store(load_config(env=env))
-    store.upsert_accounts(build_directory(1).as_accounts())
-    store.close()
+    load_directory(args.tree, env)
     db = data / "archive.sqlite3"
     reader = sqlite3.connect(db, isolation_level=None)
     reader.execute("BEGIN")
@@ -124,24 +124,27 @@ def main(argv: list[str] | None = None) -> int:
     if proc.returncode != 0:
         raise SystemExit(f"import exited {proc.returncode}: {proc.stderr[-500:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    page_size, frames = wal_frames(Path(f"{db}-wal"))
+    page_size, frames, zeros = wal_frames(Path(f"{db}-wal"))
     reader.execute("COMMIT")
     reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     owner = dict(reader.execute("SELECT pageno, name FROM dbstat"))
     final = Counter(owner.values())
     per_table = Counter(owner.get(page, "(free or overflow)") for page, _ in frames)
     distinct = Counter(owner.get(page, "(free or overflow)") for page in {p for p, _ in frames})
+    zeroed = Counter()
+    for page, n in zeros.items():
+        zeroed[owner.get(page, "(free or overflow)")] += n
     commits = sum(c for _, c in frames)
     reader.close()
     checkpoints, copied = simulate_checkpoints(frames, args.checkpoint_pages)
     db_pages = sum(final.values())
     tables = [{"name": name, "wal_frames": n, "frames_per_commit": round(n / commits, 1),
-               "distinct_pages": distinct[name], "final_pages": final.get(name, 0),
+               "distinct_pages": distinct[name], "final_pages": final.get(name, 0), "zero_frames": zeroed[name],
                "frames_vs_final": round(n / max(final.get(name, 0), 1), 2)}
               for name, n in per_table.most_common()]  # fmt: skip
     result = {
         "name": args.name, "files": files, "tree": str(args.tree), "summary": summary, "page_size": page_size,
-        "commits": commits, "wal_frames": len(frames), "database_pages": db_pages,
+        "commits": commits, "wal_frames": len(frames), "zero_frames": sum(zeros.values()), "database_pages": db_pages,
         "checkpoint_every_frames": args.checkpoint_pages, "checkpoints": checkpoints, "checkpointed_pages": copied,
         "modelled_written_vs_database": round((len(frames) + copied) / db_pages, 2), "tables": tables,
         "models": models(frames, db_pages),
@@ -151,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['wal_frames']:9,} checkpoints {row['checkpointed_pages']:9,} -> {row['written_vs_database']}x")  # fmt: skip
     for row in tables[:14]:
         print(f"{row['name']:32} frames {row['wal_frames']:9,} /commit {row['frames_per_commit']:8} "
-              f"distinct {row['distinct_pages']:8,} final {row['final_pages']:8,} x{row['frames_vs_final']}")  # fmt: skip
-    print(f"{commits} commits, {len(frames):,} frames, {db_pages:,} pages; checkpoints {checkpoints} copy "
+              f"distinct {row['distinct_pages']:8,} final {row['final_pages']:8,} x{row['frames_vs_final']} "
+              f"zeros {row['zero_frames']:,}")  # fmt: skip
+    print(f"{commits} commits, {len(frames):,} frames ({sum(zeros.values()):,} of zeros), {db_pages:,} pages; checkpoints {checkpoints} copy "
           f"{copied:,} pages; modelled written/database {result['modelled_written_vs_database']}x")  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{args.name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"
