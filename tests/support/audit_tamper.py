@@ -70,7 +70,7 @@ class SqliteTamper(Tamper):
 
 
 def tamper_for(store: Store) -> Tamper:
-    if type(store).__name__ == "SqliteStore":
+    if any(t.__name__ == "SqliteStore" for t in type(store).__mro__):  # the staging variant too
         return SqliteTamper(store)
     from tests.support.es_audit_tamper import EsTamper
 

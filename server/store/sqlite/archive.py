@@ -19,6 +19,7 @@ needs a schema migration that rebuilds the text index.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -29,6 +30,7 @@ from server.store.common.times import to_ms
 from server.store.protocol import PartitionMember, StoreError
 from server.store.sqlite.keys import MAILBOX, key
 from server.store.sqlite.messages import message_keys, text_columns, unpack_message
+from server.store.sqlite.staged_keys import KEYS, keys_table, merge_staged
 
 CHUNK = 500  # ids per statement batch (SQLite's bound-parameter limit)
 
@@ -100,15 +102,18 @@ class ArchiveMixin:
 
     def delete_messages(self, ids: Sequence[str]) -> int:
         """One transaction: the messages, their rows everywhere, then each blob and mailbox name
-        that nothing refers to any more."""
+        that nothing refers to any more. Filter keys an import staged are merged first (a purge
+        during an import is rare, and it then deletes from one table as always)."""
         try:
             with self._write() as conn:
+                if keys_table(conn) != KEYS:  # an import's staged keys: merged first, so the purge sees one table
+                    merge_staged(conn)
                 found = _found(conn, ids)
                 for rid, _, doc in found:
                     _delete_one(conn, rid, doc)
-                for sha256 in {doc["sha256"] for _, _, doc in found}:
-                    if not conn.execute("SELECT 1 FROM message_meta WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone():
-                        conn.execute("DELETE FROM raws WHERE sha256 = ?", (sha256,))
+                for sha256, gone in Counter(doc["sha256"] for _, _, doc in found).items():  # raws.refs: who still refers
+                    conn.execute("DELETE FROM raws WHERE sha256 = ? AND refs <= ?", (sha256, gone))
+                    conn.execute("UPDATE raws SET refs = refs - ? WHERE sha256 = ?", (gone, sha256))
                 for mailbox in {m.lower() for _, _, doc in found for m in doc.get("mailboxes") or []}:
                     lo = key(MAILBOX, mailbox)
                     if not conn.execute("SELECT 1 FROM message_keys WHERE key = ? LIMIT 1", (lo,)).fetchone():

@@ -23,7 +23,10 @@ dirtied to the WAL, and a batch's ~6,000 filter-key rows land on as many scatter
 commit per 500-message batch the WAL got 2.4 pages for every page of the final file at 20 k, and
 more as the archive grows. The price: the write lock is held up to ``GROUP_SECONDS`` at a time
 (other writers wait; the SMTP receiver's 250 does not, it answers after its spool's fsync) and a
-crash or a failed commit loses up to one group, which the re-run stores again. The mmap window is closed for the import: it
+crash or a failed commit loses up to one group, which the re-run stores again. The filter keys of
+the import's messages are staged and merged into ``message_keys`` in sorted runs, each in a
+transaction of its own after a group's commit (staged_keys.py), and the WAL is checkpointed every
+250,000 pages. The mmap window is closed for the import: it
 only reads a few index pages per message, and mapped pages count in its RSS. The SMTP receiver's
 connections keep FULL whatever an import in another process does (the setting is per connection).
 """
@@ -40,6 +43,7 @@ from pathlib import Path
 from server.private_files import private_dir, private_file, restrict_existing
 from server.store.protocol import StoreError
 from server.store.sqlite.schema import SCHEMA_VERSION, apply_migrations
+from server.store.sqlite.staged_keys import STAGE_ROWS, merge_staged
 
 BUSY_TIMEOUT_MS = 60_000
 CACHE_KIB = 64 * 1024  # page cache per connection
@@ -58,11 +62,14 @@ PRAGMAS = (
     f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}",
 )
 # wal_autocheckpoint: a page changed by several commits is copied into the database file once per
-# 400 MB of WAL instead of once per 4 MB. With the grouped commits a commit writes tens of
+# 1 GB of WAL instead of once per 4 MB. With the grouped commits a commit writes tens of
 # thousands of pages, so a checkpoint every 10,000 pages followed each commit and copied every
 # page it wrote (bench/wal_pages.py at 100 k: checkpoints copied 554 k pages for 555 k WAL
-# frames; one checkpoint per 250 k frames would copy 317 k).
-BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0", "PRAGMA wal_autocheckpoint = 100000")
+# frames; one checkpoint per 250 k frames would copy 317 k). With staged filter keys, at 100 k:
+# every 100,000 frames 2.87x the database written, every 250,000 2.67x. The price: the WAL file
+# grows to ~1 GB during an import (cut back to journal_size_limit after the checkpoint) and its
+# index (-shm) to ~2 MB.
+BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0", "PRAGMA wal_autocheckpoint = 250000")
 BULK_IMPORTS = "store.bulk_imports"  # counter: bulk imports ended (its commit is the durable one)
 UNBULK_PRAGMAS = ("PRAGMA synchronous = FULL", f"PRAGMA mmap_size = {MMAP_BYTES}", "PRAGMA wal_autocheckpoint = 1000")
 GROUP_CHANGES = 200_000  # rows changed per commit of a bulk import (a message changes ~20)
@@ -73,11 +80,12 @@ class _Group:
     """The bulk import's open transaction: since when, and the connection's change count then.
     A slots class, not a dataclass: a command-line search would pay ~1 ms of start-up to build it."""
 
-    __slots__ = ("opened", "changes")
+    __slots__ = ("opened", "changes", "staged")
 
     def __init__(self) -> None:
         self.opened = 0.0
         self.changes = 0
+        self.staged = 0  # filter-key rows staged since the last merge (staged_keys.py)
 
 
 class ConnectionBase:
@@ -188,8 +196,24 @@ class ConnectionBase:
             raise
         if savepoint:
             conn.execute("RELEASE bulk_write")
-        if conn.total_changes - group.changes >= GROUP_CHANGES or time.monotonic() - group.opened >= GROUP_SECONDS:
+        merge = group.staged >= STAGE_ROWS
+        if merge or conn.total_changes - group.changes >= GROUP_CHANGES or time.monotonic() - group.opened >= GROUP_SECONDS:
             self._commit(conn)
+        if merge:
+            self._merge_staged(conn)
+            group.staged = 0
+
+    def _merge_staged(self, conn: sqlite3.Connection) -> None:
+        """The staged filter keys into message_keys, in a transaction of their own: the merge
+        dirties more pages than the page cache holds, and pages of the group's other writes that
+        it pushed out to the WAL mid-transaction would be written again when changed again."""
+        self._begin(conn)
+        try:
+            merge_staged(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._commit(conn)
 
     @contextmanager
     def bulk_import(self) -> Iterator[None]:
@@ -206,10 +230,15 @@ class ConnectionBase:
             conn = self._conn()
             if conn.in_transaction:  # the last group (also when the block failed: what it holds is whole)
                 self._commit(conn)
+            self._merge_staged(conn)  # every staged key, this import's and any a crashed one left
             self._set_bulk(False)
             with self._write() as conn:
                 conn.execute("INSERT INTO counters (key, value) VALUES (?, 1) "
                              "ON CONFLICT (key) DO UPDATE SET value = value + 1", (BULK_IMPORTS,))  # fmt: skip
+
+    def _staging(self) -> _Group | None:
+        """The open bulk import's group on this thread: its writes stage their filter keys."""
+        return getattr(self._local, "group", None)
 
     def _set_bulk(self, on: bool) -> None:
         self._bulk = on

@@ -30,6 +30,7 @@ from server.store.sqlite.keys import (
     last_rid,
 )
 from server.store.sqlite.schema import mistyped_fields, unknown_fields
+from server.store.sqlite.staged_keys import add_keys
 from server.tuples import NamedTuple
 
 _ADDRESS_KINDS = {"mailboxes", "recipients"}
@@ -105,9 +106,13 @@ class MessagesMixin:
         """
         if not rows:
             return []
+        group = self._staging()
         try:
             with self._write(all_or_group=True) as conn:  # a failure stops an import: no savepoint
-                return [_put_one(conn, row) for row in rows]
+                results = [_put_one(conn, row, staged=group is not None) for row in rows]
+                if group is not None:  # merged into message_keys once STAGE_ROWS are staged (see _grouped)
+                    group.staged += sum(len(row.keys) for row in rows)
+                return results
         except sqlite3.Error as exc:
             raise StoreError(f"storing {len(rows)} messages in {self.path} failed: {exc}") from exc
 
@@ -155,10 +160,11 @@ class MessagesMixin:
             after = rows[-1][0]
 
 
-def _put_one(conn: sqlite3.Connection, row: PreparedRow) -> PutResult:
+def _put_one(conn: sqlite3.Connection, row: PreparedRow, *, staged: bool = False) -> PutResult:
+    """``staged``: inside a bulk import, the filter keys go to the staging table (staged_keys.py)."""
     found = conn.execute("SELECT rid FROM messages WHERE id = ?", (row.id,)).fetchone()
     if found:
-        return _merge(conn, found[0], row)
+        return _merge(conn, found[0], row, staged=staged)
     date_ms = row.date_ms
     top = conn.execute("SELECT max(rid) FROM messages WHERE rid BETWEEN ? AND ?", (first_rid(date_ms), last_rid(date_ms))).fetchone()[0]
     if top == last_rid(date_ms):
@@ -167,30 +173,35 @@ def _put_one(conn: sqlite3.Connection, row: PreparedRow) -> PutResult:
     conn.execute("INSERT INTO messages (rid, id, date_ms) VALUES (?, ?, ?)", (rid, row.id, date_ms))
     conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, row.doc))
     conn.execute("INSERT INTO message_text (rowid, subject, body, attachment) VALUES (?, ?, ?, ?)", (rid, *row.text))
-    conn.execute("INSERT OR IGNORE INTO raws (sha256, size, data) VALUES (?, ?, ?)", (row.sha256, row.raw_size, row.raw))
+    conn.execute("INSERT INTO raws (sha256, size, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1",
+                 (row.sha256, row.raw_size, row.raw))  # a blob shared by several messages: one more reference
     meta = conn.execute(
         "INSERT INTO message_meta (rid, sha256, archived_ms, received_ms, retention_ms) VALUES (?, ?, ?, ?, ?)",
         (rid, row.sha256, row.archived_ms, row.received_ms, row.retention_ms),
     )
     conn.executemany("INSERT INTO message_holds (hold_id, rid) VALUES (?, ?)", [(h, rid) for h in row.holds])
-    _add_keys(conn, rid, row.keys, row.mailboxes)
+    _add_keys(conn, rid, list(row.keys), row.mailboxes, staged=staged)
     return PutResult(row.id, "created", archive_seq=meta.lastrowid or 0)  # seq is the table's rowid
 
 
-def _merge(conn: sqlite3.Connection, rid: int, row: PreparedRow) -> PutResult:
-    """Another copy of a stored message: keep the union of the merged fields, nothing else."""
+def _merge(conn: sqlite3.Connection, rid: int, row: PreparedRow, *, staged: bool) -> PutResult:
+    """Another copy of a stored message: keep the union of the merged fields, nothing else. Only
+    the keys the union adds are written: the stored ones may be in either key table (a row in
+    both would be counted twice by a read of the two)."""
     (blob,) = conn.execute("SELECT doc FROM message_docs WHERE rid = ?", (rid,)).fetchone()
     doc = codec.unpack_doc(blob)
+    before = message_keys(doc)
     if not merge_into(doc, row.merged):
         return PutResult(row.id, "unchanged")
     conn.execute("UPDATE message_docs SET doc = ? WHERE rid = ?", (codec.pack_doc(doc), rid))
-    _add_keys(conn, rid, message_keys(doc), [m.lower() for m in doc.get("mailboxes") or []])
+    added = sorted(message_keys(doc) - before)
+    _add_keys(conn, rid, added, [m.lower() for m in doc.get("mailboxes") or []], staged=staged)
     return PutResult(row.id, "merged")
 
 
-def _add_keys(conn: sqlite3.Connection, rid: int, keys: Iterable[str], mailboxes: Iterable[str]) -> None:
+def _add_keys(conn: sqlite3.Connection, rid: int, keys: list[str], mailboxes: Iterable[str], *, staged: bool) -> None:
     """``mailboxes``: lower-case already."""
-    conn.executemany("INSERT OR IGNORE INTO message_keys (key, rid) VALUES (?, ?)", [(k, rid) for k in keys])
+    add_keys(conn, rid, keys, staged=staged)
     conn.executemany("INSERT OR IGNORE INTO mailbox_names (address) VALUES (?)", [(m,) for m in mailboxes])
 
 

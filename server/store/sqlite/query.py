@@ -49,6 +49,7 @@ from server.store.sqlite.keys import (
     key,
     rid_range,
 )
+from server.store.sqlite.staged_keys import KEYS, keys_table
 
 FTS_COLUMNS = {"subject": "subject", "body": "body", "attachment": "attachment"}
 FULL_RANGE = (-(1 << 63), (1 << 63) - 1)
@@ -108,23 +109,26 @@ class KeyFilter:
         self.probe = probe
         self.rows = rows  # rows of the set in the range, when planning counted them exactly
 
-    def sql(self, rid: str, lo: int, hi: int) -> tuple[str, list]:
+    def sql(self, rid: str, lo: int, hi: int, table: str = KEYS) -> tuple[str, list]:
+        """``table``: the key table expression of the snapshot (``staged_keys.keys_table``)."""
         marks = ",".join("?" * len(self.keys))
         if self.probe:
-            return f"EXISTS (SELECT 1 FROM message_keys k WHERE k.key IN ({marks}) AND k.rid = {rid})", list(self.keys)
-        return f"+{rid} IN (SELECT rid FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ?)", [*self.keys, lo, hi]
+            return f"EXISTS (SELECT 1 FROM {table} k WHERE k.key IN ({marks}) AND k.rid = {rid})", list(self.keys)
+        return f"+{rid} IN (SELECT rid FROM {table} WHERE key IN ({marks}) AND rid BETWEEN ? AND ?)", [*self.keys, lo, hi]
 
 
 class Plan:
     """``source`` is ``FROM ... d WHERE <driver condition>``; ``rid`` is the driver's rid column.
     A slots class like ``KeyFilter``; ``_but`` is its ``dataclasses.replace``."""
 
-    __slots__ = ("lo", "hi", "source", "rid", "params", "filters", "driver_rows", "count_first", "visit_cap", "fallback")
+    __slots__ = ("lo", "hi", "source", "rid", "params", "filters", "driver_rows", "count_first", "visit_cap", "fallback",
+                 "keys")  # fmt: skip
 
     def __init__(self, lo: int, hi: int, source: str = ALL_ROWS, rid: str = "d.rid", params: list | None = None,
                  filters: list[KeyFilter] | None = None, driver_rows: int | None = None, count_first: bool = False,
-                 visit_cap: int | None = None, fallback: Plan | None = None) -> None:  # fmt: skip
+                 visit_cap: int | None = None, fallback: Plan | None = None, keys: str = KEYS) -> None:  # fmt: skip
         self.lo, self.hi, self.source, self.rid = lo, hi, source, rid
+        self.keys = keys  # the filter keys' table expression in the planning snapshot (staged_keys.py)
         self.params = [] if params is None else params
         self.filters = [] if filters is None else filters
         self.driver_rows = driver_rows  # keyword matches in the range, when planning counted them all
@@ -135,6 +139,14 @@ class Plan:
     def _but(self, **changes: object) -> Plan:
         return Plan(**{name: getattr(self, name) for name in self.__slots__} | changes)  # type: ignore[arg-type]
 
+    def reading(self, conn: sqlite3.Connection) -> Plan:
+        """The plan for a later snapshot (a scan's next batch): an import may have begun or ended
+        staging filter keys since it was made."""
+        table = keys_table(conn)
+        if table == self.keys:
+            return self
+        return self._but(keys=table, fallback=self.fallback and self.fallback.reading(conn))
+
     @property
     def range_only(self) -> bool:
         return self.source == ALL_ROWS and not self.filters
@@ -144,7 +156,7 @@ class Plan:
         sql = f"{self.source} AND {self.rid} BETWEEN ? AND ?"
         params = [*self.params, lo, hi]
         for flt in self.filters:
-            condition, more = flt.sql(self.rid, self.lo, self.hi)
+            condition, more = flt.sql(self.rid, self.lo, self.hi, self.keys)
             sql, params = f"{sql} AND {condition}", params + more
         return sql, params
 
@@ -155,7 +167,7 @@ class Plan:
             params = [*self.params, lo, hi, self.visit_cap]
             conditions = []
             for flt in self.filters:
-                condition, more = flt.sql("x.rid", self.lo, self.hi)
+                condition, more = flt.sql("x.rid", self.lo, self.hi, self.keys)
                 conditions, params = [*conditions, condition], params + more
             sql = f"SELECT rid FROM ({inner}) x WHERE {' AND '.join(conditions)} ORDER BY rid DESC"
         else:
@@ -202,10 +214,10 @@ class Plan:
         return f"SELECT count(*) {where}", params
 
 
-def _set_size(conn: sqlite3.Connection, keys: list[str], lo: int, hi: int, cap: int = LARGE_SET + 1) -> int:
+def _set_size(conn: sqlite3.Connection, table: str, keys: list[str], lo: int, hi: int, cap: int = LARGE_SET + 1) -> int:
     """Rows of the key set in the range, counted up to ``cap`` (index only: ~0.05 us a row)."""
     marks = ",".join("?" * len(keys))
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ? LIMIT ?)"
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE key IN ({marks}) AND rid BETWEEN ? AND ? LIMIT ?)"
     return conn.execute(sql, [*keys, lo, hi, cap]).fetchone()[0]
 
 
@@ -232,7 +244,7 @@ def _probe_large_sets(conn: sqlite3.Connection, result: Plan, match: str) -> Non
     match (measured at 1M messages: a 311k-row department AND a word in 9.6k messages: 80 ms
     loaded, 19 ms probed; AND a word in 251k messages: 275 ms either way).
     """
-    large = [flt for flt in result.filters if _set_size(conn, flt.keys, result.lo, result.hi) > LARGE_SET]
+    large = [flt for flt in result.filters if _set_size(conn, result.keys, flt.keys, result.lo, result.hi) > LARGE_SET]
     if not large:
         return
     matches = _fts_size(conn, match, result.lo, result.hi, PROBE_MAX_MATCHES)
@@ -242,7 +254,7 @@ def _probe_large_sets(conn: sqlite3.Connection, result: Plan, match: str) -> Non
     result.driver_rows = matches
     enough = int(matches / PROBE_RATIO) + 1  # set sizes only need counting up to here
     for flt in large:
-        size = _set_size(conn, flt.keys, result.lo, result.hi, cap=enough)
+        size = _set_size(conn, result.keys, flt.keys, result.lo, result.hi, cap=enough)
         flt.probe = size >= enough
         flt.rows = None if flt.probe else size  # counted below its cap: exact
     result.count_first = any(not flt.probe for flt in large)
@@ -255,25 +267,26 @@ def plan(criteria: Criteria | None, conn: sqlite3.Connection) -> Plan:
     each walked row up in the index (``EXISTS``, ~1-2 us a row) when the walk is the smaller side.
     Planning counts index entries only (a 311k-row department: ~17 ms), never a whole doclist.
     """
+    table = keys_table(conn)
     if criteria is None:
-        return Plan(*FULL_RANGE)
+        return Plan(*FULL_RANGE, keys=table)
     lo, hi = rid_range(criteria.start, criteria.end)
     if criteria.query is not None:
         match = fts_expression(criteria.query, criteria.scope)
-        result = Plan(lo, hi, filters=[KeyFilter(keys) for keys in _key_sets(criteria)])
+        result = Plan(lo, hi, filters=[KeyFilter(keys) for keys in _key_sets(criteria)], keys=table)
         result.source, result.rid, result.params = "FROM message_text d WHERE d.message_text MATCH ?", "d.rowid", [match]
         _probe_large_sets(conn, result, match)
         return result
-    sized = sorted(((_set_size(conn, keys, lo, hi), keys) for keys in _key_sets(criteria)), key=lambda s: s[0])
-    result = Plan(lo, hi, filters=[KeyFilter(keys) for _, keys in sized])
+    sized = sorted(((_set_size(conn, table, keys, lo, hi), keys) for keys in _key_sets(criteria)), key=lambda s: s[0])
+    result = Plan(lo, hi, filters=[KeyFilter(keys) for _, keys in sized], keys=table)
     if result.filters:  # walk the smallest set, look the others up row by row
         keys = result.filters.pop(0).keys
         for flt in result.filters:
             flt.probe = True
         if len(keys) == 1:
-            result.source, result.params = "FROM message_keys d WHERE d.key = ?", keys
+            result.source, result.params = f"FROM {table} d WHERE d.key = ?", keys
         else:
             marks = ",".join("?" * len(keys))
-            result.source = f"FROM messages d WHERE d.rid IN (SELECT rid FROM message_keys WHERE key IN ({marks}) AND rid BETWEEN ? AND ?)"
+            result.source = f"FROM messages d WHERE d.rid IN (SELECT rid FROM {table} WHERE key IN ({marks}) AND rid BETWEEN ? AND ?)"
             result.params = [*keys, lo, hi]
     return result

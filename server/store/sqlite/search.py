@@ -223,6 +223,7 @@ class SearchMixin:
         after: tuple[int, str] | None = None
         while True:
             with self._read() as conn:  # one snapshot per batch, none held between batches
+                query = query.reading(conn)
                 rows = _page_rows(conn, query, batch_size, after)
                 messages = read(conn, rows)
             if not rows:
@@ -256,7 +257,7 @@ class SearchMixin:
                 rows = conn.execute(f"SELECT {day} AS d, count(*) FROM ({rids}) GROUP BY d ORDER BY d", params)
                 return Aggregation({from_ms(d * DAY_MS).strftime("%Y-%m-%d"): n for d, n in rows})
             lo, hi = prefix_bounds({"department": DEPARTMENT, "mailbox": MAILBOX}[by])
-            sql = "SELECT substr(key, 3), count(*) AS n FROM message_keys WHERE key >= ? AND key < ? AND rid BETWEEN ? AND ?"
+            sql = f"SELECT substr(key, 3), count(*) AS n FROM {query.keys} WHERE key >= ? AND key < ? AND rid BETWEEN ? AND ?"
             args = [lo, hi, query.lo, query.hi]
             if not query.range_only:  # more than a time range: keep only the matches
                 sql, args = sql + f" AND +rid IN ({rids})", args + params
