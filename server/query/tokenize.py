@@ -39,15 +39,38 @@ def token_pattern() -> re.Pattern[str]:
     return re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 
 
+# The CJK unified ideographs of the basic block and extension A: each is its own NFKC form (no
+# decomposition, combining class 0), and none is part of a canonical composition, so NFKC of a text
+# is NFKC of the stretches between them, the ideographs kept as they are. CPython's composition step
+# searches its table linearly for every starter, ~1,000 instructions for an ideograph: skipping
+# them took 11 % of a parser process's instructions off (Chinese mail; tests/unit/test_tokenize_nfkc.py
+# checks the properties over every code point of the running Python's Unicode database).
+IDEOGRAPHS = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF))
+
+
+@functools.cache
+def _between_ideographs() -> re.Pattern[str]:
+    """A run of characters that are not such ideographs (compiled on first use)."""
+    return re.compile("[^" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in IDEOGRAPHS) + "]+")
+
+
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, without running the composition over ideographs."""
+    import unicodedata
+
+    if unicodedata.is_normalized("NFKC", text):  # the quick check: most text, nothing to do
+        return text
+    normalize = unicodedata.normalize
+    return _between_ideographs().sub(lambda run: normalize("NFKC", run.group()), text)
+
+
 def tokens(text: str) -> list[str]:
     """The tokens of ``text``. ASCII text, the common keyword and much of the mail, takes a short
     cut with the same result: NFKC leaves ASCII as it is, case folding is ``lower()`` there, and
     its letters and digits are ``[a-z0-9]`` (a test compares the two on every ASCII character)."""
     if text.isascii():
         return _ASCII_TOKEN.findall(text.lower())
-    import unicodedata  # here: a 1.2 MB extension that ASCII text (most keywords) never needs
-
-    return token_pattern().findall(unicodedata.normalize("NFKC", text).casefold())
+    return token_pattern().findall(nfkc(text).casefold())  # unicodedata: imported by nfkc (1.2 MB, not for ASCII)
 
 
 def index_text(text: str) -> str:
