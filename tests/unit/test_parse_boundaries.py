@@ -4,6 +4,7 @@ multipart-container count: both must decide exactly what the code they replace d
 from __future__ import annotations
 
 import email.feedparser
+import email.policy
 import re
 
 import pytest
@@ -103,3 +104,15 @@ def test_boundary_line_examples(line):
     assert (got is None) == (expected is None)
     if got is not None:
         assert [got.group(g) for g in _GROUPS] == [expected.group(g) for g in _GROUPS]
+
+
+def test_the_whole_text_fed_at_once_builds_the_tree_message_from_bytes_builds(corpus_dir):
+    """``tree.compat32_tree`` skips the parser's StringIO and 8,192-character reads: same tree, defects
+    included, for every corpus message and for line ends falling on the old chunk edges."""
+    raws = [f.read_bytes() for f in sorted(corpus_dir.rglob("*.eml")) if f.is_file()]
+    body = b"x" * 8190
+    raws += [b"Subject: a\r\n\r\n" + body[: 8192 - 15 + k] + b"\r\n--\rtail\r" for k in range(-3, 4)]
+    raws += [b"Subject: a\n" + b"X: " + b"y" * 20000 + b"\n\n\xe4\xb8\xad", b"no header", b"", b"\r\r\r", b"S: \xff\n\n" * 3000]
+    raws += [b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + body + b"\r\n--b\r\n\r\npart\r\n--b--" + b"\r" * 9000]
+    for raw in raws:
+        assert _tree_dump(tree.compat32_tree(raw)) == _tree_dump(email.message_from_bytes(raw, policy=email.policy.compat32)), raw[:80]
