@@ -82,6 +82,7 @@ def test_every_corpus_message_parses_to_the_same_tree_and_fields_with_and_withou
     with monkeypatch.context() as m:
         m.setattr(boundaries, "install", lambda: None)
         m.setattr(email.feedparser, "re", re)
+        m.setattr(email.feedparser, "NLCRE_eol", re.compile(boundaries.LineEnd.EOL_PATTERN))
         without = everything()
     assert with_it == without
 
@@ -116,3 +117,24 @@ def test_the_whole_text_fed_at_once_builds_the_tree_message_from_bytes_builds(co
     raws += [b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + body + b"\r\n--b\r\n\r\npart\r\n--b--" + b"\r" * 9000]
     for raw in raws:
         assert _tree_dump(tree.compat32_tree(raw)) == _tree_dump(email.message_from_bytes(raw, policy=email.policy.compat32)), raw[:80]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["", "a", " ", "\r", "\n", "\r\n", "\n\r", "\x0c", "\u2028", "--b"]), max_size=8))
+def test_the_line_end_stand_in_finds_what_feedparsers_regex_finds(pieces):
+    text = "".join(pieces)
+    expected = re.compile(boundaries.LineEnd.EOL_PATTERN).search(text)
+    got = boundaries.LineEnd.search(text)
+    assert (got is None) == (expected is None), repr(text)
+    if expected is not None:
+        assert got.group(0) == got.group(1) == expected.group(0) == expected.group(1), repr(text)
+
+
+def test_feedparser_searches_line_ends_with_the_stand_in(monkeypatch):
+    """If a Python release renamed or changed ``NLCRE_eol``, install() would leave it alone: this says so."""
+    boundaries.install()
+    assert isinstance(email.feedparser.NLCRE_eol, boundaries.LineEnd)
+    searched = []
+    monkeypatch.setattr(boundaries.LineEnd, "search", staticmethod(lambda text: searched.append(text)))
+    parse(b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\nhello\n--b--\n')
+    assert "hello\n" in searched
