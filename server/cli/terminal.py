@@ -10,6 +10,7 @@ so the operator sees that something was there. JSON output is already escaped fo
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 
@@ -24,7 +25,6 @@ _UNSAFE_RANGES = ((0x00, 0x08), (0x0A, 0x1F), (0x7F, 0x9F), (0x61C, 0x61C), (0x2
 # (its code points above U+00FF make re build a 64 K bitmap), which every table search paid at start-up
 _ESCAPED = {code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
             for low, high in _UNSAFE_RANGES for code in range(low, high + 1)}  # fmt: skip
-_unsafe: re.Pattern[str] | None = None
 
 
 def safe(text: object) -> str:
@@ -35,7 +35,10 @@ def safe(text: object) -> str:
 def json_line(value: Any) -> str:
     """``json.dumps(value, ensure_ascii=False)`` with the controls json leaves raw escaped too (a regex
     compiled on first use: on long lines of non-ASCII text it is faster than ``str.translate``)."""
-    global _unsafe
-    if _unsafe is None:
-        _unsafe = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _UNSAFE_RANGES) + "]")
-    return _unsafe.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+    return _unsafe().sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+
+
+@functools.cache
+def _unsafe() -> re.Pattern[str]:
+    """The unsafe characters as one regex class (compiled on first use, like the tokenizer's patterns)."""
+    return re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _UNSAFE_RANGES) + "]")
