@@ -12,8 +12,10 @@ already stable (nothing at or below it can still appear).
 
 Purge (``delete_messages``) removes every row of a message: the contentless FTS5 table needs the
 indexed text again to delete its entry, recomputed from the stored document by the same function
-that produced it at put time (``fts_text.text_columns``). A change to the tokenizer therefore
-needs a schema migration that rebuilds the text index.
+that produced it at put time (``fts_text.index_columns``: the text and the department keys). A
+change to the tokenizer or to the key tokens therefore needs a schema migration that rebuilds
+the text index. The other rewrites of a stored document (``_rewrite``: legal holds, retention)
+never touch an indexed field.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from server.store.common import codec
 from server.store.common.documents import set_holds
 from server.store.common.times import to_ms
 from server.store.protocol import PartitionMember, StoreError
+from server.store.sqlite.fts_text import DELETE_TEXT, index_columns
 from server.store.sqlite.keys import MAILBOX, key
-from server.store.sqlite.messages import message_keys, text_columns, unpack_message
+from server.store.sqlite.messages import message_keys, unpack_message
 from server.store.sqlite.staged_keys import KEYS, keys_table, merge_staged
 
 CHUNK = 500  # ids per statement batch (SQLite's bound-parameter limit)
@@ -64,10 +67,7 @@ def _document_size(conn: sqlite3.Connection, rid: int) -> int:
 
 
 def _delete_one(conn: sqlite3.Connection, rid: int, doc: dict) -> None:
-    conn.execute(
-        "INSERT INTO message_text (message_text, rowid, subject, body, attachment) VALUES ('delete', ?, ?, ?, ?)",
-        (rid, *text_columns(doc.get("subject", ""), doc.get("body_text", ""), doc.get("attachment_names") or [])),
-    )
+    conn.execute(DELETE_TEXT, (rid, *index_columns(doc)))
     conn.executemany("DELETE FROM message_keys WHERE key = ? AND rid = ?", [(k, rid) for k in message_keys(doc)])
     for table in ("message_holds", "message_meta", "message_docs", "messages"):
         conn.execute(f"DELETE FROM {table} WHERE rid = ?", (rid,))

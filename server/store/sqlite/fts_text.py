@@ -21,6 +21,16 @@ keep their positions, and a query is rewritten the same way (``bigram_phrase``):
 A phrase therefore matches exactly the messages the unigram phrase matched (the conformance suite
 checks both backends give the same answers); Elasticsearch keeps the plain tokens. Only this
 index changes, and schema.py rebuilds it once for an existing archive.
+
+The fourth column, ``keys``, holds one token per department and per department path of the
+message (``key_token``), so that a keyword AND a department tree is one MATCH, which FTS5 answers
+by intersecting two doclists, instead of a keyword match checked against an in-memory set of the
+department's rows (~0.26 us a row of the set, built per statement: 206 ms p95 at 1M messages for
+a department of ~490k rows over a year). A token is a private-use character, the key kind and
+the value's UTF-8 in lower-case hex: the ``ascii`` tokenizer splits on every ASCII non-alphanumeric
+character and folds ASCII case, and hex survives both whatever the department's name (Chinese
+included); the shared tokenizer never produces a private-use character (it is neither a letter
+nor a digit), so no keyword, prefix or not, can match one even in a query without a column filter.
 """
 
 from __future__ import annotations
@@ -31,11 +41,16 @@ import re
 from collections.abc import Sequence
 
 from server.query.tokenize import _CJK, index_text, is_cjk
+from server.store.sqlite.keys import DEPARTMENT, DEPARTMENT_PATH
 
 # Attachment names are indexed as one text with this token between names, so that a phrase cannot
 # match across two names (Elasticsearch keeps a position gap between array values). The Python
 # tokenizer never produces it (it is not a letter or digit), so no query can match it.
 NAME_GAP = " \u00b7 "
+INSERT_TEXT = "INSERT INTO message_text (rowid, subject, body, attachment, keys) VALUES (?, ?, ?, ?, ?)"
+# a contentless FTS5 row is deleted by inserting the command with exactly its indexed values
+DELETE_TEXT = "INSERT INTO message_text (message_text, rowid, subject, body, attachment, keys) VALUES ('delete', ?, ?, ?, ?, ?)"
+KEY_MARK = "\ue000"  # the first character of every key token (Unicode private use: never a keyword's)
 
 
 @functools.cache
@@ -59,10 +74,32 @@ def bigram_text(tokens: str) -> str:
 
 
 def text_columns(subject: str, body: str, attachment_names: Sequence[str]) -> tuple[str, str, str]:
-    """The FTS columns of a message. Deleting a row of the contentless FTS table needs exactly
-    these values again, so this is the one place that computes them (see archive.py)."""
+    """The three text columns of a message (``index_columns`` adds the fourth)."""
     names = NAME_GAP.join(index_text(n) for n in attachment_names)
     return bigram_text(index_text(subject)), bigram_text(index_text(body)), bigram_text(names)
+
+
+def key_token(kind: str, value: str) -> str:
+    """The ``keys`` column's token of a filter key (``keys.DEPARTMENT`` or ``DEPARTMENT_PATH``)."""
+    return KEY_MARK + kind + value.encode().hex()
+
+
+def key_text(doc: dict) -> str:
+    """The ``keys`` column of a stored document: its departments and department paths."""
+    departments = [key_token(DEPARTMENT, d) for d in doc.get("departments") or []]
+    return " ".join(departments + [key_token(DEPARTMENT_PATH, p) for p in doc.get("department_paths") or []])
+
+
+def document_text(doc: dict) -> tuple[str, str, str]:
+    """``text_columns`` of a stored document (the fields a copy's merge never changes)."""
+    return text_columns(doc.get("subject", ""), doc.get("body_text", ""), doc.get("attachment_names") or [])
+
+
+def index_columns(doc: dict) -> tuple[str, str, str, str]:
+    """All four FTS columns of a document: what the put inserts, the purge's 'delete' repeats and
+    the re-index writes, from this one function (a contentless row is deleted with exactly the
+    values it was inserted with, or its tokens stay behind)."""
+    return (*document_text(doc), key_text(doc))
 
 
 def bigram_phrase(tokens: Sequence[str], prefix: bool) -> tuple[list[str], bool]:

@@ -18,7 +18,7 @@ from server.store.common.documents import MERGED_FIELDS, Rejected, check_message
 from server.store.common.prepared import put_messages
 from server.store.common.times import to_ms, to_ms_or_none
 from server.store.protocol import PutResult, StoreError
-from server.store.sqlite.fts_text import text_columns
+from server.store.sqlite.fts_text import DELETE_TEXT, INSERT_TEXT, document_text, index_columns, key_text
 from server.store.sqlite.keys import (
     ARRAY_KINDS,
     RECIPIENT_DOMAIN,
@@ -48,7 +48,7 @@ class PreparedRow(NamedTuple):
     merged: dict[str, list[str]]  # its merged fields (MERGED_FIELDS): what it adds to a stored copy
     keys: tuple[str, ...]  # message_keys rows
     mailboxes: tuple[str, ...]  # lower-case, for mailbox_names
-    text: tuple[str, str, str]  # subject, body, attachment names: pre-tokenized
+    text: tuple[str, str, str, str]  # subject, body, attachment names: pre-tokenized; department keys
     raw: bytes  # compressed
     raw_size: int
     archived_ms: int
@@ -73,7 +73,7 @@ def prepare_message(message: Message, raw: bytes, *, raw_sha256: str | None = No
         message.id, message.sha256, to_ms(message.date), message.date.isoformat(), codec.pack_doc(doc),
         {name: doc[name] for name in MERGED_FIELDS}, tuple(sorted(message_keys(doc))),
         tuple(m.lower() for m in doc["mailboxes"]),
-        text_columns(message.subject, message.body_text, message.attachment_names), codec.compress(raw), len(raw),
+        index_columns(doc), codec.compress(raw), len(raw),
         to_ms(message.archived_at), to_ms_or_none(message.received_at), to_ms_or_none(message.retention_until),
         tuple(dict.fromkeys(message.legal_holds)),
     )  # fmt: skip
@@ -172,7 +172,7 @@ def _put_one(conn: sqlite3.Connection, row: PreparedRow, *, staged: bool = False
     rid = first_rid(date_ms) if top is None else top + 1
     conn.execute("INSERT INTO messages (rid, id, date_ms) VALUES (?, ?, ?)", (rid, row.id, date_ms))
     conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, row.doc))
-    conn.execute("INSERT INTO message_text (rowid, subject, body, attachment) VALUES (?, ?, ?, ?)", (rid, *row.text))
+    conn.execute(INSERT_TEXT, (rid, *row.text))
     conn.execute("INSERT INTO raws (sha256, size, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1",
                  (row.sha256, row.raw_size, row.raw))  # a blob shared by several messages: one more reference
     meta = conn.execute(
@@ -187,13 +187,22 @@ def _put_one(conn: sqlite3.Connection, row: PreparedRow, *, staged: bool = False
 def _merge(conn: sqlite3.Connection, rid: int, row: PreparedRow, *, staged: bool) -> PutResult:
     """Another copy of a stored message: keep the union of the merged fields, nothing else. Only
     the keys the union adds are written: the stored ones may be in either key table (a row in
-    both would be counted twice by a read of the two)."""
+    both would be counted twice by a read of the two).
+
+    A copy that adds a department changes the text index's ``keys`` column (fts_text.py): a
+    contentless row cannot be updated, so it is deleted with its old values (the text from the
+    stored document, as the put indexed it) and inserted again. Any other merge does no FTS work."""
     (blob,) = conn.execute("SELECT doc FROM message_docs WHERE rid = ?", (rid,)).fetchone()
     doc = codec.unpack_doc(blob)
-    before = message_keys(doc)
+    before, old_keys = message_keys(doc), key_text(doc)
     if not merge_into(doc, row.merged):
         return PutResult(row.id, "unchanged")
     conn.execute("UPDATE message_docs SET doc = ? WHERE rid = ?", (codec.pack_doc(doc), rid))
+    new_keys = key_text(doc)
+    if new_keys != old_keys:
+        text = document_text(doc)
+        conn.execute(DELETE_TEXT, (rid, *text, old_keys))
+        conn.execute(INSERT_TEXT, (rid, *text, new_keys))
     added = sorted(message_keys(doc) - before)
     _add_keys(conn, rid, added, [m.lower() for m in doc.get("mailboxes") or []], staged=staged)
     return PutResult(row.id, "merged")

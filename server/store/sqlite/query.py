@@ -36,7 +36,7 @@ from collections.abc import Callable
 
 from server.query.criteria import SCOPES, Criteria
 from server.query.keywords import And, Node, Not, Or, Term
-from server.store.sqlite.fts_text import bigram_phrase
+from server.store.sqlite.fts_text import bigram_phrase, key_token
 from server.store.sqlite.keys import (
     DEPARTMENT,
     DEPARTMENT_PATH,
@@ -221,15 +221,32 @@ def _set_size(conn: sqlite3.Connection, table: str, keys: list[str], lo: int, hi
     return conn.execute(sql, [*keys, lo, hi, cap]).fetchone()[0]
 
 
-def _key_sets(criteria: Criteria) -> list[list[str]]:
+def _key_sets(criteria: Criteria, department: bool = True) -> list[list[str]]:
+    """``department``: False when the department is part of the MATCH instead (``_match``)."""
     sets = [[key(MAILBOX, m) for m in criteria.mailboxes]] if criteria.mailboxes else []
     if criteria.sender:
         sets.append([address_key(SENDER, SENDER_DOMAIN, criteria.sender)])
     if criteria.recipient:
         sets.append([address_key(RECIPIENT, RECIPIENT_DOMAIN, criteria.recipient)])
-    if criteria.department:
-        sets.append([key(DEPARTMENT_PATH if criteria.include_subdepartments else DEPARTMENT, criteria.department)])
+    if criteria.department and department:
+        sets.append([key(_department_kind(criteria), criteria.department)])
     return sets
+
+
+def _department_kind(criteria: Criteria) -> str:
+    return DEPARTMENT_PATH if criteria.include_subdepartments else DEPARTMENT
+
+
+def _match(criteria: Criteria, query: Node) -> str:
+    """The MATCH of a keyword search: the keyword's expression, AND the department's token of the
+    ``keys`` column when a department is asked for (fts_text.py). FTS5 then intersects the two
+    doclists in rowid order, where checking each keyword match against the department's rows
+    built a set of up to ~490k rows per statement (see the module docstring). The token is
+    quoted like any term; it needs no column filter (no keyword token can equal one)."""
+    match = fts_expression(query, criteria.scope)
+    if not criteria.department:
+        return match
+    return f'({match}) AND "{key_token(_department_kind(criteria), criteria.department)}"'
 
 
 def _fts_size(conn: sqlite3.Connection, match: str, lo: int, hi: int, cap: int) -> int:
@@ -272,8 +289,8 @@ def plan(criteria: Criteria | None, conn: sqlite3.Connection) -> Plan:
         return Plan(*FULL_RANGE, keys=table)
     lo, hi = rid_range(criteria.start, criteria.end)
     if criteria.query is not None:
-        match = fts_expression(criteria.query, criteria.scope)
-        result = Plan(lo, hi, filters=[KeyFilter(keys) for keys in _key_sets(criteria)], keys=table)
+        match = _match(criteria, criteria.query)
+        result = Plan(lo, hi, filters=[KeyFilter(keys) for keys in _key_sets(criteria, department=False)], keys=table)
         result.source, result.rid, result.params = "FROM message_text d WHERE d.message_text MATCH ?", "d.rowid", [match]
         _probe_large_sets(conn, result, match)
         return result

@@ -24,7 +24,8 @@ Messages live in four tables so that the hot paths touch only what they need:
 * ``message_holds`` has one row per (legal hold, message) for the holds active on a message.
 * ``message_text`` is a contentless FTS5 table over the pre-tokenized text (server.query.tokenize);
   the ``ascii`` tokenizer treats every non-ASCII character as part of a token, so on that input it
-  only splits on spaces, exactly like Elasticsearch's whitespace tokenizer.
+  only splits on spaces, exactly like Elasticsearch's whitespace tokenizer. Its fourth column
+  ``keys`` holds the departments as tokens no keyword can match (fts_text.py).
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ class Migration(NamedTuple):
     run: Callable[[sqlite3.Connection], None] | None = None
 
 
-# The text table as MESSAGES_V1 creates it (re-created by rebuild_text_index).
-MESSAGE_TEXT_SQL = "CREATE VIRTUAL TABLE message_text USING fts5(subject, body, attachment, content='', columnsize=0, tokenize='ascii')"
+# The text table as rebuild_text_index re-creates it: MESSAGES_V1's three text columns and the
+# department keys (fts_text.py), which DEPARTMENT_TOKENS_V1 added.
+MESSAGE_TEXT_SQL = ("CREATE VIRTUAL TABLE message_text USING fts5(subject, body, attachment, keys, content='', columnsize=0, "
+                    "tokenize='ascii')")  # fmt: skip
 
 MESSAGES_V1 = Migration(
     "messages, raw bytes, settings, documents, directory",
@@ -181,16 +184,18 @@ REINDEX_PROGRESS_ROWS = 20_000  # archives above this many messages print their 
 REINDEX_BATCH = 1000
 
 
-def rebuild_text_index(conn: sqlite3.Connection) -> None:
-    """Re-index every message's text in the current form of ``fts_text.text_columns`` (CJK runs
-    as bigrams), from the stored documents: the table is contentless, so its old tokens cannot be
-    read back. The table is dropped first, so the new index reuses the old one's pages.
+def rebuild_text_index(conn: sqlite3.Connection, why: str = "bigram index for CJK search") -> None:
+    """Re-index every message in the current form of ``fts_text.index_columns`` (CJK runs as
+    bigrams, department keys), from the stored documents: the table is contentless, so its old
+    tokens cannot be read back. The table is dropped first, so the new index reuses the old one's
+    pages. ``why``: for the progress message.
 
     Runs in the opening write transaction like every step (other processes wait for it). About
     0.6 CPU ms a message (tokenizing and FTS5 insertion, as at import): minutes for a million,
     so archives above REINDEX_PROGRESS_ROWS print their progress on stderr.
     """
-    from server.store.sqlite.fts_text import text_columns  # tokenizer modules: only when a rebuild runs
+    # the tokenizer modules: imported only when a rebuild runs
+    from server.store.sqlite.fts_text import INSERT_TEXT, index_columns
 
     # Debian's SQLite zeroes every freed page (SECURE_DELETE): the old index's pages hold the same
     # tokens the new one is built from (a purged message's were zeroed when it was purged), so
@@ -204,16 +209,13 @@ def rebuild_text_index(conn: sqlite3.Connection) -> None:
     total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]  # the narrow table: few pages
     report = total > REINDEX_PROGRESS_ROWS
     if report:
-        print(f"mailarchive: re-indexing the text of {total:,} messages (bigram index for CJK search)",
+        print(f"mailarchive: re-indexing the text of {total:,} messages ({why})",
               file=sys.stderr, flush=True)  # fmt: skip
     started, done, step = time.monotonic(), 0, max(total // 20, 1)
     cursor = conn.execute("SELECT rid, doc FROM message_docs ORDER BY rid")
     while rows := cursor.fetchmany(REINDEX_BATCH):
-        batch = []
-        for rid, blob in rows:
-            doc = codec.unpack_doc(blob)
-            batch.append((rid, *text_columns(doc.get("subject", ""), doc.get("body_text", ""), doc.get("attachment_names") or [])))
-        conn.executemany("INSERT INTO message_text (rowid, subject, body, attachment) VALUES (?, ?, ?, ?)", batch)
+        batch = [(rid, *index_columns(codec.unpack_doc(blob))) for rid, blob in rows]
+        conn.executemany(INSERT_TEXT, batch)
         if report and (done + len(rows)) // step > done // step:
             print(f"mailarchive: re-indexed {done + len(rows):,} of {total:,} messages "
                   f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)  # fmt: skip
@@ -244,10 +246,21 @@ def count_raw_references(conn: sqlite3.Connection) -> None:
 
 RAW_REFS_V1 = Migration("reference counts on raw blobs instead of the message_meta sha256 index", "", count_raw_references)
 
+
+def index_department_keys(conn: sqlite3.Connection) -> None:
+    """The text index with its ``keys`` column (fts_text.py: a keyword AND a department is one
+    MATCH). Skipped when the table has it already: an archive from before the CJK bigrams was
+    just rebuilt in the current form by that step, and is not re-indexed twice."""
+    if "keys" not in {row[1] for row in conn.execute("PRAGMA table_info(message_text)")}:
+        rebuild_text_index(conn, "department keys in the text index")
+
+
+DEPARTMENT_TOKENS_V1 = Migration("text index: department keys as tokens", "", index_department_keys)
+
 # Append only.
 MIGRATIONS: list[Migration] = [
     MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1, ARCHIVE_META_V1, DOMAIN_KEYS_V1,
-    CJK_BIGRAMS_V1, STAGED_KEYS_V1, RAW_REFS_V1,
+    CJK_BIGRAMS_V1, STAGED_KEYS_V1, RAW_REFS_V1, DEPARTMENT_TOKENS_V1,
 ]  # fmt: skip
 
 # The document fields this schema knows. Listed here, not taken from the dataclass, so that a field
