@@ -30,6 +30,8 @@ CRITERIA = [
     {"mailbox": f"{BOB},{LI}"},
     {"department": "/Sales", "include_subdepartments": "true"},
     {"department": "/Sales/East", "keyword": "budget"},
+    {"department": "/Sales", "include_subdepartments": "true", "keyword": "budget"},
+    {"department": "/Sales", "include_subdepartments": "true", "keyword": "合同 OR quarterly", "mailbox": BOB},
     {"from": "2024-03-04", "to": "2024-03-09", "sender": BOB},
     {"recipient": ALICE, "from": "2024-03-03", "to": "2024-03-06"},
     {"keyword": "budget -status"},

@@ -8,7 +8,11 @@ per statement (``+rid IN (SELECT ...)``; the ``+`` keeps that test out of the dr
 it is never pushed into FTS5, which handles ``rowid IN`` very badly).
 
 The driver is the keyword match when there is a keyword (FTS5 cannot be probed cheaply row by
-row: 0.3-1 ms a probe, it re-parses and re-seeks per call), else the smallest key set.
+row: 0.3-1 ms a probe, it re-parses and re-seeks per call), else the smallest key set. A
+department with a keyword is no set at all: the text index holds each message's departments as
+tokens (fts_text.py), so the MATCH is ``(<keyword>) AND "<department token>"`` and FTS5 intersects
+the two doclists itself, where the key set of a large department tree (~490k rows over a year at
+1M) cost ~0.26 us a row to build, per statement: that kind was the one over 100 ms (p95 206 ms).
 
 Measured (one search = exact total + first page of 50; 2 cores shared with other jobs; synthetic
 mail over one year, 300 Zipf-distributed words + 60 CJK characters each; 1M messages, 3.6 GB):
@@ -16,7 +20,8 @@ one day or one month of anything, filters alone, rare words, CJK: 2-25 ms; the w
 (count of 1M): ~90 ms; a department with sub-departments (311k messages) over the year: ~25 ms;
 that department AND a word in 1% / 5% of mail: ~30 / ~85 ms; a word in every message over the
 year: ~90-150 ms; a mailbox (811 messages) AND that word: ~220 ms; the department AND that word:
-~600 ms; a phrase of the two most frequent words: ~420-580 ms. At 200k messages the same
+~600 ms (before the department tokens; see docs/performance.md for after); a phrase of the two
+most frequent words: ~420-580 ms. At 200k messages the same
 whole-year queries took about a fifth of that: cost follows the matches in the range.
 Tried and rejected: a correlated FTS ``MATCH ... AND rowid = ?`` probe per
 row (0.3-1 ms each), ``rowid IN (subquery)`` inside MATCH (23 s), and one IN-subquery per filter
