@@ -352,7 +352,7 @@ def test_the_watermark_never_passes_a_write_still_in_its_transaction(tmp_path: P
     try:
         reader.put_messages([make("committed")])
         with writer._write() as conn:
-            _put_one(conn, prepare_message(*make("in-flight")))
+            _put_one(conn, prepare_message(*make("in-flight")), [])
             assert reader.max_archive_seq() == 1
             assert [m.id for m in reader.scan_archived(0, 10)] == ["committed"]
             assert [h.id for h in reader.scan_archived_heads(0, 10)] == ["committed"]

@@ -9,6 +9,7 @@ of it (~0.45 ms a message), the other statements ~0.1 ms together.
 
 from __future__ import annotations
 
+import operator
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -109,7 +110,10 @@ class MessagesMixin:
         group = self._staging()
         try:
             with self._write(all_or_group=True) as conn:  # a failure stops an import: no savepoint
-                results = [_put_one(conn, row, staged=group is not None) for row in rows]
+                texts: list[tuple[int, str, str, str, str]] = []
+                results = [_put_one(conn, row, texts, staged=group is not None) for row in rows]
+                texts.sort(key=operator.itemgetter(0))  # see _put_one
+                conn.executemany(INSERT_TEXT, texts)
                 if group is not None:  # merged into message_keys once STAGE_ROWS are staged (see _grouped)
                     group.staged += sum(len(row.keys) for row in rows)
                 return results
@@ -160,8 +164,15 @@ class MessagesMixin:
             after = rows[-1][0]
 
 
-def _put_one(conn: sqlite3.Connection, row: PreparedRow, *, staged: bool = False) -> PutResult:
-    """``staged``: inside a bulk import, the filter keys go to the staging table (staged_keys.py)."""
+def _put_one(conn: sqlite3.Connection, row: PreparedRow, texts: list[tuple[int, str, str, str, str]], *,
+             staged: bool = False) -> PutResult:  # fmt: skip
+    """``staged``: inside a bulk import, the filter keys go to the staging table (staged_keys.py).
+
+    A new message's text row is appended to ``texts``, for the caller to insert in rid order once
+    the batch is stored: FTS5 writes its pending terms out as a new segment whenever a rowid lower
+    than the last one written arrives, and mail is only roughly in date order (time zones, delays),
+    so inserting as it came made a segment of a message or two every time the date stepped back,
+    each merged again and again (automerge) as the index grew."""
     found = conn.execute("SELECT rid FROM messages WHERE id = ?", (row.id,)).fetchone()
     if found:
         return _merge(conn, found[0], row, staged=staged)
@@ -172,7 +183,7 @@ def _put_one(conn: sqlite3.Connection, row: PreparedRow, *, staged: bool = False
     rid = first_rid(date_ms) if top is None else top + 1
     conn.execute("INSERT INTO messages (rid, id, date_ms) VALUES (?, ?, ?)", (rid, row.id, date_ms))
     conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, row.doc))
-    conn.execute(INSERT_TEXT, (rid, *row.text))
+    texts.append((rid, *row.text))
     conn.execute("INSERT INTO raws (sha256, size, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1",
                  (row.sha256, row.raw_size, row.raw))  # a blob shared by several messages: one more reference
     meta = conn.execute(
