@@ -346,13 +346,14 @@ def test_the_watermark_never_passes_a_write_still_in_its_transaction(tmp_path: P
     """A second process is inside its write transaction with a new message: readers see neither
     the message nor its number until it commits, so acknowledging up to the watermark is safe."""
     from server.store.sqlite.messages import _put_one, prepare_message
+    from server.store.sqlite.pending_text import PendingText
 
     path = tmp_path / "archive.sqlite3"
     reader, writer = SqliteStore(path), SqliteStore(path)
     try:
         reader.put_messages([make("committed")])
         with writer._write() as conn:
-            _put_one(conn, prepare_message(*make("in-flight")), [])
+            _put_one(conn, prepare_message(*make("in-flight")), PendingText())
             assert reader.max_archive_seq() == 1
             assert [m.id for m in reader.scan_archived(0, 10)] == ["committed"]
             assert [h.id for h in reader.scan_archived_heads(0, 10)] == ["committed"]

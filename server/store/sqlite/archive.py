@@ -118,6 +118,7 @@ class ArchiveMixin:
                     lo = key(MAILBOX, mailbox)
                     if not conn.execute("SELECT 1 FROM message_keys WHERE key = ? LIMIT 1", (lo,)).fetchone():
                         conn.execute("DELETE FROM mailbox_names WHERE address = ?", (mailbox,))
+            self._zero_if_unzeroed()
         except sqlite3.Error as exc:
             raise StoreError(f"deleting {len(ids)} messages from {self.path} failed: {exc}") from exc
         return len(found)

@@ -42,6 +42,8 @@ from pathlib import Path
 
 from server.private_files import private_dir, private_file, restrict_existing
 from server.store.protocol import StoreError
+from server.store.sqlite.free_pages import drop_fill, fill_free_pages, mark_unzeroed, unzeroed
+from server.store.sqlite.pending_text import PendingText
 from server.store.sqlite.schema import SCHEMA_VERSION, apply_migrations
 from server.store.sqlite.staged_keys import STAGE_ROWS, merge_staged
 
@@ -72,6 +74,10 @@ PRAGMAS = (
 BULK_PRAGMAS = ("PRAGMA synchronous = NORMAL", "PRAGMA mmap_size = 0", "PRAGMA wal_autocheckpoint = 250000")
 BULK_IMPORTS = "store.bulk_imports"  # counter: bulk imports ended (its commit is the durable one)
 UNBULK_PRAGMAS = ("PRAGMA synchronous = FULL", f"PRAGMA mmap_size = {MMAP_BYTES}", "PRAGMA wal_autocheckpoint = 1000")
+# secure_delete = FAST for an import (free_pages.py) unless the free list it starts with is larger
+# than this: an import reuses free pages first, so it usually ends with few, which it then zeroes;
+# a small import into a file with a large free list would zero more pages than it saved.
+FAST_MAX_FREE_PAGES = 25_000
 GROUP_CHANGES = 200_000  # rows changed per commit of a bulk import (a message changes ~20)
 GROUP_SECONDS = 5.0  # the longest a bulk import holds the write lock: a console search, audited, waits at most this
 
@@ -80,12 +86,13 @@ class _Group:
     """The bulk import's open transaction: since when, and the connection's change count then.
     A slots class, not a dataclass: a command-line search would pay ~1 ms of start-up to build it."""
 
-    __slots__ = ("opened", "changes", "staged")
+    __slots__ = ("opened", "changes", "staged", "text")
 
     def __init__(self) -> None:
         self.opened = 0.0
         self.changes = 0
         self.staged = 0  # filter-key rows staged since the last merge (staged_keys.py)
+        self.text = PendingText()  # text rows not yet in the FTS table, written before each commit
 
 
 class ConnectionBase:
@@ -100,6 +107,7 @@ class ConnectionBase:
         self._all_lock = threading.Lock()
         self._closed = False
         self._bulk = False
+        self._secure = 1  # secure_delete outside a bulk import (read when one starts)
         if self._schema_version() != SCHEMA_VERSION:  # a new or older file: migrate under the write lock
             with self._write() as conn:
                 apply_migrations(conn)
@@ -190,6 +198,7 @@ class ConnectionBase:
                 conn.execute("RELEASE bulk_write")
             elif conn.in_transaction:
                 conn.execute("ROLLBACK")
+                group.text.clear()
             if not savepoint:
                 raise StoreError(f"{exc}; the import's writes since its last commit were rolled back: "
                                  "run the import again") from exc  # fmt: skip
@@ -198,6 +207,7 @@ class ConnectionBase:
             conn.execute("RELEASE bulk_write")
         merge = group.staged >= STAGE_ROWS
         if merge or conn.total_changes - group.changes >= GROUP_CHANGES or time.monotonic() - group.opened >= GROUP_SECONDS:
+            group.text.write(conn)
             self._commit(conn)
         if merge:
             self._merge_staged(conn)
@@ -221,30 +231,67 @@ class ConnectionBase:
         ends with one FULL commit (the count of bulk imports): in WAL mode it syncs the WAL file,
         so everything committed inside is durable when the block ends. (Not an fsync of the -wal
         from Python: opening and closing a file SQLite has open drops this process's locks.)"""
-        self._set_bulk(True)
-        self._local.group = _Group()
+        with self._write() as conn:
+            fast = conn.execute("PRAGMA freelist_count").fetchone()[0] <= FAST_MAX_FREE_PAGES
+            left = unzeroed(conn)
+            if fast:
+                mark_unzeroed(conn)
+        if left:  # a killed import's free pages
+            self._zero_free_pages()
+        self._set_bulk(True, fast=fast)
+        group = self._local.group = _Group()
         try:
             yield
         finally:
             self._local.group = None
             conn = self._conn()
             if conn.in_transaction:  # the last group (also when the block failed: what it holds is whole)
+                group.text.write(conn)
                 self._commit(conn)
             self._merge_staged(conn)  # every staged key, this import's and any a crashed one left
             self._set_bulk(False)
             with self._write() as conn:
+                if fast:
+                    fill_free_pages(conn)
+            with self._write() as conn:
+                if fast:
+                    drop_fill(conn)
                 conn.execute("INSERT INTO counters (key, value) VALUES (?, 1) "
                              "ON CONFLICT (key) DO UPDATE SET value = value + 1", (BULK_IMPORTS,))  # fmt: skip
+
+    def _zero_free_pages(self) -> None:
+        """Every free page overwritten with zeros, in two transactions (see free_pages.py)."""
+        with self._write() as conn:
+            fill_free_pages(conn)
+        with self._write() as conn:
+            drop_fill(conn)
+
+    def _zero_if_unzeroed(self) -> None:
+        """After a purge: a killed import may have left free pages holding content."""
+        if unzeroed(self._conn()):
+            self._zero_free_pages()
+
+    def _held_text(self) -> PendingText | None:
+        """The open bulk import's text rows held back on this thread (pending_text.py), if any."""
+        group = getattr(self._local, "group", None)
+        return None if group is None else group.text
 
     def _staging(self) -> _Group | None:
         """The open bulk import's group on this thread: its writes stage their filter keys."""
         return getattr(self._local, "group", None)
 
-    def _set_bulk(self, on: bool) -> None:
+    def _set_bulk(self, on: bool, *, fast: bool = False) -> None:
+        """``fast``: ``secure_delete = FAST`` meanwhile (free_pages.py); restored after."""
         self._bulk = on
         conn = self._conn()
         for pragma in BULK_PRAGMAS if on else UNBULK_PRAGMAS:
             conn.execute(pragma)
+        if on:
+            self._secure = conn.execute("PRAGMA secure_delete").fetchone()[0]
+            if fast:
+                conn.execute("PRAGMA secure_delete = FAST")
+        else:
+            conn.execute(f"PRAGMA secure_delete = {self._secure}")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

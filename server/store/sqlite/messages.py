@@ -9,7 +9,6 @@ of it (~0.45 ms a message), the other statements ~0.1 ms together.
 
 from __future__ import annotations
 
-import operator
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -30,6 +29,7 @@ from server.store.sqlite.keys import (
     key,
     last_rid,
 )
+from server.store.sqlite.pending_text import PENDING_CHARS, PendingText
 from server.store.sqlite.schema import mistyped_fields, unknown_fields
 from server.store.sqlite.staged_keys import add_keys
 from server.tuples import NamedTuple
@@ -110,10 +110,11 @@ class MessagesMixin:
         group = self._staging()
         try:
             with self._write(all_or_group=True) as conn:  # a failure stops an import: no savepoint
-                texts: list[tuple[int, str, str, str, str]] = []
-                results = [_put_one(conn, row, texts, staged=group is not None) for row in rows]
-                texts.sort(key=operator.itemgetter(0))  # see _put_one
-                conn.executemany(INSERT_TEXT, texts)
+                held = self._held_text()  # a bulk import's, written at the latest when its group commits
+                pending = PendingText() if held is None else held  # see pending_text.py
+                results = [_put_one(conn, row, pending, staged=group is not None) for row in rows]
+                if held is None or pending.chars >= PENDING_CHARS:
+                    pending.write(conn)
                 if group is not None:  # merged into message_keys once STAGE_ROWS are staged (see _grouped)
                     group.staged += sum(len(row.keys) for row in rows)
                 return results
@@ -164,18 +165,12 @@ class MessagesMixin:
             after = rows[-1][0]
 
 
-def _put_one(conn: sqlite3.Connection, row: PreparedRow, texts: list[tuple[int, str, str, str, str]], *,
-             staged: bool = False) -> PutResult:  # fmt: skip
+def _put_one(conn: sqlite3.Connection, row: PreparedRow, pending: PendingText, *, staged: bool = False) -> PutResult:
     """``staged``: inside a bulk import, the filter keys go to the staging table (staged_keys.py).
-
-    A new message's text row is appended to ``texts``, for the caller to insert in rid order once
-    the batch is stored: FTS5 writes its pending terms out as a new segment whenever a rowid lower
-    than the last one written arrives, and mail is only roughly in date order (time zones, delays),
-    so inserting as it came made a segment of a message or two every time the date stepped back,
-    each merged again and again (automerge) as the index grew."""
+    A new message's text row goes to ``pending``, written in rid order later (pending_text.py)."""
     found = conn.execute("SELECT rid FROM messages WHERE id = ?", (row.id,)).fetchone()
     if found:
-        return _merge(conn, found[0], row, staged=staged)
+        return _merge(conn, found[0], row, pending, staged=staged)
     date_ms = row.date_ms
     top = conn.execute("SELECT max(rid) FROM messages WHERE rid BETWEEN ? AND ?", (first_rid(date_ms), last_rid(date_ms))).fetchone()[0]
     if top == last_rid(date_ms):
@@ -183,7 +178,7 @@ def _put_one(conn: sqlite3.Connection, row: PreparedRow, texts: list[tuple[int, 
     rid = first_rid(date_ms) if top is None else top + 1
     conn.execute("INSERT INTO messages (rid, id, date_ms) VALUES (?, ?, ?)", (rid, row.id, date_ms))
     conn.execute("INSERT INTO message_docs (rid, doc) VALUES (?, ?)", (rid, row.doc))
-    texts.append((rid, *row.text))
+    pending.add(rid, row.text)
     conn.execute("INSERT INTO raws (sha256, size, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO UPDATE SET refs = refs + 1",
                  (row.sha256, row.raw_size, row.raw))  # a blob shared by several messages: one more reference
     meta = conn.execute(
@@ -195,7 +190,7 @@ def _put_one(conn: sqlite3.Connection, row: PreparedRow, texts: list[tuple[int, 
     return PutResult(row.id, "created", archive_seq=meta.lastrowid or 0)  # seq is the table's rowid
 
 
-def _merge(conn: sqlite3.Connection, rid: int, row: PreparedRow, *, staged: bool) -> PutResult:
+def _merge(conn: sqlite3.Connection, rid: int, row: PreparedRow, pending: PendingText, *, staged: bool) -> PutResult:
     """Another copy of a stored message: keep the union of the merged fields, nothing else. Only
     the keys the union adds are written: the stored ones may be in either key table (a row in
     both would be counted twice by a read of the two).
@@ -210,7 +205,7 @@ def _merge(conn: sqlite3.Connection, rid: int, row: PreparedRow, *, staged: bool
         return PutResult(row.id, "unchanged")
     conn.execute("UPDATE message_docs SET doc = ? WHERE rid = ?", (codec.pack_doc(doc), rid))
     new_keys = key_text(doc)
-    if new_keys != old_keys:
+    if new_keys != old_keys and not pending.set_keys(rid, new_keys):  # a held row is not in the index yet
         text = document_text(doc)
         conn.execute(DELETE_TEXT, (rid, *text, old_keys))
         conn.execute(INSERT_TEXT, (rid, *text, new_keys))

@@ -206,6 +206,7 @@ def rebuild_text_index(conn: sqlite3.Connection, why: str = "bigram index for CJ
     conn.execute(f"PRAGMA secure_delete = {int(secure)}")
     conn.execute(MESSAGE_TEXT_SQL)
     conn.execute(FTS_MERGE_V1.sql)
+    conn.execute(FTS_HASH_V1.sql)  # also when an older step rebuilds: the setting is harmless before its step
     total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]  # the narrow table: few pages
     report = total > REINDEX_PROGRESS_ROWS
     if report:
@@ -223,6 +224,15 @@ def rebuild_text_index(conn: sqlite3.Connection, why: str = "bigram index for CJ
 
 
 CJK_BIGRAMS_V1 = Migration("text index: CJK runs as bigrams", "", rebuild_text_index)
+
+# FTS5 writes the terms it holds in memory out as a segment once they pass ``hashsize`` (1 MB by
+# default). A bulk import holds ~8 MB of text back (pending_text.py) so that each segment is that
+# much larger and merged fewer times; FTS5 must then hold it, too. The memory is the writer's,
+# for the rows of one transaction, and only that large while an import runs.
+FTS_HASH_V1 = Migration(
+    "text index: 16 MB of terms in memory before a segment is written",
+    "INSERT INTO message_text (message_text, rank) VALUES ('hashsize', 16777216);",
+)
 STAGED_KEYS_V1 = Migration("filter keys staged during bulk imports", STAGED_SQL)
 
 
@@ -260,7 +270,7 @@ DEPARTMENT_TOKENS_V1 = Migration("text index: department keys as tokens", "", in
 # Append only.
 MIGRATIONS: list[Migration] = [
     MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1, ARCHIVE_META_V1, DOMAIN_KEYS_V1,
-    CJK_BIGRAMS_V1, STAGED_KEYS_V1, RAW_REFS_V1, DEPARTMENT_TOKENS_V1,
+    CJK_BIGRAMS_V1, STAGED_KEYS_V1, RAW_REFS_V1, DEPARTMENT_TOKENS_V1, FTS_HASH_V1,
 ]  # fmt: skip
 
 # The document fields this schema knows. Listed here, not taken from the dataclass, so that a field
