@@ -46,6 +46,7 @@ from server.store.sqlite.free_pages import drop_fill, fill_free_pages, mark_unze
 from server.store.sqlite.pending_text import PendingText
 from server.store.sqlite.schema import SCHEMA_VERSION, apply_migrations
 from server.store.sqlite.staged_keys import STAGE_ROWS, merge_staged
+from server.store.sqlite.write_turns import WriteTurns
 
 BUSY_TIMEOUT_MS = 60_000
 CACHE_KIB = 64 * 1024  # page cache per connection
@@ -108,6 +109,7 @@ class ConnectionBase:
         self._closed = False
         self._bulk = False
         self._secure = 1  # secure_delete outside a bulk import (read when one starts)
+        self._turns = WriteTurns(self.path)
         if self._schema_version() != SCHEMA_VERSION:  # a new or older file: migrate under the write lock
             with self._write() as conn:
                 apply_migrations(conn)
@@ -153,13 +155,38 @@ class ConnectionBase:
             with self._grouped(conn, group, savepoint=not all_or_group):
                 yield conn
             return
-        self._begin(conn)
+        with self._turn(conn):
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._commit(conn)
+
+    @contextmanager
+    def _turn(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """BEGIN IMMEDIATE and the transaction after it. When another connection holds the lock,
+        this writer waits as a declared waiter, so that a bulk import commits its group and lets it
+        through (write_turns.py) instead of making it wait for the whole group."""
+        if self._try_begin(conn):
+            yield
+            return
+        with self._turns.waiting():
+            self._begin(conn)
+            yield
+
+    def _try_begin(self, conn: sqlite3.Connection) -> bool:
+        """BEGIN IMMEDIATE without waiting; False if another connection holds the lock."""
+        conn.execute("PRAGMA busy_timeout = 0")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        self._commit(conn)
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF != sqlite3.SQLITE_BUSY:
+                raise StoreError(f"SQLite store {self.path} is not writable: {exc}") from exc
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return True
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         try:
@@ -186,6 +213,7 @@ class ConnectionBase:
         messages). Its failure is a database failure that stops the import anyway, so the whole
         group is rolled back and the error says so; the re-run stores the group again."""
         if not conn.in_transaction:
+            self._turns.let_through()
             self._begin(conn)
             group.opened, group.changes = time.monotonic(), conn.total_changes
         if savepoint:
@@ -206,7 +234,8 @@ class ConnectionBase:
         if savepoint:
             conn.execute("RELEASE bulk_write")
         merge = group.staged >= STAGE_ROWS
-        if merge or conn.total_changes - group.changes >= GROUP_CHANGES or time.monotonic() - group.opened >= GROUP_SECONDS:
+        if (merge or conn.total_changes - group.changes >= GROUP_CHANGES or time.monotonic() - group.opened >= GROUP_SECONDS
+                or self._turns.wanted()):  # fmt: skip
             group.text.write(conn)
             self._commit(conn)
         if merge:
@@ -217,6 +246,7 @@ class ConnectionBase:
         """The staged filter keys into message_keys, in a transaction of their own: the merge
         dirties more pages than the page cache holds, and pages of the group's other writes that
         it pushed out to the WAL mid-transaction would be written again when changed again."""
+        self._turns.let_through()
         self._begin(conn)
         try:
             merge_staged(conn)
@@ -334,4 +364,5 @@ class ConnectionBase:
             self._closed = True
         for conn in conns:
             conn.close()
+        self._turns.close()
         self._local = threading.local()
