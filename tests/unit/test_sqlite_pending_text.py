@@ -81,3 +81,23 @@ def test_a_group_rolled_back_drops_its_held_text(tmp_path: Path, monkeypatch: py
     assert store.count() == 10
     store._conn().execute("INSERT INTO message_text (message_text, rank) VALUES ('integrity-check', 0)")
     store.close()
+
+
+def test_a_copy_adding_a_department_to_a_held_row_is_found_by_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second copy arrives while the first one's text is still held: the held row's keys change."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    monkeypatch.setattr(connection, "GROUP_CHANGES", 10**9)
+    monkeypatch.setattr(connection, "GROUP_SECONDS", 10**9)
+    first = make("copy", date=T0, subject="ledger", mailboxes=["a@corp.example"], departments=["/Sales/East"])
+    second = make("copy", date=T0, subject="ledger", mailboxes=["b@corp.example"], departments=["/Legal"])
+    with store.bulk_import():
+        store.put_messages([first])
+        store.put_messages([second])
+    span = {"from": "2000-01-01", "to": "2099-12-31", "keyword": "ledger"}
+    for department, sub in (("/Legal", False), ("/Sales", True), ("/Sales/East", False)):
+        criteria = parse_criteria({**span, "department": department, "include_subdepartments": sub})
+        assert store.search(criteria).total == 1, department
+    store._conn().execute("INSERT INTO message_text (message_text, rank) VALUES ('integrity-check', 0)")
+    assert store.delete_messages(["copy"]) == 1
+    assert _found(store, "ledger") == 0
+    store.close()
