@@ -18,7 +18,7 @@ import sqlite3
 
 from server.store.sqlite.fts_text import INSERT_TEXT
 
-PENDING_CHARS = 8_000_000  # text held back by a bulk import before it is written (~2,000 messages)
+PENDING_CHARS = 8_000_000  # bytes of text held back by a bulk import before it is written (~2,000 messages)
 
 
 class PendingText:
@@ -27,12 +27,16 @@ class PendingText:
     __slots__ = ("rows", "chars")
 
     def __init__(self) -> None:
-        self.rows: dict[int, tuple[str, ...]] = {}
+        self.rows: dict[int, tuple[bytes, ...]] = {}
         self.chars = 0
 
     def add(self, rid: int, columns: tuple[str, ...]) -> None:
-        self.rows[rid] = columns
-        self.chars += sum(map(len, columns))
+        """Held as UTF-8: a str holding one CJK character takes 2 bytes a character, and most mail
+        text is ASCII with a few. FTS5 reads a blob's bytes as the text they encode (the same
+        tokens: the purge's 'delete' passes the str)."""
+        encoded = tuple(column.encode() for column in columns)
+        self.rows[rid] = encoded
+        self.chars += sum(map(len, encoded))
 
     def write(self, conn: sqlite3.Connection) -> None:
         """Every held row into the text index, in rid order (caller holds the write transaction)."""
@@ -47,7 +51,7 @@ class PendingText:
         columns = self.rows.get(rid)
         if columns is None:
             return False
-        self.rows[rid] = (*columns[:-1], keys)
+        self.rows[rid] = (*columns[:-1], keys.encode())
         return True
 
     def clear(self) -> None:
