@@ -95,7 +95,7 @@ def models(frames: list[tuple[int, bool]], db_pages: int) -> list[dict]:
     out = []
     for group in (1, 2, 4, 10, 20):
         merged = merge_commits(frames, group)
-        for every in (1_000, 10_000, 50_000, 250_000):
+        for every in (1_000, 10_000, 50_000, 250_000, 500_000, 1_000_000):
             checkpoints, copied = simulate_checkpoints(merged, every)
             out.append({"commits_merged": group, "checkpoint_every_frames": every, "wal_frames": len(merged),
                         "checkpointed_pages": copied,
