@@ -206,7 +206,8 @@ def rebuild_text_index(conn: sqlite3.Connection, why: str = "bigram index for CJ
     conn.execute(f"PRAGMA secure_delete = {int(secure)}")
     conn.execute(MESSAGE_TEXT_SQL)
     conn.execute(FTS_MERGE_V1.sql)
-    conn.execute(FTS_HASH_V1.sql)  # also when an older step rebuilds: the setting is harmless before its step
+    for statement in [FTS_HASH_V1.sql, *_statements(FTS_MERGE_V2.sql)]:  # harmless before their own steps
+        conn.execute(statement)
     total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]  # the narrow table: few pages
     report = total > REINDEX_PROGRESS_ROWS
     if report:
@@ -232,6 +233,21 @@ CJK_BIGRAMS_V1 = Migration("text index: CJK runs as bigrams", "", rebuild_text_i
 FTS_HASH_V1 = Migration(
     "text index: 16 MB of terms in memory before a segment is written",
     "INSERT INTO message_text (message_text, rank) VALUES ('hashsize', 16777216);",
+)
+
+# FTS5 merges a level's segments once it has ``automerge`` of them. Each merge level rewrites
+# every posting once, and with 8 at a time a 250 k import's index passed through ~2.3 levels
+# (segments of ~8 MB held back, pending_text.py, to a ~900 MB index): the largest share of the
+# import's disk writes left (its freed pages reused by the blobs and documents: 1.63 WAL frames a
+# final page of each, bench/wal_pages.py). 16 at a time: ~1.7 levels. Measured at 250 k
+# (bench/import_ab.py, one run each, load 3-4): 3.20x -> 2.98x the database written; every search
+# of the bench mix answered identically, store CPU p95 per kind unchanged (keyword 22.3 -> 21.9 ms,
+# CJK 16.7 -> 16.6, combined 15.2 -> 13.9; bench/search_ab.py, 3 rounds). ``crisismerge`` (a
+# level merged at once, whatever the work budget) moves up with it, from 16 to 32.
+FTS_MERGE_V2 = Migration(
+    "text index: merge 16 segments at a time",
+    "INSERT INTO message_text (message_text, rank) VALUES ('automerge', 16);\n"
+    "INSERT INTO message_text (message_text, rank) VALUES ('crisismerge', 32);",
 )
 STAGED_KEYS_V1 = Migration("filter keys staged during bulk imports", STAGED_SQL)
 
@@ -270,7 +286,7 @@ DEPARTMENT_TOKENS_V1 = Migration("text index: department keys as tokens", "", in
 # Append only.
 MIGRATIONS: list[Migration] = [
     MESSAGES_V1, Migration("append-only audit log", AUDIT_V1_SQL), FTS_MERGE_V1, ARCHIVE_META_V1, DOMAIN_KEYS_V1,
-    CJK_BIGRAMS_V1, STAGED_KEYS_V1, RAW_REFS_V1, DEPARTMENT_TOKENS_V1, FTS_HASH_V1,
+    CJK_BIGRAMS_V1, STAGED_KEYS_V1, RAW_REFS_V1, DEPARTMENT_TOKENS_V1, FTS_HASH_V1, FTS_MERGE_V2,
 ]  # fmt: skip
 
 # The document fields this schema knows. Listed here, not taken from the dataclass, so that a field
