@@ -110,3 +110,31 @@ def _terms(store: SqliteStore) -> dict[str, int]:
     conn = store._conn()
     conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.terms USING fts5vocab(main, message_text, row)")
     return dict(conn.execute("SELECT term, doc FROM temp.terms"))
+
+
+def test_a_group_sqlite_rolled_back_itself_drops_its_held_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back on its own:
+    the held rows of the lost group must not reach the index with the next group."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    monkeypatch.setattr(connection, "GROUP_CHANGES", 10**9)
+    monkeypatch.setattr(connection, "GROUP_SECONDS", 10**9)
+    real = messages._put_one
+
+    def failing(conn, row, pending, **kw):
+        if row.id == "m21":
+            conn.execute("ROLLBACK")  # as SQLite does itself after SQLITE_FULL
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(conn, row, pending, **kw)
+
+    with store.bulk_import():
+        store.put_messages(_mail(range(0, 20), "lost"))
+        monkeypatch.setattr(messages, "_put_one", failing)
+        with pytest.raises(StoreError):
+            store.put_messages(_mail(range(20, 22), "lost"))
+        monkeypatch.setattr(messages, "_put_one", real)
+        store.put_messages(_mail(range(100, 110), "kept"))
+    assert store.count() == 10
+    terms = _terms(store)
+    assert "lost" not in terms and terms["kept"] == 10
+    store._conn().execute("INSERT INTO message_text (message_text, rank) VALUES ('integrity-check', 0)")
+    store.close()

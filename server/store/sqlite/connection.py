@@ -22,7 +22,8 @@ dirtied to the WAL, and a batch's ~6,000 filter-key rows land on as many scatter
 ``message_keys`` (and its random SHA-256 and id inserts on as many index leaves), so with a
 commit per 500-message batch the WAL got 2.4 pages for every page of the final file at 20 k, and
 more as the archive grows. The price: the write lock is held up to ``GROUP_SECONDS`` at a time
-(other writers wait; the SMTP receiver's 250 does not, it answers after its spool's fsync) and a
+(other writers wait, but a waiting writer makes the import commit after its next write and let it
+through: write_turns.py; the SMTP receiver's 250 does not wait, it answers after its spool's fsync) and a
 crash or a failed commit loses up to one group, which the re-run stores again. The filter keys of
 the import's messages are staged and merged into ``message_keys`` in sorted runs, each in a
 transaction of its own after a group's commit (staged_keys.py), and the WAL is checkpointed every
@@ -226,6 +227,7 @@ class ConnectionBase:
                 conn.execute("RELEASE bulk_write")
             elif conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if not conn.in_transaction:  # the group is gone (rolled back here or by SQLite), its held text too
                 group.text.clear()
             if not savepoint:
                 raise StoreError(f"{exc}; the import's writes since its last commit were rolled back: "
