@@ -100,3 +100,15 @@ def test_an_import_into_a_file_with_a_large_free_list_keeps_zeroing_as_it_frees(
     assert not free_pages.unzeroed(store._conn())  # never marked: secure_delete stayed on
     store.close()
     assert _content(_free_pages(tmp_path / "archive.sqlite3")) == 0
+
+
+def test_an_import_after_a_killed_one_zeroes_first_and_keeps_its_own_mark(tmp_path: Path) -> None:
+    """The zeroing a killed import's mark asks for clears the mark: the new import marks after it,
+    so a kill of this one too still leaves the mark for the next import or purge."""
+    store = SqliteStore(tmp_path / "archive.sqlite3")
+    with store._write() as conn:
+        free_pages.mark_unzeroed(conn)  # as a killed import leaves it
+    with store.bulk_import():
+        assert free_pages.unzeroed(store._conn())
+    assert not free_pages.unzeroed(store._conn())
+    store.close()

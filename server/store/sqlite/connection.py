@@ -263,13 +263,13 @@ class ConnectionBase:
         ends with one FULL commit (the count of bulk imports): in WAL mode it syncs the WAL file,
         so everything committed inside is durable when the block ends. (Not an fsync of the -wal
         from Python: opening and closing a file SQLite has open drops this process's locks.)"""
-        with self._write() as conn:
-            fast = conn.execute("PRAGMA freelist_count").fetchone()[0] <= FAST_MAX_FREE_PAGES
-            left = unzeroed(conn)
-            if fast:
-                mark_unzeroed(conn)
-        if left:  # a killed import's free pages
+        conn = self._conn()
+        if unzeroed(conn):  # a killed import's free pages (zeroing clears the mark, so before marking)
             self._zero_free_pages()
+        fast = conn.execute("PRAGMA freelist_count").fetchone()[0] <= FAST_MAX_FREE_PAGES
+        if fast:
+            with self._write() as conn:
+                mark_unzeroed(conn)
         self._set_bulk(True, fast=fast)
         group = self._local.group = _Group()
         try:
@@ -282,12 +282,9 @@ class ConnectionBase:
                 self._commit(conn)
             self._merge_staged(conn)  # every staged key, this import's and any a crashed one left
             self._set_bulk(False)
+            if fast:
+                self._zero_free_pages()
             with self._write() as conn:
-                if fast:
-                    fill_free_pages(conn)
-            with self._write() as conn:
-                if fast:
-                    drop_fill(conn)
                 conn.execute("INSERT INTO counters (key, value) VALUES (?, 1) "
                              "ON CONFLICT (key) DO UPDATE SET value = value + 1", (BULK_IMPORTS,))  # fmt: skip
 
