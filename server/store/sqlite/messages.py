@@ -29,7 +29,7 @@ from server.store.sqlite.keys import (
     key,
     last_rid,
 )
-from server.store.sqlite.pending_text import PENDING_CHARS, PendingText
+from server.store.sqlite.pending_text import PENDING_BYTES, PendingText
 from server.store.sqlite.schema import mistyped_fields, unknown_fields
 from server.store.sqlite.staged_keys import add_keys
 from server.tuples import NamedTuple
@@ -113,7 +113,7 @@ class MessagesMixin:
                 held = self._held_text()  # a bulk import's, written at the latest when its group commits
                 pending = PendingText() if held is None else held  # see pending_text.py
                 results = [_put_one(conn, row, pending, staged=group is not None) for row in rows]
-                if held is None or pending.chars >= PENDING_CHARS:
+                if held is None or pending.size >= PENDING_BYTES:
                     pending.write(conn)
                 if group is not None:  # merged into message_keys once STAGE_ROWS are staged (see _grouped)
                     group.staged += sum(len(row.keys) for row in rows)
